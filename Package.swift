@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+// EarlyExit: an early-exiting runtime for attention-augmented CNNs. No package dependencies.
+import PackageDescription
+import Foundation
+
+// CPU feature selection is deliberate and explicit: the default build is portable
+// (baseline x86-64 / baseline arm64). Set EARLYEXIT_TARGET_CPU (for example
+// `x86-64-v3` or `skylake-avx512`) to compile for a specific CPU; the kernels then
+// use fused multiply-add, and every benchmark prints which setting it was built with.
+let targetCPU = ProcessInfo.processInfo.environment["EARLYEXIT_TARGET_CPU"] ?? ""
+var coreSettings: [SwiftSetting] = []
+if !targetCPU.isEmpty {
+    coreSettings.append(.unsafeFlags(["-target-cpu", targetCPU, "-DEARLYEXIT_FMA"]))
+    coreSettings.append(.define("EARLYEXIT_TARGET_CPU_SET"))
+}
+
+let package = Package(
+    name: "EarlyExit",
+    products: [
+        .library(name: "EarlyExit", targets: ["EarlyExit"]),
+        .library(name: "EarlyExitTools", targets: ["EarlyExitTools"]),
+        .executable(name: "early-exit", targets: ["early-exit"]),
+    ],
+    targets: [
+        // The core: imports nothing, compiles in Embedded Swift mode.
+        .target(name: "EarlyExit", swiftSettings: coreSettings),
+        // Host-side tools: ONNX reader and lowering, .eem writer, datasets, tuner, reports.
+        .target(name: "EarlyExitTools", dependencies: ["EarlyExit"], swiftSettings: coreSettings),
+        .executableTarget(name: "early-exit", dependencies: ["EarlyExit", "EarlyExitTools"]),
+        .executableTarget(
+            name: "EarlyExitBenchmarks", dependencies: ["EarlyExit", "EarlyExitTools"],
+            path: "Benchmarks/EarlyExitBenchmarks", swiftSettings: coreSettings),
+        .testTarget(name: "EarlyExitTests", dependencies: ["EarlyExit", "EarlyExitTools"]),
+        .testTarget(
+            name: "EarlyExitToolsTests", dependencies: ["EarlyExit", "EarlyExitTools"],
+            resources: [.copy("Fixtures")]),
+    ]
+)

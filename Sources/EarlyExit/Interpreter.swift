@@ -1,0 +1,183 @@
+// Runs a model's schedule from one arena, exit segment by exit segment.
+
+/// What one inference did: the exit taken, the class, and the work executed.
+public struct RunSummary: Equatable, Sendable {
+    /// The exit whose decision ended the run; `exits.count − 1` is the final head.
+    public var exitIndex: Int
+    /// The predicted class: the arg-max of the scores.
+    public var classIndex: Int
+    /// How many exits were evaluated (`exitIndex + 1`).
+    public var exitsEvaluated: Int
+    /// Multiply-accumulates executed.
+    public var macs: Int
+    /// Multiply-accumulates of the full network.
+    public var macsFull: Int
+    /// True when the run stopped before the final head.
+    public var exitedEarly: Bool
+
+    /// MACs not executed thanks to the early exit.
+    public var macsSaved: Int { macsFull - macs }
+}
+
+/// Executes a model inside an arena; one interpreter per thread.
+///
+/// All activations, scratch and per-exit results live in the arena, which is planned at model
+/// load and either supplied by the caller or allocated once at initialization. `run` does
+/// not allocate: it copies the input into the arena, executes operators up to each exit,
+/// evaluates that exit's signal, and stops as soon as the policy is satisfied.
+public final class Interpreter {
+    public let model: Model
+    /// The exit policy `run` applies; set it with `setPolicy(_:)`, which validates it.
+    public private(set) var policy: ExitPolicy
+    let arena: UnsafeMutableRawPointer
+    public let arenaByteCount: Int
+    private let ownsArena: Bool
+    let exitLogits: UnsafeMutablePointer<Float>
+    let exitGates: UnsafeMutablePointer<Float>
+    let scoreRow: UnsafeMutablePointer<Float>
+    let workRow: UnsafeMutablePointer<Float>
+    /// The summary of the last run, or nil before the first.
+    public private(set) var lastRun: RunSummary?
+
+    /// Creates an interpreter in a caller-owned arena of at least `model.plan.arenaBytes`
+    /// bytes, aligned to 64 bytes. The arena must outlive the interpreter.
+    public init(model: Model, arena: UnsafeMutableRawBufferPointer) throws(ModelError) {
+        guard let base = arena.baseAddress else { throw .arenaTooSmall(required: model.plan.arenaBytes, provided: 0) }
+        if arena.count < model.plan.arenaBytes { throw .arenaTooSmall(required: model.plan.arenaBytes, provided: arena.count) }
+        let address = UInt(bitPattern: base)
+        if address % UInt(ArenaPlan.alignment) != 0 { throw .misalignedArena(address: address, required: ArenaPlan.alignment) }
+        self.model = model
+        self.arena = base
+        self.arenaByteCount = arena.count
+        self.ownsArena = false
+        self.policy = model.defaultPolicy
+        (exitLogits, exitGates, scoreRow, workRow) = Interpreter.persistentRows(base, model)
+    }
+
+    /// Creates an interpreter that allocates its own arena, once, now.
+    public init(model: Model) {
+        let bytes = max(model.plan.arenaBytes, ArenaPlan.alignment)
+        let base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: ArenaPlan.alignment)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        self.model = model
+        self.arena = base
+        self.arenaByteCount = bytes
+        self.ownsArena = true
+        self.policy = model.defaultPolicy
+        (exitLogits, exitGates, scoreRow, workRow) = Interpreter.persistentRows(base, model)
+    }
+
+    deinit {
+        if ownsArena { arena.deallocate() }
+    }
+
+    private static func persistentRows(_ base: UnsafeMutableRawPointer, _ model: Model)
+        -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+        let floats = base.bindMemory(to: Float.self, capacity: model.plan.persistentBytes / 4)
+        let logits = floats
+        let gates = logits + model.exits.count * model.classCount
+        let scores = gates + model.exits.count
+        let work = scores + model.classCount
+        return (logits, gates, scores, work)
+    }
+
+    /// Validates and sets the policy used by later runs.
+    public func setPolicy(_ policy: ExitPolicy) throws(ModelError) {
+        try policy.validate(earlyExitCount: model.earlyExitCount)
+        self.policy = policy
+    }
+
+    /// Runs one inference on a float32 input laid out as the model's input tensor (NCHW).
+    public func run(_ input: UnsafeBufferPointer<Float>) throws(ModelError) -> RunSummary {
+        let info = model.input
+        if info.dataType != .float32 {
+            throw .badInput(reason: "the model takes \(info.dataType.name) input, float32 was given")
+        }
+        if input.count != info.elementCount {
+            throw .badInput(reason: "\(input.count) values given, the input tensor \(info.shape) has \(info.elementCount)")
+        }
+        guard let source = input.baseAddress else { throw .badInput(reason: "empty input") }
+        floats(model.inputTensor).update(from: source, count: input.count)
+        let summary = execute()
+        lastRun = summary
+        return summary
+    }
+
+    /// Runs one inference on an array (a convenience over the buffer form).
+    public func run(_ input: [Float]) throws(ModelError) -> RunSummary {
+        var result: Result<RunSummary, ModelError> = .failure(.badInput(reason: "empty input"))
+        input.withUnsafeBufferPointer { buffer in
+            do throws(ModelError) { result = .success(try run(buffer)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// The scores of the last run: log-probabilities, or the eq. 9 combination of them.
+    public var scores: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: scoreRow, count: model.classCount) }
+
+    /// The logits exit `index` produced in the last run (valid for exits it evaluated).
+    public func logits(exit index: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: exitLogits + index * model.classCount, count: model.classCount)
+    }
+
+    /// The gate value exit `index` produced in the last run (valid for exits it evaluated).
+    public func gate(exit index: Int) -> Float { exitGates[index] }
+
+    // MARK: Execution
+
+    /// The arena address of an activation, or the model address of a constant.
+    @inline(__always)
+    func floats(_ tensor: Int) -> UnsafeMutablePointer<Float> {
+        let offset = model.plan.tensorOffsets[tensor]
+        if offset < 0 { return UnsafeMutablePointer(mutating: model.constantFloats(tensor)) }
+        return (arena + offset).assumingMemoryBound(to: Float.self)
+    }
+
+    private func execute() -> RunSummary {
+        let exits = model.exits
+        let classes = model.classCount
+        var next = 0
+        for (index, exit) in exits.enumerated() {
+            while next <= exit.afterOperator {
+                execute(operator: next)
+                next += 1
+            }
+            (exitLogits + index * classes).update(from: floats(exit.logitsTensor), count: classes)
+            exitGates[index] = floats(exit.gateTensor)[0]
+            let isFinal = index == exits.count - 1
+            if !isFinal && policy.passes(signal(exit: index), threshold: policy.thresholds[index]) {
+                if policy.combineSeenExits {
+                    combine(exitCount: index + 1)
+                } else {
+                    ExitMath.logSoftmax(exitLogits + index * classes, into: scoreRow, count: classes)
+                }
+                return summary(exit: index, early: true)
+            }
+        }
+        combine(exitCount: exits.count)
+        return summary(exit: exits.count - 1, early: false)
+    }
+
+    private func summary(exit index: Int, early: Bool) -> RunSummary {
+        RunSummary(exitIndex: index, classIndex: ExitMath.argmax(scoreRow, count: model.classCount),
+                   exitsEvaluated: index + 1, macs: model.exits[index].cumulativeMACs,
+                   macsFull: model.totalMACs, exitedEarly: early)
+    }
+
+    /// The value of the policy's signal at an evaluated exit.
+    func signal(exit index: Int) -> Float {
+        let logits = exitLogits + index * model.classCount
+        switch policy.signal {
+        case .none: return 0
+        case .gate: return exitGates[index]
+        case .maxProbability: return ExitMath.maxProbability(logits, count: model.classCount)
+        case .entropy: return ExitMath.entropy(logits, count: model.classCount, work: workRow)
+        }
+    }
+
+    /// Eq. 9 over the first `exitCount` exits: softmax(gates)-weighted sum of log-softmax outputs.
+    private func combine(exitCount: Int) {
+        ExitMath.combine(logits: exitLogits, gates: exitGates, exitCount: exitCount, classCount: model.classCount,
+                         into: scoreRow, work: workRow)
+    }
+}

@@ -1,0 +1,98 @@
+// A loaded and fully validated model: a read-only view over the caller's `.eem` bytes.
+
+/// A validated `.eem` model whose constant data is used in place.
+///
+/// Loading checks every byte that the runtime will ever read (header, checksum, sections,
+/// tensor records, operator arity and shapes, exits, metadata) and plans the arena, so that
+/// inference itself cannot fail. A model is immutable and may be shared by interpreters on
+/// several threads.
+public final class Model {
+    public let tensors: [TensorInfo]
+    public let operators: [Operator]
+    /// The exits in order of depth; the last one is the network's own head.
+    public let exits: [ExitInfo]
+    public let inputTensor: Int
+    public let classCount: Int
+    /// The policy and thresholds stored in the file.
+    public let defaultPolicy: ExitPolicy
+    public let metadata: ModelMetadata
+    public let plan: ArenaPlan
+    /// Multiply-accumulates of the whole schedule.
+    public let totalMACs: Int
+    public let versionMinor: Int
+
+    /// Start of the model bytes; constant tensors are read at `base + dataOffset`.
+    let base: UnsafeRawPointer
+    public let byteCount: Int
+    private let ownedStorage: UnsafeMutableRawPointer?
+
+    /// Loads a model from a buffer the caller owns and keeps alive, without copying it.
+    ///
+    /// The buffer's base address must be 16-byte aligned (a memory-mapped file or a C array
+    /// with `_Alignas(16)`); the model must not outlive the buffer.
+    public init(borrowing buffer: UnsafeRawBufferPointer) throws(ModelError) {
+        guard let base = buffer.baseAddress else { throw .truncated(what: "header", offset: 0, needed: EEMFormat.headerSize, available: 0) }
+        let parsed = try ModelParser.parse(base: base, count: buffer.count)
+        self.base = base
+        self.byteCount = buffer.count
+        self.ownedStorage = nil
+        (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, plan, totalMACs, versionMinor) =
+            (parsed.tensors, parsed.operators, parsed.exits, parsed.inputTensor, parsed.classCount, parsed.policy,
+             parsed.metadata, parsed.plan, parsed.totalMACs, parsed.versionMinor)
+    }
+
+    /// Loads a model from bytes, copying them into aligned storage that the model owns.
+    public init(bytes: [UInt8]) throws(ModelError) {
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: EEMFormat.dataAlignment)
+        bytes.withUnsafeBytes { raw in
+            if let source = raw.baseAddress { storage.copyMemory(from: source, byteCount: raw.count) }
+        }
+        let parsed: ModelParser.Parsed
+        do {
+            parsed = try ModelParser.parse(base: UnsafeRawPointer(storage), count: bytes.count)
+        } catch {
+            storage.deallocate()
+            throw error
+        }
+        self.base = UnsafeRawPointer(storage)
+        self.byteCount = bytes.count
+        self.ownedStorage = storage
+        (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, plan, totalMACs, versionMinor) =
+            (parsed.tensors, parsed.operators, parsed.exits, parsed.inputTensor, parsed.classCount, parsed.policy,
+             parsed.metadata, parsed.plan, parsed.totalMACs, parsed.versionMinor)
+    }
+
+    deinit {
+        ownedStorage?.deallocate()
+    }
+
+    /// The number of exits before the final head.
+    public var earlyExitCount: Int { exits.count - 1 }
+
+    /// The model's input tensor description.
+    public var input: TensorInfo { tensors[inputTensor] }
+
+    /// Bytes of constant data (weights, biases, quantization parameters).
+    public var weightBytes: Int {
+        var total = 0
+        for tensor in tensors where tensor.isConstant { total += tensor.byteCount }
+        return total
+    }
+
+    /// The constant data of a float32 tensor, in place in the model buffer.
+    @inline(__always)
+    func constantFloats(_ tensor: Int) -> UnsafePointer<Float> {
+        (base + tensors[tensor].dataOffset).assumingMemoryBound(to: Float.self)
+    }
+
+    /// Calls `body` with a constant tensor's bytes, in place.
+    public func withConstantBytes<R>(of tensor: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let info = tensors[tensor]
+        return body(UnsafeRawBufferPointer(start: base + info.dataOffset, count: info.isConstant ? info.byteCount : 0))
+    }
+
+    /// Calls `body` with the whole model buffer.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        body(UnsafeRawBufferPointer(start: base, count: byteCount))
+    }
+}

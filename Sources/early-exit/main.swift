@@ -1,0 +1,1 @@
+print("early-exit: not yet")
