@@ -24,13 +24,16 @@ let package = Package(
     targets: [
         // The core: imports nothing, compiles in Embedded Swift mode.
         .target(name: "EarlyExit", swiftSettings: coreSettings),
+        // Counts heap allocations (glibc interposition) so tests and `bench` can prove `run` allocates nothing.
+        .target(name: "CAllocationCounter"),
         // Host-side tools: ONNX reader and lowering, .eem writer, datasets, tuner, reports.
         .target(name: "EarlyExitTools", dependencies: ["EarlyExit"], swiftSettings: coreSettings),
-        .executableTarget(name: "early-exit", dependencies: ["EarlyExit", "EarlyExitTools"]),
+        .executableTarget(name: "early-exit", dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter"]),
         .executableTarget(
-            name: "EarlyExitBenchmarks", dependencies: ["EarlyExit", "EarlyExitTools"],
+            name: "EarlyExitBenchmarks",
+            dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter"],
             path: "Benchmarks/EarlyExitBenchmarks", swiftSettings: coreSettings),
-        .testTarget(name: "EarlyExitTests", dependencies: ["EarlyExit", "EarlyExitTools"]),
+        .testTarget(name: "EarlyExitTests", dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter"]),
         .testTarget(
             name: "EarlyExitToolsTests", dependencies: ["EarlyExit", "EarlyExitTools"],
             resources: [.copy("Fixtures")]),

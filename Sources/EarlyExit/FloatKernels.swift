@@ -447,16 +447,17 @@ public enum FloatKernels {
     public static func transpose(_ x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, input: TensorShape, permutation: [Int32]) {
         let rank = input.rank
         let pad = 4 - rank
-        let strides = input.strides
         // Right-align to four axes; leading axes are 1 with stride 0.
         var dims = (1, 1, 1, 1), steps = (0, 0, 0, 0)
         for axis in 0..<rank {
             let source = Int(permutation[axis])
+            var stride = 1
+            for inner in (source + 1)..<max(rank, source + 1) { stride *= input[inner] }
             switch axis + pad {
-            case 0: dims.0 = input[source]; steps.0 = strides[source]
-            case 1: dims.1 = input[source]; steps.1 = strides[source]
-            case 2: dims.2 = input[source]; steps.2 = strides[source]
-            default: dims.3 = input[source]; steps.3 = strides[source]
+            case 0: dims.0 = input[source]; steps.0 = stride
+            case 1: dims.1 = input[source]; steps.1 = stride
+            case 2: dims.2 = input[source]; steps.2 = stride
+            default: dims.3 = input[source]; steps.3 = stride
             }
         }
         var index = 0

@@ -137,7 +137,8 @@ public final class Interpreter {
         let exits = model.exits
         let classes = model.classCount
         var next = 0
-        for (index, exit) in exits.enumerated() {
+        for index in 0..<exits.count {
+            let exit = exits[index]
             while next <= exit.afterOperator {
                 execute(operator: next)
                 next += 1
