@@ -27,7 +27,7 @@ let package = Package(
         // Counts heap allocations (glibc interposition) so tests and `bench` can prove `run` allocates nothing.
         .target(name: "CAllocationCounter"),
         // Host-side tools: ONNX reader and lowering, .eem writer, datasets, tuner, reports.
-        .target(name: "EarlyExitTools", dependencies: ["EarlyExit"], swiftSettings: coreSettings),
+        .target(name: "EarlyExitTools", dependencies: ["EarlyExit", "CAllocationCounter"], swiftSettings: coreSettings),
         .executableTarget(name: "early-exit", dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter"]),
         .executableTarget(
             name: "EarlyExitBenchmarks",

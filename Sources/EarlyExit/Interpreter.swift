@@ -15,6 +15,15 @@ public struct RunSummary: Equatable, Sendable {
     /// True when the run stopped before the final head.
     public var exitedEarly: Bool
 
+    public init(exitIndex: Int, classIndex: Int, exitsEvaluated: Int, macs: Int, macsFull: Int, exitedEarly: Bool) {
+        self.exitIndex = exitIndex
+        self.classIndex = classIndex
+        self.exitsEvaluated = exitsEvaluated
+        self.macs = macs
+        self.macsFull = macsFull
+        self.exitedEarly = exitedEarly
+    }
+
     /// MACs not executed thanks to the early exit.
     public var macsSaved: Int { macsFull - macs }
 }
@@ -36,6 +45,8 @@ public final class Interpreter {
     let exitGates: UnsafeMutablePointer<Float>
     let scoreRow: UnsafeMutablePointer<Float>
     let workRow: UnsafeMutablePointer<Float>
+    /// The tracing callback of `run(_:afterEachOperator:)`, set only during such a run.
+    private var observer: ((Int) -> Void)?
     /// The summary of the last run, or nil before the first.
     public private(set) var lastRun: RunSummary?
 
@@ -103,6 +114,23 @@ public final class Interpreter {
         return summary
     }
 
+    /// Runs one inference and calls `observe` after each operator with its index, so that a
+    /// tool can read intermediate tensors (`values(of:)`) before the planner reuses their
+    /// memory. Same decisions and results as `run(_:)`.
+    public func run(_ input: UnsafeBufferPointer<Float>, afterEachOperator observe: (Int) -> Void) throws(ModelError) -> RunSummary {
+        try withoutActuallyEscaping(observe) { (escapable) throws(ModelError) -> RunSummary in
+            observer = escapable
+            defer { observer = nil }
+            return try run(input)
+        }
+    }
+
+    /// The current contents of a float32 tensor: valid for constants always, and for an
+    /// activation only between the operator that produces it and the next reuse of its memory.
+    public func values(of tensor: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: floats(tensor), count: model.tensors[tensor].elementCount)
+    }
+
     /// Runs one inference on an array (a convenience over the buffer form).
     public func run(_ input: [Float]) throws(ModelError) -> RunSummary {
         var result: Result<RunSummary, ModelError> = .failure(.badInput(reason: "empty input"))
@@ -141,6 +169,7 @@ public final class Interpreter {
             let exit = exits[index]
             while next <= exit.afterOperator {
                 execute(operator: next)
+                if let observer { observer(next) }
                 next += 1
             }
             (exitLogits + index * classes).update(from: floats(exit.logitsTensor), count: classes)

@@ -1,0 +1,118 @@
+// Reading models and inputs from files for the CLI and benchmarks.
+import EarlyExit
+import Foundation
+
+/// Loads models and input tensors from paths, with errors that name the file.
+public enum ModelFiles {
+    /// Reads a whole file, or throws a `ToolError` naming it.
+    public static func readBytes(_ path: String, what: String) throws -> [UInt8] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ToolError("\(what) '\(path)' does not exist")
+        }
+        if isDirectory.boolValue { throw ToolError("\(what) '\(path)' is a directory, not a file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ToolError("\(what) '\(path)' cannot be read (permission denied?)")
+        }
+        return [UInt8](data)
+    }
+
+    /// Writes bytes to a file, or throws a `ToolError` naming it.
+    public static func writeBytes(_ bytes: [UInt8], to path: String, what: String) throws {
+        let url = URL(fileURLWithPath: path)
+        do {
+            try Data(bytes).write(to: url)
+        } catch {
+            throw ToolError("cannot write \(what) '\(path)': \(error.localizedDescription)")
+        }
+    }
+
+    /// Loads and validates an `.eem` model file.
+    public static func loadModel(_ path: String) throws -> Model {
+        let bytes = try readBytes(path, what: "model file")
+        do {
+            return try Model(bytes: bytes)
+        } catch {
+            throw ToolError("model file '\(path)' is invalid: \(error)")
+        }
+    }
+
+    /// Converts 8-bit pixels to the model's input: x/255, then (x − mean)/std per channel.
+    public static func normalize(_ pixels: ArraySlice<UInt8>, for model: Model) -> [Float] {
+        let shape = model.input.shape
+        let channels = shape.rank >= 2 ? shape[1] : 1
+        let perChannel = max(pixels.count / max(channels, 1), 1)
+        let mean = model.metadata.mean, std = model.metadata.std
+        var out = [Float](repeating: 0, count: pixels.count)
+        for (offset, pixel) in pixels.enumerated() {
+            var value = Float(pixel) / 255
+            if !mean.isEmpty {
+                let channel = mean.count == 1 ? 0 : min(offset / perChannel, mean.count - 1)
+                value = (value - mean[channel]) / std[channel]
+            }
+            out[offset] = value
+        }
+        return out
+    }
+
+    /// Reads one input: a float32 `.npy` tensor, or item `index` of an IDX image file (plain or gzip).
+    public static func loadInput(_ path: String, index: Int?, for model: Model) throws -> [Float] {
+        let bytes = try readBytes(path, what: "input file")
+        let expected = model.input.elementCount
+        if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) {
+            if index != nil { throw UsageError("--index applies to IDX image files, '\(path)' is an .npy tensor") }
+            let array = try NPYArray.parse(bytes, source: path)
+            if array.values.count != expected {
+                throw ToolError("input '\(path)' has shape \(array.shape) (\(array.values.count) values); the model's input \(model.input.shape) needs \(expected)")
+            }
+            return array.values
+        }
+        let images = try IDXFile.parse(bytes, source: path)
+        guard let index else { throw UsageError("'\(path)' is an IDX file with \(images.count) images: choose one with --index N") }
+        if index < 0 || index >= images.count {
+            throw UsageError("--index \(index) is out of range: '\(path)' has \(images.count) images (0...\(images.count - 1))")
+        }
+        if images.itemSize != expected {
+            throw ToolError("images in '\(path)' have \(images.itemSize) pixels; the model's input \(model.input.shape) needs \(expected)")
+        }
+        return normalize(images.item(index), for: model)
+    }
+
+    /// Reads a labelled image set: an IDX image file and an IDX label file of the same count.
+    public static func loadDataset(images imagesPath: String, labels labelsPath: String, for model: Model, limit: Int? = nil) throws -> Dataset {
+        let images = try IDXFile.parse(try readBytes(imagesPath, what: "image file"), source: imagesPath)
+        let labels = try IDXFile.parse(try readBytes(labelsPath, what: "label file"), source: labelsPath)
+        if images.count != labels.count {
+            throw ToolError("'\(imagesPath)' has \(images.count) images but '\(labelsPath)' has \(labels.count) labels")
+        }
+        if labels.itemSize != 1 { throw ToolError("'\(labelsPath)' is not a label file: each item has \(labels.itemSize) bytes") }
+        if images.itemSize != model.input.elementCount {
+            throw ToolError("images in '\(imagesPath)' have \(images.itemSize) pixels; the model's input \(model.input.shape) needs \(model.input.elementCount)")
+        }
+        let count = min(images.count, limit ?? images.count)
+        var inputs: [[Float]] = []
+        var targets: [Int] = []
+        inputs.reserveCapacity(count)
+        for index in 0..<count {
+            let label = Int(labels.item(index).first ?? 0)
+            if label >= model.classCount {
+                throw ToolError("label \(label) of item \(index) in '\(labelsPath)' is not a class of the model (\(model.classCount) classes)")
+            }
+            inputs.append(normalize(images.item(index), for: model))
+            targets.append(label)
+        }
+        return Dataset(inputs: inputs, labels: targets)
+    }
+}
+
+/// Normalized inputs with their labels.
+public struct Dataset {
+    public var inputs: [[Float]]
+    public var labels: [Int]
+    public var count: Int { inputs.count }
+
+    public init(inputs: [[Float]], labels: [Int]) {
+        self.inputs = inputs
+        self.labels = labels
+    }
+}
