@@ -5,7 +5,7 @@ import Foundation
 
 // CPU feature selection is deliberate and explicit: the default build is portable
 // (baseline x86-64 / baseline arm64). Set EARLYEXIT_TARGET_CPU (for example
-// `x86-64-v3` or `skylake-avx512`) to compile for a specific CPU; the kernels then
+// `haswell` or `skylake-avx512`) to compile for a specific CPU; the kernels then
 // use fused multiply-add, and every benchmark prints which setting it was built with.
 let targetCPU = ProcessInfo.processInfo.environment["EARLYEXIT_TARGET_CPU"] ?? ""
 var coreSettings: [SwiftSetting] = []
