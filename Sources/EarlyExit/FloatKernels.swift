@@ -442,9 +442,12 @@ public enum FloatKernels {
             }
         }
     }
+}
 
+/// Data movement that does not depend on the element type: transpose and concatenation.
+public enum DataMovement {
     /// `// x (d0,d1,d2,d3) -> y` with axes permuted: y axis i is x axis `permutation[i]`.
-    public static func transpose(_ x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, input: TensorShape, permutation: [Int32]) {
+    public static func transpose<Element>(_ x: UnsafePointer<Element>, y: UnsafeMutablePointer<Element>, input: TensorShape, permutation: [Int32]) {
         let rank = input.rank
         let pad = 4 - rank
         // Right-align to four axes; leading axes are 1 with stride 0.
@@ -476,7 +479,7 @@ public enum FloatKernels {
     }
 
     /// `// x_0 … x_n -> y`: concatenation along an axis, given each input's extent on it.
-    public static func concatenate(_ x: UnsafePointer<Float>, extent: Int, into y: UnsafeMutablePointer<Float>,
+    public static func concatenate<Element>(_ x: UnsafePointer<Element>, extent: Int, into y: UnsafeMutablePointer<Element>,
                                    at position: Int, total: Int, outer: Int, inner: Int) {
         for o in 0..<outer {
             (y + (o * total + position) * inner).update(from: x + o * extent * inner, count: extent * inner)

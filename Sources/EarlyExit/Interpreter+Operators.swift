@@ -5,6 +5,10 @@ extension Interpreter {
     func execute(operator index: Int) {
         let op = model.operators[index]
         let tensors = model.tensors
+        if tensors[op.output].dataType == .int8 {
+            executeInt8(operator: index)
+            return
+        }
         let y = floats(op.output)
         let relu = op.activation == .relu
         switch op.kind {
@@ -49,7 +53,7 @@ extension Interpreter {
             FloatKernels.matmul(floats(op.inputs[0]), floats(op.inputs[1]), c: y, lhs: tensors[op.inputs[0]].shape,
                                 rhs: tensors[op.inputs[1]].shape, out: tensors[op.output].shape)
         case .transpose:
-            FloatKernels.transpose(floats(op.inputs[0]), y: y, input: tensors[op.inputs[0]].shape, permutation: op.attributes)
+            DataMovement.transpose(floats(op.inputs[0]), y: y, input: tensors[op.inputs[0]].shape, permutation: op.attributes)
         case .reshape:
             let source = floats(op.inputs[0])
             if source != y { y.update(from: source, count: tensors[op.output].elementCount) }
@@ -61,7 +65,7 @@ extension Interpreter {
             var position = 0
             for tensor in op.inputs {
                 let extent = tensors[tensor].shape[op.axis]
-                FloatKernels.concatenate(floats(tensor), extent: extent, into: y, at: position, total: out[op.axis],
+                DataMovement.concatenate(floats(tensor), extent: extent, into: y, at: position, total: out[op.axis],
                                          outer: outer, inner: inner)
                 position += extent
             }

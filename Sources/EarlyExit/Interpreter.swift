@@ -45,6 +45,10 @@ public final class Interpreter {
     let exitGates: UnsafeMutablePointer<Float>
     let scoreRow: UnsafeMutablePointer<Float>
     let workRow: UnsafeMutablePointer<Float>
+    /// Integer exit tables of an int8 model; nil for float32 models.
+    let quantizedExits: QuantizedExits?
+    /// Host-side dequantized copies of an int8 model's outputs, filled when read.
+    private let dequantized: UnsafeMutablePointer<Float>?
     /// The tracing callback of `run(_:afterEachOperator:)`, set only during such a run.
     private var observer: ((Int) -> Void)?
     /// The summary of the last run, or nil before the first.
@@ -63,6 +67,7 @@ public final class Interpreter {
         self.ownsArena = false
         self.policy = model.defaultPolicy
         (exitLogits, exitGates, scoreRow, workRow) = Interpreter.persistentRows(base, model)
+        (quantizedExits, dequantized) = Interpreter.quantizedState(model)
     }
 
     /// Creates an interpreter that allocates its own arena, once, now.
@@ -76,10 +81,21 @@ public final class Interpreter {
         self.ownsArena = true
         self.policy = model.defaultPolicy
         (exitLogits, exitGates, scoreRow, workRow) = Interpreter.persistentRows(base, model)
+        (quantizedExits, dequantized) = Interpreter.quantizedState(model)
     }
 
     deinit {
         if ownsArena { arena.deallocate() }
+        quantizedExits?.deallocate()
+        dequantized?.deallocate()
+    }
+
+    private static func quantizedState(_ model: Model) -> (QuantizedExits?, UnsafeMutablePointer<Float>?) {
+        guard model.isQuantized else { return (nil, nil) }
+        let exits = QuantizedExits(model: model)
+        exits.setThresholds(model.defaultPolicy)
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: model.exits.count * (model.classCount + 1) + model.classCount)
+        return (exits, floats)
     }
 
     private static func persistentRows(_ base: UnsafeMutableRawPointer, _ model: Model)
@@ -96,22 +112,55 @@ public final class Interpreter {
     public func setPolicy(_ policy: ExitPolicy) throws(ModelError) {
         try policy.validate(earlyExitCount: model.earlyExitCount)
         self.policy = policy
+        quantizedExits?.setThresholds(policy)
     }
 
     /// Runs one inference on a float32 input laid out as the model's input tensor (NCHW).
     public func run(_ input: UnsafeBufferPointer<Float>) throws(ModelError) -> RunSummary {
         let info = model.input
-        if info.dataType != .float32 {
-            throw .badInput(reason: "the model takes \(info.dataType.name) input, float32 was given")
-        }
         if input.count != info.elementCount {
             throw .badInput(reason: "\(input.count) values given, the input tensor \(info.shape) has \(info.elementCount)")
         }
         guard let source = input.baseAddress else { throw .badInput(reason: "empty input") }
-        floats(model.inputTensor).update(from: source, count: input.count)
+        if info.dataType == .int8 {
+            // A float input to an int8 model is quantized here, at the boundary; the integer-only
+            // path is `run(_: UnsafeBufferPointer<Int8>)` with inputs quantized ahead of time.
+            let target = int8s(model.inputTensor)
+            let q = info.quantization
+            for i in 0..<input.count {
+                let value = (source[i] / q.scale).rounded() + Float(q.zeroPoint)
+                target[i] = Int8(max(-128, min(127, value.isNaN ? 0 : value)))
+            }
+        } else {
+            floats(model.inputTensor).update(from: source, count: input.count)
+        }
         let summary = execute()
         lastRun = summary
         return summary
+    }
+
+    /// Runs one inference of an int8 model on an input already quantized with the input
+    /// tensor's scale and zero point: integer arithmetic only, from input to decision.
+    public func run(_ input: UnsafeBufferPointer<Int8>) throws(ModelError) -> RunSummary {
+        let info = model.input
+        if info.dataType != .int8 { throw .badInput(reason: "the model takes \(info.dataType.name) input, int8 was given") }
+        if input.count != info.elementCount {
+            throw .badInput(reason: "\(input.count) values given, the input tensor \(info.shape) has \(info.elementCount)")
+        }
+        guard let source = input.baseAddress else { throw .badInput(reason: "empty input") }
+        int8s(model.inputTensor).update(from: source, count: input.count)
+        let summary = execute()
+        lastRun = summary
+        return summary
+    }
+
+    /// Quantizes a float input with the int8 model input's scale and zero point (host-side helper).
+    public func quantizeInput(_ input: [Float]) -> [Int8] {
+        let q = model.input.quantization
+        return input.map { value in
+            let scaled = (value / q.scale).rounded() + Float(q.zeroPoint)
+            return Int8(max(-128, min(127, scaled.isNaN ? 0 : scaled)))
+        }
     }
 
     /// Runs one inference and calls `observe` after each operator with its index, so that a
@@ -141,15 +190,33 @@ public final class Interpreter {
     }
 
     /// The scores of the last run: log-probabilities, or the eq. 9 combination of them.
-    public var scores: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: scoreRow, count: model.classCount) }
+    /// For int8 models they are converted from Q16 fixed point when read.
+    public var scores: UnsafeBufferPointer<Float> {
+        guard let dequantized else { return UnsafeBufferPointer(start: scoreRow, count: model.classCount) }
+        let out = dequantized + model.exits.count * (model.classCount + 1)
+        let fixed = UnsafeMutableRawPointer(scoreRow).assumingMemoryBound(to: Int32.self)
+        for c in 0..<model.classCount { out[c] = Float(fixed[c]) / 65536 }
+        return UnsafeBufferPointer(start: out, count: model.classCount)
+    }
 
-    /// The logits exit `index` produced in the last run (valid for exits it evaluated).
+    /// The logits exit `index` produced in the last run (valid for exits it evaluated);
+    /// dequantized when read for int8 models.
     public func logits(exit index: Int) -> UnsafeBufferPointer<Float> {
-        UnsafeBufferPointer(start: exitLogits + index * model.classCount, count: model.classCount)
+        guard let dequantized, let q = quantizedExits else {
+            return UnsafeBufferPointer(start: exitLogits + index * model.classCount, count: model.classCount)
+        }
+        let out = dequantized + index * model.classCount
+        let fixed = UnsafeMutableRawPointer(exitLogits + index * model.classCount).assumingMemoryBound(to: Int32.self)
+        for c in 0..<model.classCount { out[c] = q.logitScales[index] * Float(fixed[c] - q.logitZeroPoints[index]) }
+        return UnsafeBufferPointer(start: out, count: model.classCount)
     }
 
     /// The gate value exit `index` produced in the last run (valid for exits it evaluated).
-    public func gate(exit index: Int) -> Float { exitGates[index] }
+    public func gate(exit index: Int) -> Float {
+        guard let q = quantizedExits else { return exitGates[index] }
+        let fixed = UnsafeMutableRawPointer(exitGates).assumingMemoryBound(to: Int32.self)
+        return q.gateScales[index] * Float(fixed[index] - q.gateZeroPoints[index])
+    }
 
     // MARK: Execution
 
@@ -162,6 +229,7 @@ public final class Interpreter {
     }
 
     private func execute() -> RunSummary {
+        if let quantizedExits { return executeQuantized(quantizedExits) }
         let exits = model.exits
         let classes = model.classCount
         var next = 0
@@ -186,6 +254,47 @@ public final class Interpreter {
         }
         combine(exitCount: exits.count)
         return summary(exit: exits.count - 1, early: false)
+    }
+
+    /// The int8 schedule: exits are read as integers and decided by integer comparisons.
+    private func executeQuantized(_ q: QuantizedExits) -> RunSummary {
+        let exits = model.exits
+        let classes = model.classCount
+        let logits = UnsafeMutableRawPointer(exitLogits).assumingMemoryBound(to: Int32.self)
+        let gates = UnsafeMutableRawPointer(exitGates).assumingMemoryBound(to: Int32.self)
+        let scores = UnsafeMutableRawPointer(scoreRow).assumingMemoryBound(to: Int32.self)
+        let work = UnsafeMutableRawPointer(workRow).assumingMemoryBound(to: Int32.self)
+        var next = 0
+        for index in 0..<exits.count {
+            let exit = exits[index]
+            while next <= exit.afterOperator {
+                execute(operator: next)
+                if let observer { observer(next) }
+                next += 1
+            }
+            let row = logits + index * classes
+            let source = int8s(exit.logitsTensor)
+            for c in 0..<classes { row[c] = Int32(source[c]) }
+            gates[index] = Int32(int8s(exit.gateTensor)[0])
+            let isFinal = index == exits.count - 1
+            if !isFinal && q.passes(exit: index, signal: policy.signal, logits: row, gate: gates[index]) {
+                if policy.combineSeenExits {
+                    q.combine(logits: logits, gates: gates, exitCount: index + 1, into: scores, work: work)
+                } else {
+                    q.logSoftmaxQ16(row, exit: index, into: scores)
+                }
+                return quantizedSummary(exit: index, early: true, scores: scores)
+            }
+        }
+        q.combine(logits: logits, gates: gates, exitCount: exits.count, into: scores, work: work)
+        return quantizedSummary(exit: exits.count - 1, early: false, scores: scores)
+    }
+
+    private func quantizedSummary(exit index: Int, early: Bool, scores: UnsafeMutablePointer<Int32>) -> RunSummary {
+        var best = 0
+        for c in 1..<max(model.classCount, 1) where scores[c] > scores[best] { best = c }
+        return RunSummary(exitIndex: index, classIndex: best, exitsEvaluated: index + 1, macs: model.exits[index].cumulativeMACs,
+                          macsFull: model.totalMACs, exitedEarly: early)
     }
 
     private func summary(exit index: Int, early: Bool) -> RunSummary {

@@ -25,6 +25,8 @@ public final class Model {
     let base: UnsafeRawPointer
     public let byteCount: Int
     private let ownedStorage: UnsafeMutableRawPointer?
+    /// Data derived at load for int8 operators (biases with the input zero point folded in).
+    let prepared: UnsafeMutablePointer<Int32>
 
     /// Loads a model from a buffer the caller owns and keeps alive, without copying it.
     ///
@@ -36,6 +38,7 @@ public final class Model {
         self.base = base
         self.byteCount = buffer.count
         self.ownedStorage = nil
+        self.prepared = Model.copy(parsed.prepared)
         (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, plan, totalMACs, versionMinor) =
             (parsed.tensors, parsed.operators, parsed.exits, parsed.inputTensor, parsed.classCount, parsed.policy,
              parsed.metadata, parsed.plan, parsed.totalMACs, parsed.versionMinor)
@@ -57,6 +60,7 @@ public final class Model {
         self.base = UnsafeRawPointer(storage)
         self.byteCount = bytes.count
         self.ownedStorage = storage
+        self.prepared = Model.copy(parsed.prepared)
         (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, plan, totalMACs, versionMinor) =
             (parsed.tensors, parsed.operators, parsed.exits, parsed.inputTensor, parsed.classCount, parsed.policy,
              parsed.metadata, parsed.plan, parsed.totalMACs, parsed.versionMinor)
@@ -64,7 +68,17 @@ public final class Model {
 
     deinit {
         ownedStorage?.deallocate()
+        prepared.deallocate()
     }
+
+    private static func copy(_ values: [Int32]) -> UnsafeMutablePointer<Int32> {
+        let pointer = UnsafeMutablePointer<Int32>.allocate(capacity: max(values.count, 1))
+        for (index, value) in values.enumerated() { pointer[index] = value }
+        return pointer
+    }
+
+    /// True when the model's exits (and so its arithmetic) are int8.
+    public var isQuantized: Bool { tensors[exits[0].logitsTensor].dataType == .int8 }
 
     /// The number of exits before the final head.
     public var earlyExitCount: Int { exits.count - 1 }
@@ -83,6 +97,18 @@ public final class Model {
     @inline(__always)
     func constantFloats(_ tensor: Int) -> UnsafePointer<Float> {
         (base + tensors[tensor].dataOffset).assumingMemoryBound(to: Float.self)
+    }
+
+    /// The constant data of an int8 tensor, in place in the model buffer.
+    @inline(__always)
+    func constantInt8(_ tensor: Int) -> UnsafePointer<Int8> {
+        (base + tensors[tensor].dataOffset).assumingMemoryBound(to: Int8.self)
+    }
+
+    /// The constant data of an int32 tensor, in place in the model buffer (little-endian hosts).
+    @inline(__always)
+    func constantInt32(_ tensor: Int) -> UnsafePointer<Int32> {
+        (base + tensors[tensor].dataOffset).assumingMemoryBound(to: Int32.self)
     }
 
     /// Calls `body` with a constant tensor's bytes, in place.

@@ -13,6 +13,7 @@ enum ModelParser {
         var plan: ArenaPlan
         var totalMACs: Int
         var versionMinor: Int
+        var prepared: [Int32]
     }
 
     struct Header {
@@ -45,6 +46,7 @@ enum ModelParser {
             if overflow { throw .limitExceeded(what: "total MACs", value: Int.max, limit: Int.max) }
             totalMACs = sum
         }
+        let prepared = try Int8Preparation.prepare(&operators, tensors: tensors, base: base)
         let (exits, policy, classCount) = try readExits(base: base, count: count, header: header,
                                                        tensors: tensors, operators: operators, producer: producer,
                                                        checkExitMACs: checkExitMACs)
@@ -52,7 +54,7 @@ enum ModelParser {
         let plan = ArenaPlan(tensors: tensors, operators: operators, exits: exits, inputTensor: header.inputTensor, classCount: classCount)
         return Parsed(tensors: tensors, operators: operators, exits: exits, inputTensor: header.inputTensor,
                       classCount: classCount, policy: policy, metadata: metadata, plan: plan,
-                      totalMACs: totalMACs, versionMinor: header.versionMinor)
+                      totalMACs: totalMACs, versionMinor: header.versionMinor, prepared: prepared)
     }
 
     // MARK: Header
@@ -295,8 +297,11 @@ enum ModelParser {
                 if producer[tensor] < 0 || producer[tensor] > after {
                     throw .badExit(exit: index, reason: "\(role) tensor \(tensor) is not produced by operators 0...\(after)")
                 }
-                if tensors[tensor].dataType != .float32 {
-                    throw .badExit(exit: index, reason: "\(role) tensor \(tensor) must be float32")
+                if tensors[tensor].dataType != tensors[logits].dataType || tensors[tensor].dataType == .int32 {
+                    throw .badExit(exit: index, reason: "\(role) tensor \(tensor) must be float32, or int8 in a quantized model")
+                }
+                if index > 0 && tensors[tensor].dataType != tensors[exits[0].logitsTensor].dataType {
+                    throw .badExit(exit: index, reason: "\(role) tensor \(tensor) is \(tensors[tensor].dataType.name), exit 0's are \(tensors[exits[0].logitsTensor].dataType.name)")
                 }
             }
             let logitsShape = tensors[logits].shape

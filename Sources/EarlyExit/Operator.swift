@@ -82,6 +82,9 @@ public struct Operator: Sendable {
     public internal(set) var convolutionPath: ConvolutionPath = .grouped
     /// For softmax and concat: the normalized axis.
     public internal(set) var axis: Int = 0
+    /// For int8 convolutions and fully connected: the offset of this operator's biases with
+    /// the input zero point folded in (`bias − zp·ΣW`) in the model's prepared pool, or -1.
+    public internal(set) var preparedOffset: Int = -1
 
     init(kind: OperatorKind, activation: Activation, inputs: [Int], outputs: [Int], attributes: [Int32]) {
         self.kind = kind

@@ -15,8 +15,20 @@ enum OperatorValidator {
         if producer[out] != -2 {
             throw fail(producer[out] == -1 ? "output tensor \(out) is the model input" : "output tensor \(out) is already produced by operator \(producer[out])")
         }
-        for tensor in op.inputs + op.outputs where tensors[tensor].dataType != .float32 {
-            throw fail("tensor \(tensor) is \(tensors[tensor].dataType.name); this operator takes float32")
+        // float32 operators read and write float32; int8 operators read int8 activations
+        // (per-tensor quantized) plus constant parameters checked per operator below.
+        let quantized = tensors[out].dataType == .int8
+        if quantized {
+            if tensors[out].quantization.kind != .perTensor { throw fail("output tensor \(out) needs per-tensor quantization") }
+            for tensor in op.inputs where !tensors[tensor].isConstant {
+                if tensors[tensor].dataType != .int8 || tensors[tensor].quantization.kind != .perTensor {
+                    throw fail("input tensor \(tensor) is \(tensors[tensor].dataType.name); an int8 operator reads per-tensor quantized int8 activations")
+                }
+            }
+        } else {
+            for tensor in op.inputs + op.outputs where tensors[tensor].dataType != .float32 {
+                throw fail("tensor \(tensor) is \(tensors[tensor].dataType.name); this operator takes float32")
+            }
         }
         let fusable: Bool
         switch op.kind {
@@ -55,11 +67,48 @@ enum OperatorValidator {
             return shape
         }
 
+        func roundingMode(_ value: Int32) throws(ModelError) {
+            if value != 0 && value != 1 { throw fail("rounding mode \(value) is not 0 (double rounding) or 1 (single rounding)") }
+        }
+        func multiplier(_ m: Int32, _ shift: Int32) throws(ModelError) {
+            if m < 0 || shift < -31 || shift > 30 { throw fail("requantization multiplier \(m) with shift \(shift) is invalid (multiplier ≥ 0, shift −31…30)") }
+        }
+        func sameQuantization(_ tensor: Int) throws(ModelError) {
+            let a = tensors[tensor].quantization, b = tensors[out].quantization
+            if a.scale != b.scale || a.zeroPoint != b.zeroPoint {
+                throw fail("input tensor \(tensor) and output tensor \(out) must share scale and zero point")
+            }
+        }
+        func table(_ tensor: Int, _ type: DataType) throws(ModelError) {
+            try constant(tensor, "lookup table")
+            if tensors[tensor].dataType != type || tensors[tensor].elementCount != 256 {
+                throw fail("lookup table tensor \(tensor) must be a constant \(type.name)[256]")
+            }
+        }
+        /// int8 weights (per-channel on axis 0, or per-tensor), int32 bias, multipliers and shifts.
+        func quantizedParameters(weights: Int, channels: Int) throws(ModelError) {
+            let w = tensors[weights]
+            try constant(weights, "weight")
+            if w.dataType != .int8 || w.quantization.kind == .none { throw fail("weight tensor \(weights) must be quantized int8") }
+            if w.quantization.kind == .perChannel && (w.quantization.axis != 0 || w.shape[0] != channels) {
+                throw fail("weight tensor \(weights) must be quantized per output channel (axis 0)")
+            }
+            if w.quantization.zeroPoint != 0 { throw fail("weight tensor \(weights) must be symmetric (zero point 0)") }
+            for (position, role) in [(2, "bias"), (3, "multiplier"), (4, "shift")] {
+                let t = op.inputs[position]
+                try constant(t, role)
+                if tensors[t].dataType != .int32 || tensors[t].elementCount != channels {
+                    throw fail("\(role) tensor \(t) must be a constant int32[\(channels)]")
+                }
+            }
+        }
+
         let outShape = tensors[out].shape
         switch op.kind {
         case .conv2d:
-            try arity(2...3)
-            try attributesZero(from: 11)
+            try arity(quantized ? 5...5 : 2...3)
+            try attributesZero(from: quantized ? 12 : 11)
+            if quantized { try roundingMode(a[11]) }
             let x = try feature(op.inputs[0])
             try constant(op.inputs[1], "weight")
             let w = tensors[op.inputs[1]].shape
@@ -72,7 +121,9 @@ enum OperatorValidator {
             }
             g.channelsOut = w[0]
             try outputSize(&g, fail: fail)
-            if op.inputs.count == 3 {
+            if quantized {
+                try quantizedParameters(weights: op.inputs[1], channels: g.channelsOut)
+            } else if op.inputs.count == 3 {
                 try constant(op.inputs[2], "bias")
                 if tensors[op.inputs[2]].elementCount != g.channelsOut { throw fail("bias has \(tensors[op.inputs[2]].elementCount) elements for \(g.channelsOut) output channels") }
             }
@@ -87,6 +138,10 @@ enum OperatorValidator {
                     op.convolutionPath = .im2col
                     op.scratchBytes = g.channelsIn * kernelArea * FloatKernels.paddedColumns(g.heightOut * g.widthOut) * 4
                 }
+                if quantized {
+                    // int8 always packs its input into pair-interleaved columns.
+                    op.scratchBytes = Int8Kernels.pairedScratchBytes(k: g.channelsIn * kernelArea, n: g.heightOut * g.widthOut)
+                }
             } else if g.groups == g.channelsIn && g.channelsOut == g.channelsIn {
                 op.convolutionPath = .depthwise
             } else {
@@ -94,8 +149,9 @@ enum OperatorValidator {
             }
 
         case .fullyConnected:
-            try arity(2...3)
-            try attributesZero(from: 0)
+            try arity(quantized ? 5...5 : 2...3)
+            try attributesZero(from: quantized ? 1 : 0)
+            if quantized { try roundingMode(a[0]) }
             try constant(op.inputs[1], "weight")
             let x = tensors[op.inputs[0]].shape
             let w = tensors[op.inputs[1]].shape
@@ -103,7 +159,9 @@ enum OperatorValidator {
             if w.rank != 2 || w[1] != tensors[op.inputs[0]].elementCount {
                 throw fail("weight shape \(w) does not match [out, \(tensors[op.inputs[0]].elementCount)]")
             }
-            if op.inputs.count == 3 {
+            if quantized {
+                try quantizedParameters(weights: op.inputs[1], channels: w[0])
+            } else if op.inputs.count == 3 {
                 try constant(op.inputs[2], "bias")
                 if tensors[op.inputs[2]].elementCount != w[0] { throw fail("bias has \(tensors[op.inputs[2]].elementCount) elements for \(w[0]) outputs") }
             }
@@ -112,7 +170,16 @@ enum OperatorValidator {
 
         case .add, .mul:
             try arity(2...2)
-            try attributesZero(from: 0)
+            if quantized && op.kind == .add {
+                try attributesZero(from: 7)
+                if a[0] < 0 || a[0] > 22 { throw fail("left shift \(a[0]) is not between 0 and 22") }
+                for pair in [(1, 2), (3, 4), (5, 6)] { try multiplier(a[pair.0], a[pair.1]) }
+            } else if quantized {
+                try attributesZero(from: 2)
+                try multiplier(a[0], a[1])
+            } else {
+                try attributesZero(from: 0)
+            }
             guard let shape = broadcastShape(tensors[op.inputs[0]].shape, tensors[op.inputs[1]].shape) else {
                 throw fail("input shapes \(tensors[op.inputs[0]].shape) and \(tensors[op.inputs[1]].shape) do not broadcast")
             }
@@ -120,19 +187,27 @@ enum OperatorValidator {
             op.macs = op.kind == .mul ? shape.elementCount : 0
 
         case .relu, .tanh, .sigmoid:
-            try arity(1...1)
+            try arity(quantized && op.kind != .relu ? 2...2 : 1...1)
             try attributesZero(from: 0)
             try expectShape(tensors[op.inputs[0]].shape)
+            if quantized && op.kind == .relu { try sameQuantization(op.inputs[0]) }
+            if quantized && op.kind != .relu { try table(op.inputs[1], .int8) }
 
         case .batchNorm:
-            try arity(3...3)
-            try attributesZero(from: 0)
+            try arity(quantized ? 5...5 : 3...3)
+            try attributesZero(from: quantized ? 1 : 0)
+            if quantized { try roundingMode(a[0]) }
             let x = tensors[op.inputs[0]].shape
             if x.rank < 2 || x[0] != 1 { throw fail("input shape \(x) must be [1, C, ...]") }
-            try constant(op.inputs[1], "scale")
-            try constant(op.inputs[2], "shift")
-            for role in 1...2 where tensors[op.inputs[role]].elementCount != x[1] {
-                throw fail("\(role == 1 ? "scale" : "shift") has \(tensors[op.inputs[role]].elementCount) elements for \(x[1]) channels")
+            if quantized {
+                if tensors[op.inputs[1]].shape.rank != 1 { throw fail("scale must be a vector of \(x[1]) values") }
+                try quantizedParameters(weights: op.inputs[1], channels: x[1])
+            } else {
+                try constant(op.inputs[1], "scale")
+                try constant(op.inputs[2], "shift")
+                for role in 1...2 where tensors[op.inputs[role]].elementCount != x[1] {
+                    throw fail("\(role == 1 ? "scale" : "shift") has \(tensors[op.inputs[role]].elementCount) elements for \(x[1]) channels")
+                }
             }
             try expectShape(x)
             op.macs = x.elementCount
@@ -150,6 +225,7 @@ enum OperatorValidator {
                 throw fail("padding must be smaller than the pooling window")
             }
             try expectShape(TensorShape([1, g.channelsOut, g.heightOut, g.widthOut]))
+            if quantized { try sameQuantization(op.inputs[0]) }
             op.geometry = g
 
         case .globalAvgPool:
@@ -158,22 +234,29 @@ enum OperatorValidator {
             let x = try feature(op.inputs[0])
             try expectElements(x[1])
             if outShape[0] != 1 || outShape[1] != x[1] { throw fail("output tensor \(out) has shape \(outShape); [1, \(x[1])] or [1, \(x[1]), 1, 1] expected") }
+            if quantized { try sameQuantization(op.inputs[0]) }
             var g = WindowGeometry()
             g.channelsIn = x[1]; g.heightIn = x[2]; g.widthIn = x[3]; g.channelsOut = x[1]
             op.geometry = g
 
         case .softmax:
-            try arity(1...1)
-            try attributesZero(from: 1)
+            try arity(quantized ? 2...2 : 1...1)
+            try attributesZero(from: quantized ? 2 : 1)
             let x = tensors[op.inputs[0]].shape
             let axis = Int(a[0])
             if axis < 0 || axis >= x.rank { throw fail("axis \(axis) is not between 0 and \(x.rank - 1)") }
+            if quantized {
+                if axis != x.rank - 1 { throw fail("int8 softmax runs over the last axis only, axis \(axis) given") }
+                if a[1] <= 0 { throw fail("inverse output scale \(a[1]) must be positive") }
+                try table(op.inputs[1], .int32)
+            }
             try expectShape(x)
             op.axis = axis
 
         case .matmul:
             try arity(2...2)
-            try attributesZero(from: 0)
+            try attributesZero(from: quantized ? 2 : 0)
+            if quantized { try multiplier(a[0], a[1]) }
             let lhs = tensors[op.inputs[0]].shape
             let rhs = tensors[op.inputs[1]].shape
             if lhs.rank < 2 || rhs.rank < 2 || lhs.rank != rhs.rank {
@@ -208,11 +291,13 @@ enum OperatorValidator {
                 dims.append(x[source])
             }
             try expectShape(TensorShape(dims))
+            if quantized { try sameQuantization(op.inputs[0]) }
 
         case .reshape:
             try arity(1...1)
             try attributesZero(from: 0)
             try expectElements(tensors[op.inputs[0]].elementCount)
+            if quantized { try sameQuantization(op.inputs[0]) }
 
         case .concat:
             try attributesZero(from: 1)
@@ -231,6 +316,7 @@ enum OperatorValidator {
             var expected = first
             expected[axis] = total
             try expectShape(expected)
+            if quantized { for tensor in op.inputs { try sameQuantization(tensor) } }
             op.axis = axis
         }
         producer[out] = index

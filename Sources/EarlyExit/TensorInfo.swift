@@ -15,6 +15,14 @@ public struct Quantization: Equatable, Sendable {
     /// Absolute byte offset in the model buffer of `float32[shape[axis]]` channel scales.
     public var channelScalesOffset: Int
 
+    public init(kind: Kind, scale: Float, zeroPoint: Int32, axis: Int, channelScalesOffset: Int) {
+        self.kind = kind
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+        self.axis = axis
+        self.channelScalesOffset = channelScalesOffset
+    }
+
     public static let none = Quantization(kind: .none, scale: 0, zeroPoint: 0, axis: 0, channelScalesOffset: 0)
 }
 

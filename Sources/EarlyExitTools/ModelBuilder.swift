@@ -42,6 +42,9 @@ public struct ModelBuilder {
     public init() {}
 
     public var tensorCount: Int { tensors.count }
+
+    /// The quantization a tensor was added with.
+    public func quantization(of tensor: Int) -> Quantization { tensors[tensor].quantization }
     public var operatorCount: Int { operators.count }
 
     /// Adds the model input (an activation) and makes it the input tensor.

@@ -1,0 +1,160 @@
+// Integer exit decisions and the eq. 9 combination for int8 models.
+
+/// Tables and thresholds that make every exit decision of an int8 model an integer
+/// comparison. Built at interpreter setup (from the model's scales and the policy's
+/// thresholds, once); used during `run` with integer arithmetic only.
+///
+/// Fixed-point conventions: exponentials are Q20 (`2^20 · e^{−s·d}` for d = 0…255 steps of
+/// the tensor's scale); logarithms, entropies and scores are Q16.
+struct QuantizedExits {
+    static let exponentBits: Int64 = 20
+    static let ln2Q16: Int64 = 45426 // round(ln 2 · 2^16)
+
+    let exitCount: Int
+    let classCount: Int
+    /// [exit][256] Q20 exponentials of logit differences, per exit's logits scale.
+    let logitExp: UnsafeMutablePointer<Int32>
+    /// [256] Q20 exponentials of gate differences (all gates share one scale).
+    let gateExp: UnsafeMutablePointer<Int32>
+    /// [256] Q16 ln(1 + i/256).
+    let logTable: UnsafeMutablePointer<Int32>
+    /// [exit] logits scale in Q16, logits zero point.
+    let logitScaleQ16: UnsafeMutablePointer<Int64>
+    /// [early exit] integer thresholds for the current policy.
+    let thresholds: UnsafeMutablePointer<Int64>
+    /// Scale and zero point of each exit's gate, for dequantizing on request.
+    let gateScales: UnsafeMutablePointer<Float>
+    let gateZeroPoints: UnsafeMutablePointer<Int32>
+    let logitScales: UnsafeMutablePointer<Float>
+    let logitZeroPoints: UnsafeMutablePointer<Int32>
+    /// [classes] 64-bit accumulators of the combination.
+    let accumulators: UnsafeMutablePointer<Int64>
+
+    init(model: Model) {
+        exitCount = model.exits.count
+        classCount = model.classCount
+        logitExp = .allocate(capacity: exitCount * 256)
+        gateExp = .allocate(capacity: 256)
+        logTable = .allocate(capacity: 256)
+        logitScaleQ16 = .allocate(capacity: exitCount)
+        thresholds = .allocate(capacity: max(exitCount, 1))
+        thresholds.initialize(repeating: Int64.max, count: max(exitCount, 1))
+        gateScales = .allocate(capacity: exitCount)
+        gateZeroPoints = .allocate(capacity: exitCount)
+        logitScales = .allocate(capacity: exitCount)
+        logitZeroPoints = .allocate(capacity: exitCount)
+        accumulators = .allocate(capacity: classCount)
+        for (index, exit) in model.exits.enumerated() {
+            let logits = model.tensors[exit.logitsTensor].quantization
+            let gate = model.tensors[exit.gateTensor].quantization
+            logitScales[index] = logits.scale
+            logitZeroPoints[index] = logits.zeroPoint
+            gateScales[index] = gate.scale
+            gateZeroPoints[index] = gate.zeroPoint
+            logitScaleQ16[index] = Int64((logits.scale * 65536).rounded())
+            for d in 0..<256 {
+                logitExp[index * 256 + d] = Int32((FloatMath.exp(-logits.scale * Float(d)) * 1_048_576).rounded())
+            }
+        }
+        let gateScale = model.tensors[model.exits[0].gateTensor].quantization.scale
+        for d in 0..<256 {
+            gateExp[d] = Int32((FloatMath.exp(-gateScale * Float(d)) * 1_048_576).rounded())
+            logTable[d] = Int32((FloatMath.log(1 + Float(d) / 256) * 65536).rounded())
+        }
+    }
+
+    func deallocate() {
+        logitExp.deallocate(); gateExp.deallocate(); logTable.deallocate(); logitScaleQ16.deallocate()
+        thresholds.deallocate(); gateScales.deallocate(); gateZeroPoints.deallocate()
+        logitScales.deallocate(); logitZeroPoints.deallocate(); accumulators.deallocate()
+    }
+
+    /// Converts the policy's thresholds to the integer domain of each exit.
+    func setThresholds(_ policy: ExitPolicy) {
+        for (index, threshold) in policy.thresholds.enumerated() {
+            switch policy.signal {
+            case .none:
+                thresholds[index] = Int64.max
+            case .gate:
+                // Exit when s·(q − zp) ≥ T, i.e. q ≥ zp + T/s: the smallest such integer q.
+                let bound = Float(gateZeroPoints[index]) + threshold / gateScales[index]
+                thresholds[index] = bound > 1000 ? 1000 : bound < -1000 ? -1000 : Int64(bound.rounded(.up))
+            case .maxProbability:
+                // max p ≥ T  ⇔  Σ e^{−s·d_i} ≤ 1/T  ⇔  Σ table ≤ 2^20 / T.
+                if threshold <= 0 { thresholds[index] = Int64.max } else if threshold > 1 { thresholds[index] = -1 } else {
+                    thresholds[index] = Int64((1_048_576 / threshold).rounded(.down))
+                }
+            case .entropy:
+                thresholds[index] = threshold > 1000 ? Int64.max / 4 : threshold < -1000 ? Int64.min / 4 : Int64((threshold * 65536).rounded())
+            }
+        }
+    }
+
+    /// ln(x) in Q16 for x ≥ 1: the position of the leading bit and a 256-entry mantissa table.
+    @inline(__always)
+    func lnQ16(_ x: Int64) -> Int64 {
+        let msb = 63 - x.leadingZeroBitCount
+        let mantissa = msb >= 8 ? (x >> (msb - 8)) & 0xFF : (x << (8 - msb)) & 0xFF
+        return Int64(msb) * QuantizedExits.ln2Q16 + Int64(logTable[Int(mantissa)])
+    }
+
+    /// Σ_i table[max − l_i] and the row's maximum.
+    @inline(__always)
+    func exponentialSum(_ logits: UnsafePointer<Int32>, exit: Int) -> (sum: Int64, largest: Int32) {
+        var largest = Int32.min
+        for c in 0..<classCount { largest = max(largest, logits[c]) }
+        var sum: Int64 = 0
+        let table = logitExp + exit * 256
+        for c in 0..<classCount { sum += Int64(table[Int(largest - logits[c])]) }
+        return (sum, largest)
+    }
+
+    /// True when the exit's integer signal passes its integer threshold.
+    func passes(exit: Int, signal: ExitSignal, logits: UnsafePointer<Int32>, gate: Int32) -> Bool {
+        switch signal {
+        case .none:
+            return false
+        case .gate:
+            return Int64(gate) >= thresholds[exit]
+        case .maxProbability:
+            return exponentialSum(logits, exit: exit).sum <= thresholds[exit]
+        case .entropy:
+            // H = ln Σe − ln 2^20 + s·Σ(e_i·d_i)/Σe, in Q16.
+            let (sum, largest) = exponentialSum(logits, exit: exit)
+            let table = logitExp + exit * 256
+            var weighted: Int64 = 0
+            for c in 0..<classCount {
+                let d = Int(largest - logits[c])
+                weighted += Int64(table[d]) * Int64(d)
+            }
+            let entropy = lnQ16(sum) - QuantizedExits.exponentBits * QuantizedExits.ln2Q16 + logitScaleQ16[exit] * weighted / sum
+            return entropy <= thresholds[exit]
+        }
+    }
+
+    /// `// logits (n) int -> log-softmax (n) Q16`
+    func logSoftmaxQ16(_ logits: UnsafePointer<Int32>, exit: Int, into out: UnsafeMutablePointer<Int32>) {
+        let (sum, largest) = exponentialSum(logits, exit: exit)
+        let shift = lnQ16(sum) - QuantizedExits.exponentBits * QuantizedExits.ln2Q16
+        for c in 0..<classCount {
+            let value = logitScaleQ16[exit] * Int64(logits[c] - largest) - shift
+            out[c] = Int32(clamping: value)
+        }
+    }
+
+    /// Eq. 9 in Q16: Σ_k w_k · log_softmax(o_k) / Σ_k w_k with w_k = e^{s_g·(g_k − g_max)} (Q20).
+    func combine(logits: UnsafePointer<Int32>, gates: UnsafePointer<Int32>, exitCount count: Int,
+                 into out: UnsafeMutablePointer<Int32>, work: UnsafeMutablePointer<Int32>) {
+        var largest = Int32.min
+        for k in 0..<count { largest = max(largest, gates[k]) }
+        var total: Int64 = 0
+        for k in 0..<count { total += Int64(gateExp[Int(min(largest - gates[k], 255))]) }
+        for c in 0..<classCount { accumulators[c] = 0 }
+        for k in 0..<count {
+            let weight = Int64(gateExp[Int(min(largest - gates[k], 255))])
+            logSoftmaxQ16(logits + k * classCount, exit: k, into: work)
+            for c in 0..<classCount { accumulators[c] += weight * Int64(work[c]) }
+        }
+        for c in 0..<classCount { out[c] = Int32(clamping: accumulators[c] / total) }
+    }
+}

@@ -1,0 +1,115 @@
+// Activation ranges of a float model over calibration images: min/max, percentile or MSE.
+import EarlyExit
+
+/// How activation ranges are chosen from calibration statistics.
+public enum CalibrationMethod: String, CaseIterable {
+    /// The observed minimum and maximum.
+    case minmax
+    /// The 0.01st and 99.99th percentiles: outliers are clipped.
+    case percentile
+    /// The clipping range that minimizes the expected squared quantization error.
+    case mse
+}
+
+/// Per-tensor statistics collected by running the float model with tracing.
+public struct ActivationStatistics {
+    public static let bins = 2048
+    public var minimum: [Float]
+    public var maximum: [Float]
+    /// [tensor][bin] counts over [minimum, maximum] (empty until the second pass).
+    public var histograms: [[Int]]
+
+    /// Runs the float model over `inputs` and records every activation's range (and, for
+    /// percentile and MSE, a histogram in a second pass).
+    public static func collect(model: Model, inputs: [[Float]], method: CalibrationMethod,
+                               progress: ((Int, Int) -> Void)? = nil) throws -> ActivationStatistics {
+        let interpreter = Interpreter(model: model)
+        try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
+        let count = model.tensors.count
+        var stats = ActivationStatistics(minimum: [Float](repeating: .infinity, count: count),
+                                         maximum: [Float](repeating: -.infinity, count: count), histograms: [])
+        let passes = method == .minmax ? 1 : 2
+        let outputs = model.operators.map(\.output)
+        for pass in 0..<passes {
+            if pass == 1 {
+                stats.histograms = [[Int]](repeating: [Int](repeating: 0, count: bins), count: count)
+            }
+            for (index, input) in inputs.enumerated() {
+                try input.withUnsafeBufferPointer { buffer in
+                    _ = try interpreter.run(buffer) { op in
+                        let tensor = outputs[op]
+                        let values = interpreter.values(of: tensor)
+                        if pass == 0 {
+                            var low = stats.minimum[tensor], high = stats.maximum[tensor]
+                            for value in values { low = min(low, value); high = max(high, value) }
+                            stats.minimum[tensor] = low
+                            stats.maximum[tensor] = high
+                        } else {
+                            let low = stats.minimum[tensor], high = stats.maximum[tensor]
+                            let scale = Float(bins) / max(high - low, 1e-12)
+                            stats.histograms[tensor].withUnsafeMutableBufferPointer { histogram in
+                                for value in values {
+                                    let bin = Int((value - low) * scale)
+                                    histogram[min(max(bin, 0), bins - 1)] += 1
+                                }
+                            }
+                        }
+                    }
+                }
+                progress?(pass * inputs.count + index + 1, passes * inputs.count)
+            }
+        }
+        return stats
+    }
+
+    /// The range chosen for a tensor by `method`; always contains 0.
+    public func range(of tensor: Int, method: CalibrationMethod) -> (Float, Float) {
+        var low = minimum[tensor], high = maximum[tensor]
+        if !low.isFinite || !high.isFinite { return (0, 1) }
+        if method != .minmax && !histograms.isEmpty {
+            let histogram = histograms[tensor]
+            let width = (high - low) / Float(ActivationStatistics.bins)
+            switch method {
+            case .percentile:
+                let total = histogram.reduce(0, +)
+                let cut = max(1, total / 10_000)
+                var seen = 0, first = 0
+                while first < histogram.count - 1 && seen + histogram[first] < cut { seen += histogram[first]; first += 1 }
+                seen = 0
+                var last = histogram.count - 1
+                while last > first && seen + histogram[last] < cut { seen += histogram[last]; last -= 1 }
+                (low, high) = (low + Float(first) * width, low + Float(last + 1) * width)
+            case .mse:
+                (low, high) = ActivationStatistics.bestClipping(histogram, low: low, high: high)
+            case .minmax:
+                break
+            }
+        }
+        return (min(low, 0), max(high, 0))
+    }
+
+    /// Shrinks both ends of [low, high] by a common factor, choosing the factor with the least
+    /// expected squared error (rounding error inside the range, clipping error outside).
+    static func bestClipping(_ histogram: [Int], low: Float, high: Float) -> (Float, Float) {
+        let width = Double(high - low) / Double(histogram.count)
+        var best = (Double.infinity, low, high)
+        for step in 0...40 {
+            let factor = 1 - Double(step) * 0.02
+            let clippedLow = Double(min(low, 0)) * factor, clippedHigh = Double(max(high, 0)) * factor
+            let scale = max((clippedHigh - clippedLow) / 255, 1e-12)
+            var error = 0.0
+            for (bin, count) in histogram.enumerated() where count > 0 {
+                let center = Double(low) + (Double(bin) + 0.5) * width
+                if center < clippedLow {
+                    error += Double(count) * (clippedLow - center) * (clippedLow - center)
+                } else if center > clippedHigh {
+                    error += Double(count) * (center - clippedHigh) * (center - clippedHigh)
+                } else {
+                    error += Double(count) * scale * scale / 12
+                }
+            }
+            if error < best.0 { best = (error, Float(clippedLow), Float(clippedHigh)) }
+        }
+        return (best.1, best.2)
+    }
+}

@@ -1,0 +1,257 @@
+// Post-training static quantization of a float32 `.eem` model to int8 (the TFLite int8 scheme).
+import EarlyExit
+import Foundation
+
+/// Why a model cannot be quantized.
+public struct QuantizationError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What the quantizer produced.
+public struct QuantizationReport {
+    public var floatWeightBytes = 0
+    public var int8WeightBytes = 0
+    public var calibrationImages = 0
+    public var method = CalibrationMethod.minmax
+}
+
+/// Quantizes a float model following the TFLite int8 specification: weights int8 symmetric
+/// per output channel (zero point 0, ±127), activations int8 asymmetric per tensor, biases
+/// int32 with scale `S_in·S_w[c]`, requantization by an int32 multiplier and shift computed
+/// here, offline. Element-wise functions (tanh, sigmoid) and the softmax exponential become
+/// lookup tables. Operators that only move data or take maxima keep their input's scale.
+public struct Quantizer {
+    struct Parameters {
+        var scale: Float
+        var zeroPoint: Int32
+        var quantization: Quantization { Quantization(kind: .perTensor, scale: scale, zeroPoint: zeroPoint, axis: 0, channelScalesOffset: 0) }
+    }
+
+    let model: Model
+    var parameters: [Parameters?]
+
+    public static func quantize(model: Model, calibration inputs: [[Float]], method: CalibrationMethod,
+                                progress: ((Int, Int) -> Void)? = nil) throws -> (bytes: [UInt8], report: QuantizationReport) {
+        if model.isQuantized { throw QuantizationError("the model is already int8") }
+        if inputs.isEmpty { throw QuantizationError("calibration needs at least one image") }
+        let statistics = try ActivationStatistics.collect(model: model, inputs: inputs, method: method, progress: progress)
+        var quantizer = Quantizer(model: model, parameters: [Parameters?](repeating: nil, count: model.tensors.count))
+        try quantizer.chooseParameters(statistics, method: method)
+        var report = QuantizationReport(floatWeightBytes: model.weightBytes, calibrationImages: inputs.count, method: method)
+        let bytes = try quantizer.build()
+        report.int8WeightBytes = try Model(bytes: bytes).weightBytes
+        return (bytes, report)
+    }
+
+    static func parameters(low: Float, high: Float) -> Parameters {
+        let low = min(low, 0), high = max(max(high, 0), low + 1e-6)
+        let scale = (high - low) / 255
+        let zeroPoint = Int32(max(-128, min(127, (-128 - low / scale).rounded())))
+        return Parameters(scale: scale, zeroPoint: zeroPoint)
+    }
+
+    /// Chooses every activation's scale and zero point, honoring the operators that must keep
+    /// their input's quantization and the fixed output ranges of tanh and sigmoid.
+    mutating func chooseParameters(_ statistics: ActivationStatistics, method: CalibrationMethod) throws {
+        let tensors = model.tensors
+        var ranges = (0..<tensors.count).map { statistics.range(of: $0, method: method) }
+        // The input's range follows from the normalization of 8-bit pixels when it is known.
+        let meta = model.metadata
+        if !meta.mean.isEmpty {
+            var low = Float.infinity, high = -Float.infinity
+            for (mean, std) in zip(meta.mean, meta.std) {
+                low = min(low, (0 - mean) / std)
+                high = max(high, (1 - mean) / std)
+            }
+            ranges[model.inputTensor] = (low, high)
+        }
+        // Groups of tensors that must share quantization (union-find).
+        var parent = Array(0..<tensors.count)
+        func find(_ x: Int) -> Int {
+            var x = x
+            while parent[x] != x { parent[x] = parent[parent[x]]; x = parent[x] }
+            return x
+        }
+        func union(_ a: Int, _ b: Int) { parent[find(a)] = find(b) }
+        var fixed = [Parameters?](repeating: nil, count: tensors.count)
+        for op in model.operators {
+            switch op.kind {
+            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose:
+                union(op.inputs[0], op.output)
+            case .concat:
+                for input in op.inputs { union(input, op.output) }
+            case .tanh:
+                fixed[op.output] = Parameters(scale: 1.0 / 128, zeroPoint: 0)
+            case .sigmoid:
+                fixed[op.output] = Parameters(scale: 1.0 / 256, zeroPoint: -128)
+            default:
+                break
+            }
+        }
+        var groupRange = [(Float, Float)](repeating: (0, 0), count: tensors.count)
+        var groupFixed = [Parameters?](repeating: nil, count: tensors.count)
+        for tensor in tensors.indices where !tensors[tensor].isConstant {
+            let root = find(tensor)
+            groupRange[root] = (min(groupRange[root].0, ranges[tensor].0), max(groupRange[root].1, ranges[tensor].1))
+            if let f = fixed[tensor] {
+                if let other = groupFixed[root], other.scale != f.scale || other.zeroPoint != f.zeroPoint {
+                    throw QuantizationError("tensor \(tensor) needs two different fixed quantizations")
+                }
+                groupFixed[root] = f
+            }
+        }
+        for tensor in tensors.indices where !tensors[tensor].isConstant {
+            let root = find(tensor)
+            parameters[tensor] = groupFixed[root] ?? Quantizer.parameters(low: groupRange[root].0, high: groupRange[root].1)
+        }
+        // Every gate must share one quantization (the tanh range), so gate differences are integers of one scale.
+        let gate = parameters[model.exits[0].gateTensor]
+        for exit in model.exits where parameters[exit.gateTensor]?.scale != gate?.scale || parameters[exit.gateTensor]?.zeroPoint != gate?.zeroPoint {
+            throw QuantizationError("exit gates must all be tanh outputs (one fixed int8 range) to be quantized")
+        }
+    }
+
+    func floats(_ tensor: Int) -> [Float] {
+        model.withConstantBytes(of: tensor) { raw in Array(raw.bindMemory(to: Float.self)) }
+    }
+
+    static func int32Bytes(_ values: [Int32]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.count * 4)
+        for value in values { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        return bytes
+    }
+
+    static func int8Bytes(_ values: [Int8]) -> [UInt8] { values.map { UInt8(bitPattern: $0) } }
+
+    /// Builds the int8 model, operator for operator.
+    func build() throws -> [UInt8] {
+        let tensors = model.tensors
+        var builder = ModelBuilder()
+        var mapped = [Int](repeating: -1, count: tensors.count)
+        func activation(_ tensor: Int) throws -> Int {
+            if mapped[tensor] >= 0 { return mapped[tensor] }
+            guard let p = parameters[tensor] else { throw QuantizationError("tensor \(tensor) has no quantization parameters") }
+            mapped[tensor] = tensor == model.inputTensor
+                ? builder.addInput(shape: tensors[tensor].shape.dims, dataType: .int8, quantization: p.quantization)
+                : builder.addActivation(shape: tensors[tensor].shape.dims, dataType: .int8, quantization: p.quantization)
+            return mapped[tensor]
+        }
+        func scale(_ tensor: Int) -> Double { Double(parameters[tensor]!.scale) }
+        func int32Constant(_ values: [Int32]) -> Int {
+            builder.addConstant(bytes: Quantizer.int32Bytes(values), dataType: .int32, shape: [values.count])
+        }
+        /// Per-channel symmetric int8 weights, int32 biases, multipliers and shifts.
+        func channelParameters(weights: [Float], shape: [Int], bias: [Float]?, inputScale: Double, outputScale: Double) -> [Int] {
+            let channels = shape[0]
+            let perChannel = weights.count / channels
+            var q = [Int8](repeating: 0, count: weights.count)
+            var scales = [Float](repeating: 1, count: channels)
+            var biases = [Int32](repeating: 0, count: channels)
+            var multipliers = [Int32](repeating: 0, count: channels), shifts = [Int32](repeating: 0, count: channels)
+            for c in 0..<channels {
+                var largest: Float = 0
+                for k in 0..<perChannel { largest = max(largest, abs(weights[c * perChannel + k])) }
+                let s = largest > 0 ? largest / 127 : 1
+                scales[c] = s
+                for k in 0..<perChannel {
+                    q[c * perChannel + k] = Int8(max(-127, min(127, (weights[c * perChannel + k] / s).rounded())))
+                }
+                let biasScale = inputScale * Double(s)
+                let b = (Double(bias?[c] ?? 0) / biasScale).rounded()
+                biases[c] = Int32(max(Double(Int32.min), min(Double(Int32.max), b)))
+                let (m, shift) = FixedPoint.quantizeMultiplier(biasScale / outputScale)
+                multipliers[c] = m
+                shifts[c] = shift
+            }
+            let w = builder.addConstant(bytes: Quantizer.int8Bytes(q), dataType: .int8, shape: shape,
+                                        quantization: Quantization(kind: .perChannel, scale: 0, zeroPoint: 0, axis: 0, channelScalesOffset: 0),
+                                        channelScales: scales)
+            return [w, int32Constant(biases), int32Constant(multipliers), int32Constant(shifts)]
+        }
+        func constantOperand(_ tensor: Int) -> Int {
+            let values = floats(tensor)
+            let p = Quantizer.parameters(low: values.min() ?? 0, high: values.max() ?? 0)
+            let q = values.map { Int8(max(-128, min(127, ($0 / p.scale).rounded() + Float(p.zeroPoint)))) }
+            return builder.addConstant(bytes: Quantizer.int8Bytes(q), dataType: .int8, shape: tensors[tensor].shape.dims,
+                                       quantization: p.quantization)
+        }
+        func operand(_ tensor: Int) throws -> Int { tensors[tensor].isConstant ? constantOperand(tensor) : try activation(tensor) }
+
+        _ = try activation(model.inputTensor)
+        var nextExit = 0
+        for (index, op) in model.operators.enumerated() {
+            let out = op.output
+            let outputScale = scale(out)
+            var inputs: [Int] = []
+            var attributes = Array(op.attributes)
+            switch op.kind {
+            case .conv2d, .fullyConnected:
+                let w = tensors[op.inputs[1]]
+                let bias = op.inputs.count == 3 ? floats(op.inputs[2]) : nil
+                inputs = [try activation(op.inputs[0])] + channelParameters(weights: floats(op.inputs[1]), shape: w.shape.dims, bias: bias,
+                                                                         inputScale: scale(op.inputs[0]), outputScale: outputScale)
+                if op.kind == .fullyConnected { attributes = [0] }
+            case .batchNorm:
+                let channels = tensors[op.inputs[1]].elementCount
+                inputs = [try activation(op.inputs[0])] + channelParameters(weights: floats(op.inputs[1]), shape: [channels],
+                                                                         bias: floats(op.inputs[2]), inputScale: scale(op.inputs[0]), outputScale: outputScale)
+                attributes = [0]
+            case .add:
+                let a = try operand(op.inputs[0]), b = try operand(op.inputs[1])
+                inputs = [a, b]
+                let sa = Double(builderScale(builder, a)), sb = Double(builderScale(builder, b))
+                let twiceMax = 2 * max(sa, sb)
+                let (m1, s1) = FixedPoint.quantizeMultiplier(sa / twiceMax)
+                let (m2, s2) = FixedPoint.quantizeMultiplier(sb / twiceMax)
+                let (mo, so) = FixedPoint.quantizeMultiplier(twiceMax / (Double(1 << 20) * outputScale))
+                attributes = [20, m1, s1, m2, s2, mo, so]
+            case .mul, .matmul:
+                let a = try operand(op.inputs[0]), b = try operand(op.inputs[1])
+                inputs = [a, b]
+                let (m, s) = FixedPoint.quantizeMultiplier(Double(builderScale(builder, a)) * Double(builderScale(builder, b)) / outputScale)
+                attributes = [m, s]
+            case .tanh, .sigmoid:
+                let p = parameters[op.inputs[0]]!, o = parameters[out]!
+                var table = [Int8](repeating: 0, count: 256)
+                for q in -128...127 {
+                    let x = p.scale * Float(Int32(q) - p.zeroPoint)
+                    let y = op.kind == .tanh ? Float(Foundation.tanh(Double(x))) : Float(1 / (1 + Foundation.exp(-Double(x))))
+                    table[q + 128] = Int8(max(-128, min(127, (y / o.scale).rounded() + Float(o.zeroPoint))))
+                }
+                inputs = [try activation(op.inputs[0]), builder.addConstant(bytes: Quantizer.int8Bytes(table), dataType: .int8, shape: [256],
+                                                                              quantization: Quantization(kind: .perTensor, scale: 1, zeroPoint: 0, axis: 0, channelScalesOffset: 0))]
+            case .softmax:
+                let shape = tensors[op.inputs[0]].shape
+                if op.axis != shape.rank - 1 { throw QuantizationError("operator \(index) (softmax): int8 softmax runs over the last axis only") }
+                let s = parameters[op.inputs[0]]!.scale
+                let table = (0..<256).map { Int32((Foundation.exp(-Double(s) * Double($0)) * 1_048_576).rounded()) }
+                inputs = [try activation(op.inputs[0]), int32Constant(table)]
+                attributes = [op.attributes[0], Int32(min(Double(Int32.max), (256 / outputScale).rounded()))]
+            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose, .concat:
+                inputs = try op.inputs.map { try activation($0) }
+            }
+            let output = try activation(out)
+            builder.addOperator(op.kind, inputs: inputs, output: output, attributes: attributes, activation: op.activation)
+            while nextExit < model.exits.count && model.exits[nextExit].afterOperator == index {
+                builder.addExit(logits: mapped[model.exits[nextExit].logitsTensor], gate: mapped[model.exits[nextExit].gateTensor])
+                nextExit += 1
+            }
+        }
+        builder.signal = model.defaultPolicy.signal
+        builder.thresholds = model.defaultPolicy.thresholds
+        builder.combineSeenExits = model.defaultPolicy.combineSeenExits
+        builder.metadata = model.metadata
+        if !builder.metadata.name.isEmpty { builder.metadata.name += "-int8" }
+        do {
+            return try builder.serialize()
+        } catch let error as ModelError {
+            throw QuantizationError("the quantized model does not validate: \(error)")
+        }
+    }
+
+    /// The per-tensor scale of a tensor already added to the builder.
+    func builderScale(_ builder: ModelBuilder, _ tensor: Int) -> Float { builder.quantization(of: tensor).scale }
+}
