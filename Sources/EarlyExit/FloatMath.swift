@@ -70,7 +70,7 @@ public enum FloatMath {
         let a = abs(x)
         if a < 0.5 {
             let x2 = x * x
-            var p: Float = -929569.0 / 638512875
+            var p: Float = -0.0014558344 // −929569/638512875
             p = p * x2 + 21844.0 / 6081075
             p = p * x2 - 1382.0 / 155925
             p = p * x2 + 62.0 / 2835
