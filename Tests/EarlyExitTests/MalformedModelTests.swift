@@ -704,6 +704,20 @@ final class MalformedModelTests: XCTestCase {
             fixCRC(&bytes)
             expectError(bytes, mentions: [what]) { if case .badSection = $0 { return true } else { return false } }
         }
+        // The operator table size must be filled exactly by the records (30 of them here).
+        let operatorTableSize = readU32(valid, 40)
+        var longer = valid
+        writeU32(&longer, 40, UInt32(operatorTableSize + 4))
+        fixCRC(&longer)
+        expectError(longer, mentions: ["operator table", "4 bytes left over after 30 operators"]) {
+            if case .badSection = $0 { return true } else { return false }
+        }
+        var shorter = valid
+        writeU32(&shorter, 40, UInt32(operatorTableSize - 4))
+        fixCRC(&shorter)
+        expectError(shorter, mentions: ["truncated", "operator output"]) {
+            if case .truncated(what: "operator output", _, needed: 4, available: 0) = $0 { return true } else { return false }
+        }
         // The input tensor index out of range, and a constant as input.
         var input = valid
         writeU32(&input, 28, 9999)
