@@ -24,6 +24,7 @@ let package = Package(
     targets: [
         // The core: imports nothing, compiles in Embedded Swift mode.
         .target(name: "EarlyExit", swiftSettings: coreSettings),
+        .target(name: "EarlyExitC", dependencies: ["EarlyExit"]),
         // Counts heap allocations (glibc interposition) so tests and `bench` can prove `run` allocates nothing.
         .target(name: "CAllocationCounter"),
         // Host-side tools: ONNX reader and lowering, .eem writer, datasets, tuner, reports.
@@ -33,7 +34,7 @@ let package = Package(
             name: "EarlyExitBenchmarks",
             dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter"],
             path: "Benchmarks/EarlyExitBenchmarks", swiftSettings: coreSettings),
-        .testTarget(name: "EarlyExitTests", dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter"]),
+        .testTarget(name: "EarlyExitTests", dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter", "EarlyExitC"]),
         .testTarget(
             name: "EarlyExitToolsTests", dependencies: ["EarlyExit", "EarlyExitTools"],
             resources: [.copy("Fixtures")]),
