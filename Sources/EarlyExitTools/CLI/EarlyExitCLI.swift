@@ -36,7 +36,6 @@ public enum EarlyExitCLI {
             Command(spec: BenchCommand.spec, run: BenchCommand.run),
             Command(spec: TuneCommand.spec, run: TuneCommand.run),
             Command(spec: ConvertCommand.spec, run: ConvertCommand.run),
-            Command(spec: ExplainCommand.spec, run: ExplainCommand.run),
             Command(spec: ClassifyCommand.spec, run: ClassifyCommand.run),
             Command(spec: ExportCCommand.spec, run: ExportCCommand.run),
             Command(spec: QuantizeCommand.spec, run: QuantizeCommand.run),
