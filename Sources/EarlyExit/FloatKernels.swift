@@ -139,17 +139,26 @@ public enum FloatKernels {
                 for kx in 0..<g.kernelWidth {
                     let out = columns + row * ldb
                     var column = 0
+                    let shift = kx * g.dilationWidth - g.padLeft
+                    // Output columns whose input column lies inside the image: [first, end).
+                    var first = 0
+                    while first < g.widthOut && first * g.strideWidth + shift < 0 { first += 1 }
+                    var end = first
+                    while end < g.widthOut && end * g.strideWidth + shift < g.widthIn { end += 1 }
                     for oy in 0..<g.heightOut {
                         let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
+                        let target = out + column
                         if iy < 0 || iy >= g.heightIn {
-                            for ox in 0..<g.widthOut { out[column + ox] = 0 }
+                            target.update(repeating: 0, count: g.widthOut)
                         } else {
                             let line = plane + iy * g.widthIn
-                            let shift = kx * g.dilationWidth - g.padLeft
-                            for ox in 0..<g.widthOut {
-                                let ix = ox * g.strideWidth + shift
-                                out[column + ox] = (ix >= 0 && ix < g.widthIn) ? line[ix] : 0
+                            target.update(repeating: 0, count: first)
+                            if g.strideWidth == 1 {
+                                (target + first).update(from: line + first + shift, count: end - first)
+                            } else {
+                                for ox in first..<end { target[ox] = line[ox * g.strideWidth + shift] }
                             }
+                            (target + end).update(repeating: 0, count: g.widthOut - end)
                         }
                         column += g.widthOut
                     }

@@ -32,19 +32,32 @@ func loadInt16x16(_ pointer: UnsafePointer<Int8>) -> SIMD16<Int16> {
     SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Int8>.self))
 }
 
-/// Sums of adjacent products: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1] (pmaddwd / vpmaddwd / smlal).
 @inline(__always)
-func multiplyAddPairs(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
-    // Products of int8-range values fit Int32 easily; wrapping operators never wrap here.
-    SIMD8<Int32>(truncatingIfNeeded: a.evenHalf) &* SIMD8<Int32>(truncatingIfNeeded: b.evenHalf)
-        &+ SIMD8<Int32>(truncatingIfNeeded: a.oddHalf) &* SIMD8<Int32>(truncatingIfNeeded: b.oddHalf)
+func loadInt16x8(_ pointer: UnsafePointer<Int8>) -> SIMD8<Int16> {
+    SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Int8>.self))
 }
 
-/// The pair (w0, w1) repeated eight times as sixteen Int16 lanes.
+/// Sums of adjacent products: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1]. On 128-bit vectors this
+/// is the shape LLVM lowers to one `pmaddwd` (SSE2), `vpmaddwd` (AVX) or `smull`/`smlal` pairs (NEON).
 @inline(__always)
-func broadcastPair(_ w0: Int8, _ w1: Int8) -> SIMD16<Int16> {
+func multiplyAddPairs(_ a: SIMD8<Int16>, _ b: SIMD8<Int16>) -> SIMD4<Int32> {
+    // Products of int8-range values fit Int32 easily; wrapping operators never wrap here.
+    SIMD4<Int32>(truncatingIfNeeded: a.evenHalf) &* SIMD4<Int32>(truncatingIfNeeded: b.evenHalf)
+        &+ SIMD4<Int32>(truncatingIfNeeded: a.oddHalf) &* SIMD4<Int32>(truncatingIfNeeded: b.oddHalf)
+}
+
+/// The 16-lane form, used by dot products.
+@inline(__always)
+func multiplyAddPairs(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
+    let low = multiplyAddPairs(a.lowHalf, b.lowHalf), high = multiplyAddPairs(a.highHalf, b.highHalf)
+    return SIMD8<Int32>(lowHalf: low, highHalf: high)
+}
+
+/// The pair (w0, w1) repeated four times as eight Int16 lanes.
+@inline(__always)
+func broadcastPair(_ w0: Int8, _ w1: Int8) -> SIMD8<Int16> {
     let bits = UInt32(UInt16(bitPattern: Int16(w0))) | (UInt32(UInt16(bitPattern: Int16(w1))) << 16)
-    return unsafeBitCast(SIMD8<UInt32>(repeating: bits), to: SIMD16<Int16>.self)
+    return unsafeBitCast(SIMD4<UInt32>(repeating: bits), to: SIMD8<Int16>.self)
 }
 
 /// The int8 kernels. Accumulation is exact in Int32; every output is requantized with an
@@ -66,13 +79,22 @@ public enum Int8Kernels {
                 for kx in 0..<g.kernelWidth {
                     let out = columns + (row / 2) * 2 * ldb + (row & 1)
                     var column = 0
+                    let shift = kx * g.dilationWidth - g.padLeft
+                    // Output columns whose input column lies inside the image: [first, end).
+                    var first = 0
+                    while first < g.widthOut && first * g.strideWidth + shift < 0 { first += 1 }
+                    var end = first
+                    while end < g.widthOut && end * g.strideWidth + shift < g.widthIn { end += 1 }
                     for oy in 0..<g.heightOut {
                         let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
-                        let shift = kx * g.dilationWidth - g.padLeft
-                        for ox in 0..<g.widthOut {
-                            let ix = ox * g.strideWidth + shift
-                            let inside = iy >= 0 && iy < g.heightIn && ix >= 0 && ix < g.widthIn
-                            out[2 * (column + ox)] = inside ? plane[iy * g.widthIn + ix] : zeroPoint
+                        let target = out + 2 * column
+                        if iy < 0 || iy >= g.heightIn {
+                            for ox in 0..<g.widthOut { target[2 * ox] = zeroPoint }
+                        } else {
+                            let line = plane + iy * g.widthIn + shift
+                            for ox in 0..<first { target[2 * ox] = zeroPoint }
+                            for ox in first..<end { target[2 * ox] = line[ox * g.strideWidth] }
+                            for ox in end..<g.widthOut { target[2 * ox] = zeroPoint }
                         }
                         column += g.widthOut
                     }
@@ -105,63 +127,63 @@ public enum Int8Kernels {
     /// `// W (M,K) int8 · B (pairs of K, ldb) + bias (M) -> requantize -> C (M,N) int8`
     ///
     /// `bias` has the input zero point folded in (`bias − zp·ΣW`), so the products use the raw
-    /// int8 values; blocks of 4 rows × 16 columns accumulate pairs of K with multiplyAddPairs.
+    /// int8 values. Blocks of 4 rows × 8 columns keep 8 accumulators of 4 lanes in registers
+    /// (11 live vectors: no spills even with SSE2's 16); each step multiplies a pair of K.
     static func gemm(m: Int, n: Int, k: Int, weights a: UnsafePointer<Int8>, pairs b: UnsafePointer<Int8>, ldb: Int,
                      bias: UnsafePointer<Int32>, requantization q: Requantization, c: UnsafeMutablePointer<Int8>) {
         let fullPairs = k / 2
         let oddTail = k & 1 == 1
         var j0 = 0
         while j0 < n {
-            let valid = min(16, n - j0)
+            let valid = min(8, n - j0)
             var i0 = 0
             while i0 < m {
                 let rows = min(4, m - i0)
-                var low = (SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>(), SIMD8<Int32>())
-                var high = low
+                var a0 = SIMD4<Int32>(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0
                 let r0 = a + i0 * k
                 let r1 = rows > 1 ? r0 + k : r0
                 let r2 = rows > 2 ? r0 + 2 * k : r0
                 let r3 = rows > 3 ? r0 + 3 * k : r0
                 var panel = b + 2 * j0
                 for p in 0..<fullPairs {
-                    let b0 = loadInt16x16(panel), b1 = loadInt16x16(panel + 16)
+                    let low = loadInt16x8(panel), high = loadInt16x8(panel + 8)
                     let w0 = broadcastPair(r0[2 * p], r0[2 * p + 1])
+                    a0 &+= multiplyAddPairs(w0, low); b0 &+= multiplyAddPairs(w0, high)
                     let w1 = broadcastPair(r1[2 * p], r1[2 * p + 1])
+                    a1 &+= multiplyAddPairs(w1, low); b1 &+= multiplyAddPairs(w1, high)
                     let w2 = broadcastPair(r2[2 * p], r2[2 * p + 1])
+                    a2 &+= multiplyAddPairs(w2, low); b2 &+= multiplyAddPairs(w2, high)
                     let w3 = broadcastPair(r3[2 * p], r3[2 * p + 1])
-                    low.0 &+= multiplyAddPairs(w0, b0); high.0 &+= multiplyAddPairs(w0, b1)
-                    low.1 &+= multiplyAddPairs(w1, b0); high.1 &+= multiplyAddPairs(w1, b1)
-                    low.2 &+= multiplyAddPairs(w2, b0); high.2 &+= multiplyAddPairs(w2, b1)
-                    low.3 &+= multiplyAddPairs(w3, b0); high.3 &+= multiplyAddPairs(w3, b1)
+                    a3 &+= multiplyAddPairs(w3, low); b3 &+= multiplyAddPairs(w3, high)
                     panel += 2 * ldb
                 }
                 if oddTail {
-                    let b0 = loadInt16x16(panel), b1 = loadInt16x16(panel + 16)
+                    let low = loadInt16x8(panel), high = loadInt16x8(panel + 8)
                     let last = k - 1
                     let w0 = broadcastPair(r0[last], 0), w1 = broadcastPair(r1[last], 0)
                     let w2 = broadcastPair(r2[last], 0), w3 = broadcastPair(r3[last], 0)
-                    low.0 &+= multiplyAddPairs(w0, b0); high.0 &+= multiplyAddPairs(w0, b1)
-                    low.1 &+= multiplyAddPairs(w1, b0); high.1 &+= multiplyAddPairs(w1, b1)
-                    low.2 &+= multiplyAddPairs(w2, b0); high.2 &+= multiplyAddPairs(w2, b1)
-                    low.3 &+= multiplyAddPairs(w3, b0); high.3 &+= multiplyAddPairs(w3, b1)
+                    a0 &+= multiplyAddPairs(w0, low); b0 &+= multiplyAddPairs(w0, high)
+                    a1 &+= multiplyAddPairs(w1, low); b1 &+= multiplyAddPairs(w1, high)
+                    a2 &+= multiplyAddPairs(w2, low); b2 &+= multiplyAddPairs(w2, high)
+                    a3 &+= multiplyAddPairs(w3, low); b3 &+= multiplyAddPairs(w3, high)
                 }
                 for r in 0..<rows {
-                    let (l, h): (SIMD8<Int32>, SIMD8<Int32>)
+                    let (l, h): (SIMD4<Int32>, SIMD4<Int32>)
                     switch r {
-                    case 0: (l, h) = (low.0, high.0)
-                    case 1: (l, h) = (low.1, high.1)
-                    case 2: (l, h) = (low.2, high.2)
-                    default: (l, h) = (low.3, high.3)
+                    case 0: (l, h) = (a0, b0)
+                    case 1: (l, h) = (a1, b1)
+                    case 2: (l, h) = (a2, b2)
+                    default: (l, h) = (a3, b3)
                     }
                     let channel = i0 + r
                     let out = c + channel * n + j0
                     let offset = bias[channel]
-                    for lane in 0..<min(valid, 8) { out[lane] = q.apply(l[lane] &+ offset, channel: channel) }
-                    if valid > 8 { for lane in 0..<(valid - 8) { out[8 + lane] = q.apply(h[lane] &+ offset, channel: channel) } }
+                    for lane in 0..<min(valid, 4) { out[lane] = q.apply(l[lane] &+ offset, channel: channel) }
+                    if valid > 4 { for lane in 0..<(valid - 4) { out[4 + lane] = q.apply(h[lane] &+ offset, channel: channel) } }
                 }
                 i0 += 4
             }
-            j0 += 16
+            j0 += 8
         }
     }
 
