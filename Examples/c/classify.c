@@ -21,6 +21,7 @@
 #include "earlyexit.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +32,19 @@ extern const unsigned char ee_model_data[];
 extern const size_t ee_model_data_size;
 #endif
 
-static void fail(const char *format, const char *detail) {
+static void fail(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void fail(const char *format, ...) {
+    va_list arguments;
+    va_start(arguments, format);
     fprintf(stderr, "classify: ");
-    fprintf(stderr, format, detail);
+    vfprintf(stderr, format, arguments);
     fprintf(stderr, "\n");
+    va_end(arguments);
     exit(1);
 }
+
+static void usage(void) __attribute__((noreturn));
 
 static void usage(void) {
     fprintf(stderr,
@@ -177,7 +185,7 @@ int main(int argc, char **argv) {
 
     /* One interpreter in one 64-byte aligned arena. */
     void *arena = aligned_alloc(EE_ARENA_ALIGNMENT, (arena_size + EE_ARENA_ALIGNMENT - 1) / EE_ARENA_ALIGNMENT * EE_ARENA_ALIGNMENT);
-    if (!arena && arena_size > 0) fail("out of memory for the %s arena", "interpreter");
+    if (!arena && arena_size > 0) fail("out of memory for the arena");
     ee_interpreter *interpreter;
     check(ee_interpreter_create(model, arena, arena_size, &interpreter), "create interpreter");
 
@@ -186,7 +194,7 @@ int main(int argc, char **argv) {
     uint32_t flags;
     float *thresholds = calloc(early_exits > 0 ? early_exits : 1, sizeof(float));
     check(ee_model_default_policy(model, &signal, thresholds, early_exits, &flags), "default policy");
-    if (threshold_text && thresholds_text) fail("give either --threshold or --thresholds, not %s", "both");
+    if (threshold_text && thresholds_text) fail("give either --threshold or --thresholds, not both");
     if (policy_name) {
         ee_signal chosen;
         if (!parse_signal(policy_name, &chosen)) fail("unknown policy '%s'; use gate, maxprob, entropy or none", policy_name);
@@ -202,10 +210,10 @@ int main(int argc, char **argv) {
         char *copy = strdup(thresholds_text), *save = NULL;
         size_t k = 0;
         for (char *part = strtok_r(copy, ",", &save); part; part = strtok_r(NULL, ",", &save)) {
-            if (k == early_exits) fail("--thresholds has too many values for the model's early exits%s", "");
+            if (k == early_exits) fail("--thresholds has more than %zu values (one per early exit)", early_exits);
             thresholds[k++] = parse_float(part);
         }
-        if (k != early_exits) fail("--thresholds has too few values for the model's early exits%s", "");
+        if (k != early_exits) fail("--thresholds has %zu values; the model has %zu early exits", k, early_exits);
         free(copy);
     }
     if (combine) flags |= EE_POLICY_COMBINE_SEEN_EXITS;

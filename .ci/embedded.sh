@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# CI for the embedded C API: libearlyexit.a for the host and aarch64, the C examples linked
+# with a plain C compiler (no Swift toolchain or runtime), their results compared line for line
+# with `early-exit classify`, and the same on aarch64 under qemu-user.
+#
+# usage: .ci/embedded.sh [MODEL.eem]
+#   MODEL defaults to $EARLYEXIT_MODEL, else Models/fashion-attn-wrn.eem when it exists, else a
+#   model converted from the conformance fixture with the bundled layout.
+# Environment: EARLYEXIT_SCRATCH (SwiftPM scratch path, default .build), EARLYEXIT_COMPARE_IMAGES
+# (how many sample images to compare, default 200).
+# Installs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user-static with apt-get when missing.
+# Last line: "embedded: N passed, M failed"; exits non-zero when a check failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$SECONDS
+SCRATCH="${EARLYEXIT_SCRATCH:-.build}"
+COMPARE="${EARLYEXIT_COMPARE_IMAGES:-200}"
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "  ok: $1"; }
+fail() { failed=$((failed + 1)); echo "  FAILED: $1"; }
+
+echo "== tools"
+need_install=0
+command -v aarch64-linux-gnu-gcc > /dev/null || need_install=1
+command -v qemu-aarch64-static > /dev/null || need_install=1
+[ -e /usr/aarch64-linux-gnu/lib/libc.a ] || need_install=1
+if [ "$need_install" = 1 ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "installing gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user-static"
+  $SUDO apt-get update -qq > /dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static > /dev/null
+fi
+for tool in cc gunzip aarch64-linux-gnu-gcc qemu-aarch64-static swift; do
+  command -v "$tool" > /dev/null || { echo "error: $tool is missing" >&2; exit 1; }
+done
+echo "$(cc --version | head -n 1); $(aarch64-linux-gnu-gcc --version | head -n 1); $(qemu-aarch64-static --version | head -n 1)"
+
+echo "== libearlyexit.a (Embedded Swift), host and aarch64"
+scripts/build-static-lib.sh all
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/earlyexit-embedded.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+echo "== early-exit CLI (release)"
+if ! swift build -c release --product early-exit --scratch-path "$SCRATCH" > "$work/swift-build.log" 2>&1; then
+  cat "$work/swift-build.log"
+  exit 1
+fi
+tail -n 1 "$work/swift-build.log"
+CLI="$(swift build -c release --product early-exit --scratch-path "$SCRATCH" --show-bin-path)/early-exit"
+
+MODEL="${1:-${EARLYEXIT_MODEL:-}}"
+if [ -z "$MODEL" ]; then
+  if [ -f Models/fashion-attn-wrn.eem ]; then
+    MODEL=Models/fashion-attn-wrn.eem
+  else
+    MODEL="$work/fixture.eem"
+    "$CLI" convert Tests/EarlyExitToolsTests/Fixtures/conformance/aw2_k1_gray28_same_as_bundled_layout_dynamo/model.onnx \
+      -o "$MODEL" --mean 0.2860 --std 0.3530 --classes Models/fashion-classes.txt > /dev/null
+    echo "(Models/fashion-attn-wrn.eem is not there yet: using a model converted from the conformance fixture)"
+  fi
+fi
+echo "model: $MODEL ($(wc -c < "$MODEL") bytes)"
+gunzip -c Models/fashion-test-sample-images-idx3-ubyte.gz > "$work/images.idx"
+gunzip -c Models/fashion-test-sample-labels-idx1-ubyte.gz > "$work/labels.idx"
+"$CLI" export-c "$MODEL" -o "$work/model_data.c" > /dev/null
+
+CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Iinclude)
+WRAP="-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=aligned_alloc"
+
+# The Swift reference lines, for each policy checked.
+policies=("" "--policy maxprob --threshold 0.5" "--policy none")
+for index in "${!policies[@]}"; do
+  # shellcheck disable=SC2086
+  "$CLI" classify "$MODEL" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" ${policies[$index]} \
+    > "$work/swift-$index.txt"
+done
+echo "early-exit classify ($COMPARE images): $(tail -n 2 "$work/swift-0.txt" | tr '\n' ';' | sed 's/;$//')"
+
+# Runs the checks of one built target: $1 name, $2 runner prefix (empty or qemu), $3 folder.
+check_target() {
+  local name="$1" runner="$2" dir="$3"
+  local log="$dir/test_capi.log"
+  if $runner "$dir/test_capi" "$MODEL" > "$log" 2>&1 && tail -n 1 "$log" | grep -q " 0 failed$"; then
+    pass "$name test_capi: $(tail -n 1 "$log")"
+  else
+    fail "$name test_capi"
+    tail -n 20 "$log"
+  fi
+  for index in "${!policies[@]}"; do
+    local label="${policies[$index]}"
+    [ -n "$label" ] || label="the model's stored policy"
+    # shellcheck disable=SC2086
+    if $runner "$dir/classify" "$MODEL" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" \
+        ${policies[$index]} > "$dir/classify-$index.txt" 2>&1 \
+        && diff -q "$work/swift-$index.txt" "$dir/classify-$index.txt" > /dev/null; then
+      pass "$name classify, $label: $COMPARE lines and totals equal to early-exit classify's"
+    else
+      fail "$name classify, $label: differs from early-exit classify"
+      diff "$work/swift-$index.txt" "$dir/classify-$index.txt" | head -n 10 || true
+    fi
+  done
+  if $runner "$dir/classify-embedded" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" \
+      > "$dir/classify-embedded.txt" 2>&1 && diff -q "$work/swift-0.txt" "$dir/classify-embedded.txt" > /dev/null; then
+    pass "$name classify with the model compiled in (export-c): equal"
+  else
+    fail "$name classify with the model compiled in (export-c) differs"
+    head -n 5 "$dir/classify-embedded.txt"
+  fi
+}
+
+# No Swift symbol may remain undefined in a binary, and the binary needs nothing but libc and libm.
+check_no_swift() {
+  local name="$1" binary="$2" nm="$3"
+  if "$nm" -u "$binary" | awk '{print $NF}' | grep -E '^(_?swift|\$s|\$e|_T)' > /dev/null; then
+    fail "$name $(basename "$binary") has undefined Swift symbols"
+  else
+    pass "$name $(basename "$binary"): no undefined Swift symbol"
+  fi
+}
+
+echo "== host: cc, linked dynamically against libc and libm"
+host="$work/host"
+mkdir -p "$host"
+cc "${CFLAGS[@]}" Examples/c/classify.c -Lbuild/lib/host -learlyexit -lm -o "$host/classify"
+cc "${CFLAGS[@]}" -DEE_EMBEDDED_MODEL Examples/c/classify.c "$work/model_data.c" -Lbuild/lib/host -learlyexit -lm -o "$host/classify-embedded"
+cc "${CFLAGS[@]}" -DEE_COUNT_ALLOCATIONS Examples/c/test_capi.c -Lbuild/lib/host -learlyexit -lm "$WRAP" -o "$host/test_capi"
+libs="$(ldd "$host/classify" | awk '{print $1}' | grep -vE '^(linux-vdso|/lib64/ld-linux|/lib/ld-linux)' | sort | tr '\n' ' ')"
+if [ "$libs" = "libc.so.6 libm.so.6 " ] || [ "$libs" = "libc.so.6 " ]; then pass "host classify needs only: $libs"
+else fail "host classify needs more than libc and libm: $libs"; fi
+check_no_swift host "$host/classify" nm
+check_target host "" "$host"
+
+echo "== aarch64: aarch64-linux-gnu-gcc -static-pie, run under qemu-aarch64-static"
+arm="$work/aarch64"
+mkdir -p "$arm"
+LINK=-static-pie
+if ! aarch64-linux-gnu-gcc "${CFLAGS[@]}" $LINK Examples/c/classify.c -Lbuild/lib/aarch64 -learlyexit -lm -o "$arm/classify" 2> "$arm/link.log"; then
+  echo "(-static-pie failed, using -static: $(head -n 1 "$arm/link.log"))"
+  LINK=-static
+  aarch64-linux-gnu-gcc "${CFLAGS[@]}" $LINK Examples/c/classify.c -Lbuild/lib/aarch64 -learlyexit -lm -o "$arm/classify"
+fi
+aarch64-linux-gnu-gcc "${CFLAGS[@]}" $LINK -DEE_EMBEDDED_MODEL Examples/c/classify.c "$work/model_data.c" -Lbuild/lib/aarch64 -learlyexit -lm -o "$arm/classify-embedded"
+aarch64-linux-gnu-gcc "${CFLAGS[@]}" $LINK -DEE_COUNT_ALLOCATIONS Examples/c/test_capi.c -Lbuild/lib/aarch64 -learlyexit -lm "$WRAP" -o "$arm/test_capi"
+if [ -z "$(aarch64-linux-gnu-readelf -d "$arm/classify" | grep NEEDED || true)" ]; then pass "aarch64 classify is static ($LINK): no shared library needed"
+else fail "aarch64 classify needs shared libraries"; fi
+check_no_swift aarch64 "$arm/classify" aarch64-linux-gnu-nm
+check_target aarch64 qemu-aarch64-static "$arm"
+
+echo "== sizes (bytes)"
+printf "  %-34s %10s %10s %10s\n" "file" "file size" "text" "data+bss"
+for file in build/lib/host/libearlyexit.a build/lib/aarch64/libearlyexit.a "$host/classify" "$arm/classify"; do
+  sizes="$(size --totals "$file" 2> /dev/null | tail -n 1)"
+  printf "  %-34s %10s %10s %10s\n" "${file#"$work"/}" "$(wc -c < "$file")" "$(awk '{print $1}' <<< "$sizes")" \
+    "$(awk '{print $2 + $3}' <<< "$sizes")"
+done
+echo "(the aarch64 classify is static: its text includes glibc)"
+
+echo "embedded checks took $((SECONDS - start)) s"
+echo "embedded: $passed passed, $failed failed"
+[ "$failed" = 0 ]
