@@ -64,6 +64,17 @@ struct ByteReader {
         Int(try u32(what))
     }
 
+    /// Reads `size` reserved bytes and returns the offset of the first non-zero one, or nil.
+    mutating func reserved(_ size: Int, _ what: String) throws(ModelError) -> Int? {
+        try require(size, what)
+        var nonZero: Int?
+        for position in offset..<(offset + size) where nonZero == nil && base.load(fromByteOffset: position, as: UInt8.self) != 0 {
+            nonZero = position
+        }
+        offset += size
+        return nonZero
+    }
+
     mutating func skip(_ size: Int, _ what: String) throws(ModelError) {
         try require(size, what)
         offset += size

@@ -21,6 +21,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case limitExceeded(what: String, value: Int, limit: Int)
     /// A section or field lies outside the file or is misaligned.
     case badSection(what: String, offset: Int, size: Int, fileSize: Int)
+    /// Two sections of the file share bytes.
+    case overlappingSections(first: String, second: String, offset: Int)
     /// A tensor record is invalid.
     case badTensor(tensor: Int, reason: String)
     /// An operator record is invalid.
@@ -60,6 +62,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "\(what) is \(value), above the limit of \(limit)"
         case let .badSection(what, offset, size, fileSize):
             return "\(what) at byte \(offset) with \(size) bytes lies outside the file (\(fileSize) bytes) or is misaligned"
+        case let .overlappingSections(first, second, offset):
+            return "the \(first) overlaps the \(second) (from byte \(offset)); sections must not share bytes"
         case let .badTensor(tensor, reason):
             return "tensor \(tensor): \(reason)"
         case let .badOperator(op, kind, reason):

@@ -107,6 +107,20 @@ enum ModelParser {
         try checkSection("metadata", offset: header.metadataOffset, size: header.metadataSize, alignment: 4, fileSize: count)
         try checkSection("constant data", offset: header.dataOffset, size: header.dataSize,
                          alignment: EEMFormat.dataAlignment, fileSize: count)
+        // Sections must not overlap: each byte of the file has one meaning.
+        let sections = [("tensor table", header.tensorTableOffset, header.tensorCount * EEMFormat.tensorRecordSize),
+                        ("operator table", header.operatorTableOffset, header.operatorTableSize),
+                        ("exit table", header.exitTableOffset, EEMFormat.exitTableHeaderSize + header.exitCount * EEMFormat.exitRecordSize),
+                        ("metadata", header.metadataOffset, header.metadataSize),
+                        ("constant data", header.dataOffset, header.dataSize)]
+        for first in 0..<sections.count {
+            for second in (first + 1)..<sections.count {
+                let a = sections[first], b = sections[second]
+                if a.2 > 0 && b.2 > 0 && a.1 < b.1 + b.2 && b.1 < a.1 + a.2 {
+                    throw .overlappingSections(first: a.0, second: b.0, offset: max(a.1, b.1))
+                }
+            }
+        }
         return header
     }
 
@@ -153,9 +167,13 @@ enum ModelParser {
             let scale = try reader.f32("tensor scale")
             let zeroPoint = try reader.i32("tensor zero point")
             let quantAxis = Int(try reader.u8("tensor quantization axis"))
-            try reader.skip(3, "tensor padding")
+            if let at = try reader.reserved(3, "tensor reserved") {
+                throw .badTensor(tensor: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.0)")
+            }
             let channelScales = try reader.index("tensor channel scales offset")
-            try reader.skip(4, "tensor reserved")
+            if let at = try reader.reserved(4, "tensor reserved") {
+                throw .badTensor(tensor: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.0)")
+            }
             let isConstant = flags & 1 != 0
             var dataOffset = 0
             if isConstant {
@@ -182,6 +200,9 @@ enum ModelParser {
             switch kind {
             case .none:
                 if dataType == .int8 { throw .badTensor(tensor: index, reason: "an int8 tensor needs quantization parameters") }
+                if scale.bitPattern != 0 || zeroPoint != 0 || quantAxis != 0 || channelScales != 0 {
+                    throw .badTensor(tensor: index, reason: "an unquantized tensor must have zero scale, zero point, axis and channel scales offset")
+                }
             case .perTensor, .perChannel:
                 if dataType == .float32 { throw .badTensor(tensor: index, reason: "a float32 tensor cannot be quantized") }
                 if dataType == .int8 && (zeroPoint < -128 || zeroPoint > 127) {
@@ -189,6 +210,9 @@ enum ModelParser {
                 }
                 if !(scale.isFinite && scale > 0) && kind == .perTensor {
                     throw .badTensor(tensor: index, reason: "quantization scale must be a positive finite number")
+                }
+                if kind == .perTensor && (quantAxis != 0 || channelScales != 0) {
+                    throw .badTensor(tensor: index, reason: "a per-tensor quantized tensor must have zero axis and channel scales offset")
                 }
                 quantization = Quantization(kind: kind, scale: scale, zeroPoint: zeroPoint, axis: quantAxis, channelScalesOffset: 0)
                 if kind == .perChannel {
@@ -273,7 +297,9 @@ enum ModelParser {
         }
         let flags = try reader.u8("exit policy flags")
         if flags & ~1 != 0 { throw .badPolicy(reason: "unknown exit policy flag bits \(flags)") }
-        try reader.skip(6, "exit table reserved")
+        if let at = try reader.reserved(6, "exit table reserved") {
+            throw .badPolicy(reason: "reserved byte at \(at) of the exit table header is not zero (this reader implements format 1.0)")
+        }
         var exits: [ExitInfo] = []
         var thresholds: [Float] = []
         var classCount = 0
@@ -283,10 +309,14 @@ enum ModelParser {
             let after = try reader.index("exit operator")
             let logits = try reader.index("exit logits tensor")
             let gate = try reader.index("exit gate tensor")
-            try reader.skip(4, "exit reserved")
+            if let at = try reader.reserved(4, "exit reserved") {
+                throw .badExit(exit: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.0)")
+            }
             let recordedMACs = try reader.u64("exit cumulative MACs")
             let threshold = try reader.f32("exit threshold")
-            try reader.skip(4, "exit reserved")
+            if let at = try reader.reserved(4, "exit reserved") {
+                throw .badExit(exit: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.0)")
+            }
             if after >= operators.count || after < nextOperator {
                 throw .badExit(exit: index, reason: "it follows operator \(after); exits must follow operators in increasing order within 0..<\(operators.count)")
             }
