@@ -161,19 +161,28 @@ def make_trained(onnx_path, name="fashion_attn_wrn_trained", count=8):
     d = os.path.join(FIXTURES, name)
     os.makedirs(d, exist_ok=True)
     dst = os.path.join(d, "model.onnx")
-    shutil.copyfile(onnx_path, dst)
+    extra = {}
+    if os.path.getsize(onnx_path) <= 2_000_000:
+        shutil.copyfile(onnx_path, dst)
+    else:
+        # too big to duplicate: reference the bundled file (path relative to this directory)
+        if os.path.exists(dst):
+            os.remove(dst)
+        extra["model"] = os.path.relpath(os.path.abspath(onnx_path), d)
+        dst = onnx_path
     m = onnx.load(dst)
     names = [o.name for o in m.graph.output]
     imgs = data.read_idx(os.path.join(MODELS, "fashion-test-sample-images-idx3-ubyte.gz"))[:count]
     labels = data.read_idx(os.path.join(MODELS, "fashion-test-sample-labels-idx1-ubyte.gz"))[:count]
     x = data.to_tensor(imgs).numpy()                       # [count,1,28,28]
     outs0 = write_fixture(name, dst, x[:1], names, {
-        "exporter": "torch.onnx.export(dynamo=False) torch %s, opset %d (copy of Models/fashion-attn-wrn.onnx)"
+        "exporter": "torch.onnx.export(dynamo=False) torch %s, opset %d (Models/fashion-attn-wrn.onnx)"
                     % (torch.__version__, [o.version for o in m.opset_import if o.domain in ("", "ai.onnx")][0]),
         "description": "the bundled trained Fashion-MNIST model; input.npy and <output>.npy are test-sample "
                        "image 0; samples8_input.npy [8,1,28,28] and samples8_<output>.npy [8,...] hold the first "
                        f"{count} images of Models/fashion-test-sample-images-idx3-ubyte.gz (one onnxruntime run "
                        "per image, stacked along axis 0)",
+        **extra,
         "source_model": "Models/fashion-attn-wrn.onnx",
         "source_model_sha256": sha256(onnx_path),
         "normalization": {"mean": data.MEAN, "std": data.STD, "formula": "(pixel / 255 - mean) / std"},
