@@ -266,37 +266,25 @@ public enum FloatKernels {
     /// `// A (B?,M,K) · B (B?,K,N) -> C (B,M,N)`; batch dimensions broadcast (strides of 0).
     public static func matmul(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                               lhs: TensorShape, rhs: TensorShape, out: TensorShape) {
-        let rank = out.rank
-        let m = out[rank - 2], n = out[rank - 1], k = lhs[rank - 1]
-        // Up to two batch axes (rank ≤ 4), each broadcast independently.
-        let outer0 = rank == 4 ? out[0] : 1
-        let outer1 = rank >= 3 ? out[rank - 3] : 1
-        let aInner1 = rank >= 3 && lhs[rank - 3] != 1 ? m * k : 0
-        let bInner1 = rank >= 3 && rhs[rank - 3] != 1 ? k * n : 0
-        let aInner0 = rank == 4 && lhs[0] != 1 ? lhs[1] * m * k : 0
-        let bInner0 = rank == 4 && rhs[0] != 1 ? rhs[1] * k * n : 0
+        let batch = BatchedMatrices(lhs: lhs, rhs: rhs, out: out)
+        let m = batch.m, n = batch.n, k = batch.k
         let vectorEnd = n / 8 * 8
-        var result = c
-        for i0 in 0..<outer0 {
-            for i1 in 0..<outer1 {
-                let matrixA = a + i0 * aInner0 + i1 * aInner1
-                let matrixB = b + i0 * bInner0 + i1 * bInner1
-                for i in 0..<m {
-                    let row = result + i * n
-                    for j in 0..<n { row[j] = 0 }
-                    for p in 0..<k {
-                        let scale = matrixA[i * k + p]
-                        let line = matrixB + p * n
-                        let broadcast = FloatVector(repeating: scale)
-                        var j = 0
-                        while j < vectorEnd {
-                            storeVector(multiplyAdd(loadVector(row + j), broadcast, loadVector(line + j)), row + j)
-                            j += 8
-                        }
-                        while j < n { row[j] += scale * line[j]; j += 1 }
+        batch.forEach { aOffset, bOffset, cOffset in
+            let matrixA = a + aOffset, matrixB = b + bOffset, result = c + cOffset
+            for i in 0..<m {
+                let row = result + i * n
+                for j in 0..<n { row[j] = 0 }
+                for p in 0..<k {
+                    let scale = matrixA[i * k + p]
+                    let line = matrixB + p * n
+                    let broadcast = FloatVector(repeating: scale)
+                    var j = 0
+                    while j < vectorEnd {
+                        storeVector(multiplyAdd(loadVector(row + j), broadcast, loadVector(line + j)), row + j)
+                        j += 8
                     }
+                    while j < n { row[j] += scale * line[j]; j += 1 }
                 }
-                result += m * n
             }
         }
     }
@@ -317,21 +305,9 @@ public enum FloatKernels {
             }
             return
         }
-        let aStrides = broadcastStrides(lhs, out), bStrides = broadcastStrides(rhs, out)
-        let d = paddedDims(out)
-        var index = 0
-        for i0 in 0..<d.0 {
-            for i1 in 0..<d.1 {
-                for i2 in 0..<d.2 {
-                    for i3 in 0..<d.3 {
-                        let l = a[i0 * aStrides.0 + i1 * aStrides.1 + i2 * aStrides.2 + i3 * aStrides.3]
-                        let r = b[i0 * bStrides.0 + i1 * bStrides.1 + i2 * bStrides.2 + i3 * bStrides.3]
-                        let v = multiply ? l * r : l + r
-                        y[index] = relu ? max(v, 0) : v
-                        index += 1
-                    }
-                }
-            }
+        DataMovement.broadcast(a, b, y: y, lhs: lhs, rhs: rhs, out: out) { l, r in
+            let v = multiply ? l * r : l + r
+            return relu ? max(v, 0) : v
         }
     }
 
@@ -453,8 +429,66 @@ public enum FloatKernels {
     }
 }
 
-/// Data movement that does not depend on the element type: transpose and concatenation.
+/// The batch layout of a matrix product `A (B?,M,K) · B (B?,K,N) -> C (B,M,N)` over up to two
+/// batch axes, each broadcast independently (stride 0 where an operand's axis is 1).
+struct BatchedMatrices {
+    let m: Int, n: Int, k: Int
+    let outer0: Int, outer1: Int
+    let aStride0: Int, aStride1: Int, bStride0: Int, bStride1: Int
+
+    init(lhs: TensorShape, rhs: TensorShape, out: TensorShape) {
+        let rank = out.rank
+        m = out[rank - 2]; n = out[rank - 1]; k = lhs[rank - 1]
+        outer0 = rank == 4 ? out[0] : 1
+        outer1 = rank >= 3 ? out[rank - 3] : 1
+        aStride1 = rank >= 3 && lhs[rank - 3] != 1 ? m * k : 0
+        bStride1 = rank >= 3 && rhs[rank - 3] != 1 ? k * n : 0
+        aStride0 = rank == 4 && lhs[0] != 1 ? lhs[1] * m * k : 0
+        bStride0 = rank == 4 && rhs[0] != 1 ? rhs[1] * k * n : 0
+    }
+
+    /// Calls `body` with the element offsets of A, B and C of each matrix in the batch.
+    @inline(__always)
+    func forEach(_ body: (_ a: Int, _ b: Int, _ c: Int) -> Void) {
+        var c = 0
+        for i0 in 0..<outer0 {
+            for i1 in 0..<outer1 {
+                body(i0 * aStride0 + i1 * aStride1, i0 * bStride0 + i1 * bStride1, c)
+                c += m * n
+            }
+        }
+    }
+}
+
+/// Data movement that does not depend on the element type: transpose, concatenation, broadcasting.
 public enum DataMovement {
+    /// `// y[i] = combine(a[i'], b[i''])` over the NumPy broadcast of two tensors of up to four axes.
+    @inline(__always)
+    static func broadcast<A, B, C>(_ a: UnsafePointer<A>, _ b: UnsafePointer<B>, y: UnsafeMutablePointer<C>,
+                                   lhs: TensorShape, rhs: TensorShape, out: TensorShape, _ combine: (A, B) -> C) {
+        let aStrides = FloatKernels.broadcastStrides(lhs, out), bStrides = FloatKernels.broadcastStrides(rhs, out)
+        let d = FloatKernels.paddedDims(out)
+        var index = 0
+        for i0 in 0..<d.0 {
+            for i1 in 0..<d.1 {
+                for i2 in 0..<d.2 {
+                    for i3 in 0..<d.3 {
+                        y[index] = combine(a[i0 * aStrides.0 + i1 * aStrides.1 + i2 * aStrides.2 + i3 * aStrides.3],
+                                           b[i0 * bStrides.0 + i1 * bStrides.1 + i2 * bStrides.2 + i3 * bStrides.3])
+                        index += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// Outer and inner element counts of a concatenation along `axis` of `out`.
+    static func concatenationLayout(_ out: TensorShape, axis: Int) -> (outer: Int, inner: Int) {
+        var outer = 1, inner = 1
+        for position in 0..<axis { outer *= out[position] }
+        for position in (axis + 1)..<max(out.rank, axis + 1) { inner *= out[position] }
+        return (outer, inner)
+    }
     /// `// x (d0,d1,d2,d3) -> y` with axes permuted: y axis i is x axis `permutation[i]`.
     public static func transpose<Element>(_ x: UnsafePointer<Element>, y: UnsafeMutablePointer<Element>, input: TensorShape, permutation: [Int32]) {
         let rank = input.rank

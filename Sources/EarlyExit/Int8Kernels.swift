@@ -241,32 +241,22 @@ public enum Int8Kernels {
     static func matmul(_ a: UnsafePointer<Int8>, zeroPointA: Int32, _ b: UnsafePointer<Int8>, zeroPointB: Int32,
                        c: UnsafeMutablePointer<Int8>, lhs: TensorShape, rhs: TensorShape, out: TensorShape,
                        requantization q: Requantization) {
-        let rank = out.rank
-        let m = out[rank - 2], n = out[rank - 1], k = lhs[rank - 1]
-        let outer0 = rank == 4 ? out[0] : 1
-        let outer1 = rank >= 3 ? out[rank - 3] : 1
-        let aInner1 = rank >= 3 && lhs[rank - 3] != 1 ? m * k : 0
-        let bInner1 = rank >= 3 && rhs[rank - 3] != 1 ? k * n : 0
-        let aInner0 = rank == 4 && lhs[0] != 1 ? lhs[1] * m * k : 0
-        let bInner0 = rank == 4 && rhs[0] != 1 ? rhs[1] * k * n : 0
-        var result = c
-        for i0 in 0..<outer0 {
-            for i1 in 0..<outer1 {
-                let matrixA = a + i0 * aInner0 + i1 * aInner1
-                let matrixB = b + i0 * bInner0 + i1 * bInner1
-                for i in 0..<m {
-                    let row = matrixA + i * k
-                    for j in 0..<n {
-                        var acc: Int32 = 0
-                        var column = matrixB + j
-                        for p in 0..<k {
-                            acc &+= (Int32(row[p]) - zeroPointA) * (Int32(column.pointee) - zeroPointB)
-                            column += n
-                        }
-                        result[i * n + j] = q.apply(acc, channel: 0)
+        let batch = BatchedMatrices(lhs: lhs, rhs: rhs, out: out)
+        let m = batch.m, n = batch.n, k = batch.k
+        batch.forEach { aOffset, bOffset, cOffset in
+            let matrixA = a + aOffset, matrixB = b + bOffset, result = c + cOffset
+            for i in 0..<m {
+                let row = matrixA + i * k
+                for j in 0..<n {
+                    var acc: Int32 = 0
+                    var column = matrixB + j
+                    for p in 0..<k {
+                        // int8 differences times int8 differences summed over k ≤ 2^28 terms stay far below 2^31 for our shapes; wrapping is TFLite's int32 accumulator behavior.
+                        acc &+= (Int32(row[p]) - zeroPointA) * (Int32(column.pointee) - zeroPointB)
+                        column += n
                     }
+                    result[i * n + j] = q.apply(acc, channel: 0)
                 }
-                result += m * n
             }
         }
     }
@@ -275,40 +265,14 @@ public enum Int8Kernels {
     /// headroom, summed, and requantized; NumPy broadcasting over up to four axes.
     static func add(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, y: UnsafeMutablePointer<Int8>,
                     lhs: TensorShape, rhs: TensorShape, out: TensorShape, parameters p: AddParameters) {
-        let aStrides = FloatKernels.broadcastStrides(lhs, out), bStrides = FloatKernels.broadcastStrides(rhs, out)
-        let d = FloatKernels.paddedDims(out)
-        var index = 0
-        for i0 in 0..<d.0 {
-            for i1 in 0..<d.1 {
-                for i2 in 0..<d.2 {
-                    for i3 in 0..<d.3 {
-                        let l = a[i0 * aStrides.0 + i1 * aStrides.1 + i2 * aStrides.2 + i3 * aStrides.3]
-                        let r = b[i0 * bStrides.0 + i1 * bStrides.1 + i2 * bStrides.2 + i3 * bStrides.3]
-                        y[index] = p.apply(l, r)
-                        index += 1
-                    }
-                }
-            }
-        }
+        DataMovement.broadcast(a, b, y: y, lhs: lhs, rhs: rhs, out: out) { l, r in p.apply(l, r) }
     }
 
     /// TFLite's int8 mul: (a − za)(b − zb), requantized; NumPy broadcasting.
     static func mul(_ a: UnsafePointer<Int8>, zeroPointA: Int32, _ b: UnsafePointer<Int8>, zeroPointB: Int32,
                     y: UnsafeMutablePointer<Int8>, lhs: TensorShape, rhs: TensorShape, out: TensorShape, requantization q: Requantization) {
-        let aStrides = FloatKernels.broadcastStrides(lhs, out), bStrides = FloatKernels.broadcastStrides(rhs, out)
-        let d = FloatKernels.paddedDims(out)
-        var index = 0
-        for i0 in 0..<d.0 {
-            for i1 in 0..<d.1 {
-                for i2 in 0..<d.2 {
-                    for i3 in 0..<d.3 {
-                        let l = Int32(a[i0 * aStrides.0 + i1 * aStrides.1 + i2 * aStrides.2 + i3 * aStrides.3]) - zeroPointA
-                        let r = Int32(b[i0 * bStrides.0 + i1 * bStrides.1 + i2 * bStrides.2 + i3 * bStrides.3]) - zeroPointB
-                        y[index] = q.apply(l * r, channel: 0)
-                        index += 1
-                    }
-                }
-            }
+        DataMovement.broadcast(a, b, y: y, lhs: lhs, rhs: rhs, out: out) { l, r in
+            q.apply((Int32(l) - zeroPointA) * (Int32(r) - zeroPointB), channel: 0)
         }
     }
 

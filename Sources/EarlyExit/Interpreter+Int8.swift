@@ -105,9 +105,7 @@ extension Interpreter {
             if source != y { y.update(from: source, count: tensors[op.output].elementCount) }
         case .concat:
             let out = tensors[op.output].shape
-            var outer = 1, inner = 1
-            for axis in 0..<op.axis { outer *= out[axis] }
-            for axis in (op.axis + 1)..<max(out.rank, op.axis + 1) { inner *= out[axis] }
+            let (outer, inner) = DataMovement.concatenationLayout(out, axis: op.axis)
             var position = 0
             for tensor in op.inputs {
                 let extent = tensors[tensor].shape[op.axis]

@@ -235,11 +235,7 @@ public final class Interpreter {
         var next = 0
         for index in 0..<exits.count {
             let exit = exits[index]
-            while next <= exit.afterOperator {
-                execute(operator: next)
-                if let observer { observer(next) }
-                next += 1
-            }
+            runSegment(through: exit.afterOperator, next: &next)
             (exitLogits + index * classes).update(from: floats(exit.logitsTensor), count: classes)
             exitGates[index] = floats(exit.gateTensor)[0]
             let isFinal = index == exits.count - 1
@@ -256,6 +252,16 @@ public final class Interpreter {
         return summary(exit: exits.count - 1, early: false)
     }
 
+    /// Executes operators from `next` through `last` (one exit's segment).
+    @inline(__always)
+    private func runSegment(through last: Int, next: inout Int) {
+        while next <= last {
+            execute(operator: next)
+            if let observer { observer(next) }
+            next += 1
+        }
+    }
+
     /// The int8 schedule: exits are read as integers and decided by integer comparisons.
     private func executeQuantized(_ q: QuantizedExits) -> RunSummary {
         let exits = model.exits
@@ -267,11 +273,7 @@ public final class Interpreter {
         var next = 0
         for index in 0..<exits.count {
             let exit = exits[index]
-            while next <= exit.afterOperator {
-                execute(operator: next)
-                if let observer { observer(next) }
-                next += 1
-            }
+            runSegment(through: exit.afterOperator, next: &next)
             let row = logits + index * classes
             let source = int8s(exit.logitsTensor)
             for c in 0..<classes { row[c] = Int32(source[c]) }
