@@ -41,7 +41,8 @@ enum QuantizedExitFixtures {
     /// x[C+1..<2C+1] and its gate x[2C+1]. The integers are copied exactly (one-hot weights,
     /// bias −zp_out, multiplier 1.0 = (2^30, shift 1)); the declared scales and zero points
     /// give them their real values.
-    static func selectorModel(classes: Int, logitQuantization: [Quantization], gateQuantization: Quantization) throws -> Model {
+    static func selectorModel(classes: Int, logitQuantization: [Quantization], gateQuantization: Quantization,
+                              finalGateQuantization: Quantization? = nil) throws -> Model {
         let width = 2 * (classes + 1)
         var b = ModelBuilder()
         let x = b.addInput(shape: [1, width], dataType: .int8, quantization: perTensor(1, 0))
@@ -60,7 +61,7 @@ enum QuantizedExitFixtures {
         }
         for exit in 0..<2 {
             let logits = select(exit * (classes + 1), classes, logitQuantization[exit])
-            let gate = select(exit * (classes + 1) + classes, 1, gateQuantization)
+            let gate = select(exit * (classes + 1) + classes, 1, exit == 1 ? finalGateQuantization ?? gateQuantization : gateQuantization)
             b.addExit(logits: logits, gate: gate)
         }
         b.signal = .gate
@@ -337,6 +338,77 @@ final class QuantizedExitTests: XCTestCase {
                 as much: int8 logits (127, 16, −128) at scale 0.05 (real 6.35, 0.8, −6.4) give scores \
                 \(Array(interpreter.scores)) instead of \(reference.map { Float($0) }) (error \(targeted) > 2e-3); \
                 random selector rows: worst \(worst) (\(worstCase))
+                """)
+        }
+    }
+
+    /// The loader accepts int8 models whose exits' gates have different scales or zero
+    /// points; eq. 9 must weight each exit by e^{g_k} of its own dequantized gate.
+    func testEquation9WithGatesOfDifferentQuantizations() throws {
+        let classes = 4
+        let model = try Q.selectorModel(classes: classes, logitQuantization: [Q.perTensor(0.1, 0), Q.perTensor(0.1, 0)],
+                                        gateQuantization: Q.perTensor(1.0 / 128, 0), finalGateQuantization: Q.perTensor(1.0 / 32, 40))
+        let interpreter = Interpreter(model: model)
+        try interpreter.setPolicy(.fullNetwork(earlyExitCount: 1))
+        // exit 0: logits (10, 0, 0, 0)·0.1, gate 64/128 = 0.5; final: logits (0, 0, 0, 10)·0.1, gate (60 − 40)/32 = 0.625.
+        let input: [Int8] = [10, 0, 0, 0, 64, 0, 0, 0, 10, 60]
+        _ = try run(interpreter, input)
+        XCTAssertEqual(interpreter.gate(exit: 0), 0.5)
+        XCTAssertEqual(interpreter.gate(exit: 1), 0.625)
+        let reference = Q.combine(logits: [[1, 0, 0, 0], [0, 0, 0, 1]], gates: [0.5, 0.625])
+        let scores = Array(interpreter.scores)
+        let error = zip(scores, reference).map { abs(Double($0) - $1) }.max()!
+        print("int8 eq. 9 with gate quantizations (1/128, 0) and (1/32, 40): scores \(scores) vs Double \(reference), error \(error)")
+        if error > 5e-3 {
+            throw XCTSkip("""
+                BUG: Sources/EarlyExit/QuantizedExits.swift combine weights exits by gateExp[g_max − g_k], a table built from \
+                exit 0's gate scale only and applied to raw int8 gate differences (zero points ignored), while the loader \
+                (ModelParser.readExits) accepts int8 exits whose gates have different scales/zero points: gates 0.5 (q 64, \
+                scale 1/128, zp 0) and 0.625 (q 60, scale 1/32, zp 40) give scores \(scores) instead of \
+                \(reference.map { Float($0) }) (error \(error)); either reject such models at load or weight per exit
+                """)
+        }
+    }
+
+    /// Extreme but finite thresholds pass `ExitPolicy.validate`, so `setPolicy` must accept
+    /// them. A trap would kill this test process, so the policies are set in a child process:
+    /// the `early-exit` tool built next to the test bundle, on an int8 selector model.
+    func testExtremeThresholdsDoNotTrapInSetPolicy() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("early-exit")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: binary.path), "early-exit is not built next to \(CommandLine.arguments[0])")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("quantized-exits-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let model = try Q.selectorModel(classes: 3, logitQuantization: [Q.perTensor(0.1, 0), Q.perTensor(0.1, 0)], gateQuantization: Q.perTensor(1.0 / 128, 0))
+        let modelPath = directory.appendingPathComponent("selector.eem").path
+        try model.withBytes { Data($0) }.write(to: URL(fileURLWithPath: modelPath))
+        let inputPath = directory.appendingPathComponent("input.npy").path
+        try Data(NPYArray.encode(shape: [1, 8], values: [5, 1, 2, 64, 0, 3, 1, 0])).write(to: URL(fileURLWithPath: inputPath))
+        var crashes: [String] = []
+        let cases: [(ExitSignal, String)] = [(.maxProbability, "0.5"), (.gate, "1e30"), (.gate, "-1e30"), (.entropy, "1e30"), (.entropy, "-1e30"),
+                                             (.maxProbability, "1e-12"), (.maxProbability, "1e-13"), (.maxProbability, "1e-20"), (.maxProbability, "1e-45")]
+        for (signal, threshold) in cases {
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = ["run", modelPath, inputPath, "--policy", signal.name, "--threshold", threshold]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal {
+                crashes.append("--policy \(signal.name) --threshold \(threshold) (signal \(process.terminationStatus))")
+            } else {
+                XCTAssertEqual(process.terminationStatus, 0, "\(signal.name) \(threshold)")
+            }
+        }
+        XCTAssertFalse(crashes.contains { $0.contains("0.5") || $0.contains("e30") }, "the controls must run: \(crashes)")
+        if !crashes.isEmpty {
+            throw XCTSkip("""
+                BUG: Sources/EarlyExit/QuantizedExits.swift:85 setThresholds(.maxProbability) converts 1_048_576 / T \
+                (Float) with Int64(...), which traps ("Float value cannot be converted to Int64 because the result would be \
+                greater than Int64.max") for valid thresholds 0 < T ≲ 1.1e-13 (and T denormal gives +inf), so \
+                Interpreter.setPolicy crashes the process on an int8 model: \(crashes.joined(separator: "; ")) \
+                (clamp the quotient, e.g. T < 2^-40 → Int64.max)
                 """)
         }
     }
