@@ -221,6 +221,14 @@ final class Int8KernelTests: XCTestCase {
         // grouped: 2 groups; depthwise with channel multiplier 2 (grouped path)
         ConvSpec(cin: 4, h: 7, w: 8, cout: 6, pads: (1, 1, 1, 1), groups: 2, path: .grouped),
         ConvSpec(cin: 3, h: 6, w: 9, cout: 6, pads: (0, 1, 1, 0), groups: 3, relu: true, path: .grouped),
+        // odd corners: K = 1 (Cin 1 pointwise), Cout 1, 1×3 and 3×1 kernels, stride 3 > kernel,
+        // depthwise with dilation, K = 576 (Cin 64, 3×3)
+        ConvSpec(cin: 1, h: 5, w: 7, cout: 3, kh: 1, kw: 1, path: .pointwise),
+        ConvSpec(cin: 4, h: 9, w: 9, cout: 1, pads: (1, 1, 1, 1), path: .im2col),
+        ConvSpec(cin: 3, h: 6, w: 11, cout: 5, kh: 1, kw: 3, pads: (0, 1, 0, 1), relu: true, path: .im2col),
+        ConvSpec(cin: 2, h: 10, w: 5, cout: 4, kh: 3, kw: 1, sh: 3, sw: 3, path: .im2col),
+        ConvSpec(cin: 4, h: 9, w: 9, cout: 4, pads: (2, 2, 2, 2), dh: 2, dw: 2, groups: 4, path: .depthwise),
+        ConvSpec(cin: 64, h: 5, w: 6, cout: 5, pads: (1, 1, 1, 1), path: .im2col),
     ] }
 
     func testConvolutionsAreBitExactWithTheReferenceAndWithinOneLSBOfFloat() throws {
@@ -321,6 +329,7 @@ final class Int8KernelTests: XCTestCase {
         let cases: [(shape: [Int], outputs: Int, relu: Bool, single: Bool)] = [
             ([1, 37], 7, false, false), ([1, 3, 3, 3], 10, true, false), ([1, 21], 5, false, true),
             ([1, 64], 9, false, false), ([1, 5], 3, true, true), ([1, 2, 4, 4], 13, false, false),
+            ([1, 300], 4, false, false), ([1, 1, 1, 17], 6, false, true),
         ]
         var worstFloat = 0.0
         for (index, c) in cases.enumerated() {
@@ -361,6 +370,45 @@ final class Int8KernelTests: XCTestCase {
             worstFloat = max(worstFloat, error)
         }
         print("int8 fully_connected: \(cases.count) cases bit-exact; worst |int8 − float| = \(worstFloat) LSB")
+    }
+
+    /// Real multipliers above 1 (shift > 0: TFLite's left shift before the high multiply),
+    /// for fully connected and a pointwise convolution, double and single rounding.
+    func testRequantizationMultipliersAboveOne() throws {
+        for (index, single) in [false, true].enumerated() {
+            var rng = SeededGenerator(seed: 0x1A + UInt64(index))
+            let n = 6, outputs = 5
+            let sx: Float = 0.02, zpx: Int32 = 4
+            let x = (0..<n).map { _ in Int8(F.integer(&rng, 1...7)) } // x − zp in −3...3
+            let w = F.int8s(&rng, outputs * n, -5...5)
+            let bias = (0..<outputs).map { _ in Int32(F.integer(&rng, -20...20)) }
+            let sy: Float = 0.0001, zpy: Int32 = -6
+            // s_w[c] = factor · s_y / s_x: real multipliers s_x·s_w[c]/s_y = factor in 1.2...3.5
+            let sw = (0..<outputs).map { _ in Float(F.uniform(&rng, 1.2, 3.5) * Double(sy) / Double(sx)) }
+            let requant = (0..<outputs).map { FixedPoint.quantizeMultiplier(Double(sx) * Double(sw[$0]) / Double(sy)) }
+            XCTAssertTrue(requant.allSatisfy { $0.shift > 0 }, "multipliers above one: \(requant)")
+            var expected: [Int8] = []
+            for o in 0..<outputs {
+                var acc = Int64(bias[o])
+                for i in 0..<n { acc += (Int64(x[i]) - Int64(zpx)) * Int64(w[o * n + i]) }
+                expected.append(F.requantize(acc, requant[o].multiplier, requant[o].shift, zeroPoint: zpy, singleRounding: single))
+            }
+            XCTAssertTrue(expected.contains { $0 > -128 && $0 < 127 }, "some outputs must not saturate: \(expected)")
+            for asConvolution in [false, true] {
+                let shape = asConvolution ? [1, n, 1, 1] : [1, n]
+                let (actual, _) = try F.run(inputShape: shape, input: x, quantization: F.perTensor(sx, zpx)) { b, input in
+                    let wt = F.int8Constant(&b, w, shape: asConvolution ? [outputs, n, 1, 1] : [outputs, n], F.perChannel, channelScales: sw)
+                    let outShape = asConvolution ? [1, outputs, 1, 1] : [1, outputs]
+                    let y = b.addActivation(shape: outShape, dataType: .int8, quantization: F.perTensor(sy, zpy))
+                    let inputs = [input, wt, F.int32Constant(&b, bias), F.int32Constant(&b, requant.map(\.multiplier)),
+                                  F.int32Constant(&b, requant.map(\.shift))]
+                    b.addOperator(asConvolution ? .conv2d : .fullyConnected, inputs: inputs, output: y,
+                                  attributes: asConvolution ? [1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, single ? 1 : 0] : [single ? 1 : 0])
+                    return (y, outShape)
+                }
+                XCTAssertNil(F.firstMismatch(actual, expected), "multiplier > 1, convolution \(asConvolution), single rounding \(single)")
+            }
+        }
     }
 
     // MARK: Matmul
