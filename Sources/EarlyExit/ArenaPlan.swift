@@ -98,7 +98,7 @@ public struct ArenaPlan: Sendable {
     /// Assigns offsets greedily by size and computes the report figures.
     private mutating func place(operatorCount: Int) {
         var order = Array(buffers.indices)
-        order.sort { lhs, rhs in
+        ArenaPlan.insertionSort(&order) { lhs, rhs in
             let a = buffers[lhs], b = buffers[rhs]
             if a.size != b.size { return a.size > b.size }
             if a.firstUse != b.firstUse { return a.firstUse < b.firstUse }
@@ -112,7 +112,7 @@ public struct ArenaPlan: Sendable {
             for other in placed where buffers[other].firstUse <= buffer.lastUse && buffer.firstUse <= buffers[other].lastUse {
                 conflicts.append(other)
             }
-            conflicts.sort { buffers[$0].offset < buffers[$1].offset }
+            ArenaPlan.insertionSort(&conflicts) { buffers[$0].offset < buffers[$1].offset }
             var offset = 0
             for other in conflicts {
                 let o = buffers[other]
@@ -129,5 +129,21 @@ public struct ArenaPlan: Sendable {
             for index in buffer.firstUse...buffer.lastUse { live[index] += buffer.size }
         }
         lowerBoundBytes = live.max() ?? 0
+    }
+
+    /// A stable insertion sort: one small non-generic routine instead of two specializations of
+    /// the standard library's sort (the plans it produces are the same: the orders are total).
+    @inline(never)
+    static func insertionSort(_ values: inout [Int], by areInIncreasingOrder: (Int, Int) -> Bool) {
+        if values.count < 2 { return }
+        for index in 1..<values.count {
+            let value = values[index]
+            var position = index
+            while position > 0 && areInIncreasingOrder(value, values[position - 1]) {
+                values[position] = values[position - 1]
+                position -= 1
+            }
+            values[position] = value
+        }
     }
 }

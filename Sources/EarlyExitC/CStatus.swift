@@ -80,25 +80,27 @@ public func ee_status_string(_ status: Int32) -> UnsafeRawPointer {
 @discardableResult
 func cCopyString(_ text: String, to buffer: UnsafeMutableRawPointer?, capacity: UInt) -> Bool {
     guard let buffer, capacity > 0 else { return false }
-    let bytes = buffer.assumingMemoryBound(to: UInt8.self)
-    let needed = text.utf8.count
-    let limit = capacity - 1 < UInt(needed) ? Int(capacity - 1) : needed
-    var written = 0
-    for byte in text.utf8 {
-        if written == limit { break }
-        bytes[written] = byte
-        written += 1
-    }
+    var text = text
+    return text.withUTF8 { source in cCopyBytes(source, to: buffer.assumingMemoryBound(to: UInt8.self), capacity: Int(min(capacity, UInt(Int.max)))) }
+}
+
+/// The byte copy of `cCopyString`: NUL-terminated, cut at a character boundary.
+@inline(never)
+func cCopyBytes(_ source: UnsafeBufferPointer<UInt8>, to bytes: UnsafeMutablePointer<UInt8>, capacity: Int) -> Bool {
+    let needed = source.count
+    let limit = min(capacity - 1, needed)
+    var written = limit
     if limit < needed {
         // Do not leave half a multi-byte character at the end.
-        var start = written
-        while start > 0 && bytes[start - 1] & 0xC0 == 0x80 { start -= 1 }
-        if start > 0 && bytes[start - 1] & 0x80 != 0 {
-            let lead = bytes[start - 1]
+        var start = limit
+        while start > 0 && source[start - 1] & 0xC0 == 0x80 { start -= 1 }
+        if start > 0 && source[start - 1] & 0x80 != 0 {
+            let lead = source[start - 1]
             let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
-            if start - 1 + length > written { written = start - 1 }
+            if start - 1 + length > limit { written = start - 1 }
         }
     }
+    for index in 0..<written { bytes[index] = source[index] }
     bytes[written] = 0
     return limit == needed
 }
