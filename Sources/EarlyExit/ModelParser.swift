@@ -342,6 +342,12 @@ enum ModelParser {
             if logitsShape[1] != classCount {
                 throw .badExit(exit: index, reason: "has \(logitsShape[1]) classes, exit 0 has \(classCount)")
             }
+            if tensors[gate].dataType == .int8 && index > 0 {
+                let first = tensors[exits[0].gateTensor].quantization, this = tensors[gate].quantization
+                if first.scale != this.scale || first.zeroPoint != this.zeroPoint {
+                    throw .badExit(exit: index, reason: "gate tensor \(gate) is quantized differently from exit 0's gate; the gates of an int8 model must share one scale and zero point (eq. 9 weighs integer gate differences)")
+                }
+            }
             if tensors[gate].elementCount != 1 {
                 throw .badExit(exit: index, reason: "gate tensor \(gate) has shape \(tensors[gate].shape); one element is required")
             }

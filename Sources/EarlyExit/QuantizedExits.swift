@@ -16,7 +16,7 @@ struct QuantizedExits {
     let logitExp: UnsafeMutablePointer<Int32>
     /// [256] Q20 exponentials of gate differences (all gates share one scale).
     let gateExp: UnsafeMutablePointer<Int32>
-    /// [256] Q16 ln(1 + i/256).
+    /// [257] Q16 ln(1 + i/256), interpolated linearly between entries.
     let logTable: UnsafeMutablePointer<Int32>
     /// [exit] logits scale in Q16, logits zero point.
     let logitScaleQ16: UnsafeMutablePointer<Int64>
@@ -35,7 +35,7 @@ struct QuantizedExits {
         classCount = model.classCount
         logitExp = .allocate(capacity: exitCount * 256)
         gateExp = .allocate(capacity: 256)
-        logTable = .allocate(capacity: 256)
+        logTable = .allocate(capacity: 257)
         logitScaleQ16 = .allocate(capacity: exitCount)
         thresholds = .allocate(capacity: max(exitCount, 1))
         thresholds.initialize(repeating: Int64.max, count: max(exitCount, 1))
@@ -51,7 +51,9 @@ struct QuantizedExits {
             logitZeroPoints[index] = logits.zeroPoint
             gateScales[index] = gate.scale
             gateZeroPoints[index] = gate.zeroPoint
-            logitScaleQ16[index] = Int64((logits.scale * 65536).rounded())
+            // Scales are validated positive and finite; a hostile model's huge scale is clamped
+            // so that the products below cannot overflow (such a model exits on garbage, safely).
+            logitScaleQ16[index] = Int64(min(logits.scale * 65536, 1_073_741_824).rounded())
             for d in 0..<256 {
                 logitExp[index * 256 + d] = Int32((FloatMath.exp(-logits.scale * Float(d)) * 1_048_576).rounded())
             }
@@ -59,7 +61,9 @@ struct QuantizedExits {
         let gateScale = model.tensors[model.exits[0].gateTensor].quantization.scale
         for d in 0..<256 {
             gateExp[d] = Int32((FloatMath.exp(-gateScale * Float(d)) * 1_048_576).rounded())
-            logTable[d] = Int32((FloatMath.log(1 + Float(d) / 256) * 65536).rounded())
+        }
+        for i in 0...256 {
+            logTable[i] = Int32((FloatMath.log(1 + Float(i) / 256) * 65536).rounded())
         }
     }
 
@@ -76,13 +80,18 @@ struct QuantizedExits {
             case .none:
                 thresholds[index] = Int64.max
             case .gate:
-                // Exit when s·(q − zp) ≥ T, i.e. q ≥ zp + T/s: the smallest such integer q.
-                let bound = Float(gateZeroPoints[index]) + threshold / gateScales[index]
-                thresholds[index] = bound > 1000 ? 1000 : bound < -1000 ? -1000 : Int64(bound.rounded(.up))
+                // Exit when the dequantized gate s·(q − zp) ≥ T, evaluated exactly as the gate is
+                // reported: the smallest such int8 q (128 = never).
+                var bound: Int64 = 128
+                for q in stride(from: 127, through: -128, by: -1) {
+                    if gateScales[index] * Float(Int32(q) - gateZeroPoints[index]) >= threshold { bound = Int64(q) } else { break }
+                }
+                thresholds[index] = bound
             case .maxProbability:
-                // max p ≥ T  ⇔  Σ e^{−s·d_i} ≤ 1/T  ⇔  Σ table ≤ 2^20 / T.
-                if threshold <= 0 { thresholds[index] = Int64.max } else if threshold > 1 { thresholds[index] = -1 } else {
-                    thresholds[index] = Int64((1_048_576 / threshold).rounded(.down))
+                // max p ≥ T  ⇔  Σ e^{−s·d_i} ≤ 1/T  ⇔  Σ table ≤ 2^20 / T (in Double, clamped: no trap).
+                let limit = 1_048_576 / Double(threshold)
+                if threshold <= 0 || !(limit < 9.0e18) { thresholds[index] = Int64.max } else if threshold > 1 { thresholds[index] = -1 } else {
+                    thresholds[index] = Int64(limit.rounded(.down))
                 }
             case .entropy:
                 thresholds[index] = threshold > 1000 ? Int64.max / 4 : threshold < -1000 ? Int64.min / 4 : Int64((threshold * 65536).rounded())
@@ -90,12 +99,16 @@ struct QuantizedExits {
         }
     }
 
-    /// ln(x) in Q16 for x ≥ 1: the position of the leading bit and a 256-entry mantissa table.
+    /// ln(x) in Q16 for x ≥ 1: the position of the leading bit, then ln of the mantissa from a
+    /// 257-entry table interpolated linearly on the next 8 bits (error below 1e-5).
     @inline(__always)
     func lnQ16(_ x: Int64) -> Int64 {
         let msb = 63 - x.leadingZeroBitCount
-        let mantissa = msb >= 8 ? (x >> (msb - 8)) & 0xFF : (x << (8 - msb)) & 0xFF
-        return Int64(msb) * QuantizedExits.ln2Q16 + Int64(logTable[Int(mantissa)])
+        // The 16 bits after the leading one: an 8-bit table index and an 8-bit fraction.
+        let bits = msb >= 16 ? (x >> (msb - 16)) & 0xFFFF : (x << (16 - msb)) & 0xFFFF
+        let index = Int(bits >> 8), fraction = bits & 0xFF
+        let low = Int64(logTable[index]), high = Int64(logTable[index + 1])
+        return Int64(msb) * QuantizedExits.ln2Q16 + low + ((high - low) * fraction + 128) / 256
     }
 
     /// Σ_i table[max − l_i] and the row's maximum.
@@ -127,7 +140,8 @@ struct QuantizedExits {
                 let d = Int(largest - logits[c])
                 weighted += Int64(table[d]) * Int64(d)
             }
-            let entropy = lnQ16(sum) - QuantizedExits.exponentBits * QuantizedExits.ln2Q16 + logitScaleQ16[exit] * weighted / sum
+            let (product, overflow) = logitScaleQ16[exit].multipliedReportingOverflow(by: weighted)
+            let entropy = lnQ16(sum) - QuantizedExits.exponentBits * QuantizedExits.ln2Q16 + (overflow ? Int64.max / 4 : product / sum)
             return entropy <= thresholds[exit]
         }
     }

@@ -15,13 +15,17 @@ final class ConformanceTests: XCTestCase {
             .sorted()
     }
 
+    /// The fixtures in the source tree, for manifests that name a file outside the fixture
+    /// directory (the bundled model in Models/), which the test bundle does not copy.
+    static let sourceFixtureRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/conformance")
+
     /// The ONNX model of a fixture: its own model.onnx, or the file its manifest names.
     static func modelURL(_ directory: URL) throws -> URL {
         let local = directory.appendingPathComponent("model.onnx")
         if FileManager.default.fileExists(atPath: local.path) { return local }
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("manifest.json"))) as? [String: Any]
         guard let relative = manifest?["model"] as? String else { throw ToolError("fixture \(directory.lastPathComponent) has no model") }
-        return directory.appendingPathComponent(relative).standardizedFileURL
+        return sourceFixtureRoot.appendingPathComponent(directory.lastPathComponent).appendingPathComponent(relative).standardizedFileURL
     }
 
     func testEveryFixtureMatchesOnnxRuntime() throws {
