@@ -93,7 +93,7 @@ typedef enum ee_status {
     EE_ERR_ARENA_TOO_SMALL = 10,
     /** The arena's address is not EE_ARENA_ALIGNMENT-byte aligned. */
     EE_ERR_MISALIGNED_ARENA = 11,
-    /** The input has the wrong number of values, or the model does not take float32 input. */
+    /** The input does not have the number of values the model's input tensor takes. */
     EE_ERR_BAD_INPUT = 12,
     /** The signal is not one of the ee_signal values. */
     EE_ERR_BAD_SIGNAL = 13,
@@ -240,8 +240,9 @@ ee_status ee_interpreter_set_policy(ee_interpreter *interpreter, ee_signal signa
 
 /**
  * Runs one inference on a float32 input of `count` values (ee_model_input_size()), laid out
- * as the input tensor (NCHW) and already normalized. Writes the result to *out_result when
- * it is not NULL. Does not allocate.
+ * as the input tensor (NCHW) and already normalized. For an int8 (quantized) model the values
+ * are quantized with the input tensor's scale and zero point on the way in. Writes the result
+ * to *out_result when it is not NULL. Does not allocate.
  */
 ee_status ee_interpreter_run(ee_interpreter *interpreter, const float *input, size_t count, ee_result *out_result);
 

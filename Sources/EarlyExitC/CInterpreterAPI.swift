@@ -109,10 +109,9 @@ public func ee_interpreter_run(_ raw: OpaquePointer?, _ input: UnsafePointer<Flo
     guard let handle = cInterpreter(raw, &status) else { return status.rawValue }
     guard let input else { return EEStatus.nullArgument.rawValue }
     let interpreter = handle.pointee.interpreter.takeUnretainedValue()
-    let info = interpreter.model.input
     // Checked here as well as in the core, so that a refused input allocates no message.
-    // TODO(int8): quantized models take int8 input through a separate entry point.
-    if info.dataType != .float32 || count != UInt(info.elementCount) { return EEStatus.badInput.rawValue }
+    // (An int8 model takes float input too: the core quantizes it at the boundary.)
+    if count != UInt(interpreter.model.input.elementCount) { return EEStatus.badInput.rawValue }
     do {
         let summary = try interpreter.run(UnsafeBufferPointer(start: input, count: Int(count)))
         if let outResult { cWriteResult(summary, to: outResult) }

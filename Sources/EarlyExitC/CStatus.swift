@@ -40,7 +40,7 @@ public enum EEStatus: Int32, CaseIterable {
         case .invalidModel: return "the model is invalid\0"
         case .arenaTooSmall: return "the arena is smaller than the model needs\0"
         case .misalignedArena: return "the arena is not 64-byte aligned\0"
-        case .badInput: return "bad input: wrong number of values, or the model does not take float32 input\0"
+        case .badInput: return "bad input: not the number of values the model's input takes\0"
         case .badSignal: return "unknown exit signal\0"
         case .badThresholds: return "bad thresholds: one finite threshold per early exit is required\0"
         case .badFlags: return "unknown policy flag bits\0"
