@@ -79,6 +79,13 @@ for index in "${!policies[@]}"; do
     > "$work/swift-$index.txt"
 done
 echo "early-exit classify ($COMPARE images): $(tail -n 2 "$work/swift-0.txt" | tr '\n' ';' | sed 's/;$//')"
+# The int8 quantization of the bundled model, when it is there (float input, quantized by the runtime).
+MODEL_INT8=""
+if [ -z "${1:-${EARLYEXIT_MODEL:-}}" ] && [ -f Models/fashion-attn-wrn-int8.eem ]; then
+  MODEL_INT8=Models/fashion-attn-wrn-int8.eem
+  "$CLI" classify "$MODEL_INT8" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" > "$work/swift-int8.txt"
+  echo "early-exit classify $MODEL_INT8: $(tail -n 2 "$work/swift-int8.txt" | tr '\n' ';' | sed 's/;$//')"
+fi
 
 # Runs the checks of one built target: $1 name, $2 runner prefix (empty or qemu), $3 folder.
 check_target() {
@@ -103,6 +110,15 @@ check_target() {
       diff "$work/swift-$index.txt" "$dir/classify-$index.txt" | head -n 10 || true
     fi
   done
+  if [ -n "$MODEL_INT8" ]; then
+    if $runner "$dir/classify" "$MODEL_INT8" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" \
+        > "$dir/classify-int8.txt" 2>&1 && diff -q "$work/swift-int8.txt" "$dir/classify-int8.txt" > /dev/null; then
+      pass "$name classify, int8 model: equal to early-exit classify's"
+    else
+      fail "$name classify, int8 model: differs from early-exit classify"
+      diff "$work/swift-int8.txt" "$dir/classify-int8.txt" | head -n 10 || true
+    fi
+  fi
   if $runner "$dir/classify-embedded" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" \
       > "$dir/classify-embedded.txt" 2>&1 && diff -q "$work/swift-0.txt" "$dir/classify-embedded.txt" > /dev/null; then
     pass "$name classify with the model compiled in (export-c): equal"
