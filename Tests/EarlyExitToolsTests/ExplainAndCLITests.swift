@@ -367,6 +367,38 @@ final class ExplainAndCLITests: XCTestCase {
         XCTAssertEqual(pngs, ["input.png"])
     }
 
+    func testExplainDequantizesTheMasksOfAnInt8Model() throws {
+        let files = try writeFixtures()
+        let float = try Model(bytes: try SyntheticModels.attentionNetwork().serialize())
+        let pixels = Self.imagePixels()
+        let plane = Self.imageSize * Self.imageSize
+        let inputs = (0..<10).map { ModelFiles.normalize(pixels[($0 * plane)..<(($0 + 1) * plane)], for: float) }
+        let (bytes, _) = try Quantizer.quantize(model: float, calibration: inputs, method: .minmax)
+        let quantized = try Model(bytes: bytes)
+        let sites = AttentionMasks.find(in: quantized)
+        let floatSites = AttentionMasks.find(in: float)
+        XCTAssertEqual(sites.map(\.softmaxOperator), floatSites.map(\.softmaxOperator), "the same mask sites in the int8 model")
+        XCTAssertEqual(sites.map(\.height), floatSites.map(\.height))
+        XCTAssertEqual(quantized.tensors[sites[0].tensor].dataType, .int8)
+        let int8Masks = try AttentionMasks.capture(sites, interpreter: Interpreter(model: quantized), input: inputs[3])
+        let floatMasks = try AttentionMasks.capture(floatSites, interpreter: Interpreter(model: float), input: inputs[3])
+        for (slot, site) in sites.enumerated() {
+            for head in 0..<site.heads {
+                let mask = int8Masks[slot][head]
+                XCTAssertTrue(mask.allSatisfy { $0 >= 0 && $0 <= 1 }, "dequantized probabilities")
+                XCTAssertEqual(Double(mask.reduce(0, +)), 1, accuracy: 0.15, "exit\(site.exit + 1) head \(head + 1) sums to about 1")
+                let difference = zip(mask, floatMasks[slot][head]).map { abs($0 - $1) }.max() ?? 1
+                XCTAssertLessThan(difference, 0.05, "close to the float model's mask")
+            }
+        }
+        let model = path("int8.eem")
+        try Data(bytes).write(to: URL(fileURLWithPath: model))
+        let result = cli(["explain", model, "--images", files.images, "--index", "3", "-o", path("int8"), "--json"])
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertEqual(try jsonObject(result.out)["masks_found"] as? Int, 4)
+        XCTAssertEqual(try readPNG(path("int8") + "/exit2_head1.png").width, 128)
+    }
+
     func testAttentionMaskSitesOfTheSyntheticModel() throws {
         let model = try Model(bytes: try SyntheticModels.attentionNetwork(size: 12, heads: 3).serialize())
         let sites = AttentionMasks.find(in: model)

@@ -58,12 +58,25 @@ public enum AttentionMasks {
             _ = try interpreter.run(buffer, afterEachOperator: { index in
                 guard let slot = siteOfOperator[index] else { return }
                 let site = sites[slot]
-                let values = Array(interpreter.values(of: site.tensor))
+                let values = currentValues(of: site.tensor, interpreter)
                 let plane = site.height * site.width
                 captured[slot] = (0..<site.heads).map { Array(values[($0 * plane)..<(($0 + 1) * plane)]) }
             })
         }
         return captured
+    }
+
+    /// A copy of an activation's current values as floats: float32 as is; int8 dequantized
+    /// with the tensor's per-tensor scale and zero point, `scale · (q − zeroPoint)`.
+    static func currentValues(of tensor: Int, _ interpreter: Interpreter) -> [Float] {
+        let info = interpreter.model.tensors[tensor]
+        let buffer = interpreter.values(of: tensor)
+        guard info.dataType == .int8, let start = buffer.baseAddress else { return Array(buffer) }
+        // `values(of:)` types the tensor's arena address as Float; an int8 tensor occupies
+        // `elementCount` bytes from that address, which is all that is read here.
+        let bytes = UnsafeRawPointer(start).assumingMemoryBound(to: Int8.self)
+        let q = info.quantization
+        return (0..<info.elementCount).map { q.scale * Float(Int32(bytes[$0]) - q.zeroPoint) }
     }
 }
 
@@ -166,7 +179,10 @@ enum ExplainCommand {
         var text = "image \(index) of \(imagesPath)\(label.map { ", true class \(className($0, model))" } ?? "")\n"
         text += "policy \(policy.signal.name): exit \(exitName(summary.exitIndex, model)) fired\(summary.exitedEarly ? " (early)" : " (full network)"), class \(className(summary.classIndex, model))\n"
         for (e, report) in exits.enumerated() {
-            text += "  \(pad(exitName(e, model), 7)) gate \(format(report.gate))  class \(className(report.classIndex, model))\(e == summary.exitIndex ? "  <- fired" : "")\n"
+            var signal = ""
+            if policy.signal == .maxProbability { signal = "  maxprob \(format(Float(report.maxProbability)))" }
+            if policy.signal == .entropy { signal = "  entropy \(format(Float(report.entropy)))" }
+            text += "  \(pad(exitName(e, model), 7)) gate \(format(report.gate))\(signal)  class \(className(report.classIndex, model))\(e == summary.exitIndex ? "  <- fired" : "")\n"
         }
         text += "wrote \(maskCount) mask picture\(maskCount == 1 ? "" : "s") from \(sites.count) attention module\(sites.count == 1 ? "" : "s") to \(directory)/ (open \(directory)/index.html)"
         console.out(text)
@@ -352,11 +368,12 @@ enum ExplainCommand {
         page += "Full network (eq. 9 over all exits): \(classText(c.fullSummary.classIndex))."
         if let label = c.label { page += " True class: <b>\(classText(label))</b>." }
         page += "</p>\n"
-        page += "<table><tr><th>exit</th><th>gate</th><th>threshold</th><th>class at this exit</th><th>max prob.</th><th></th></tr>\n"
+        page += "<table><tr><th>exit</th><th>gate</th><th>max prob.</th><th>entropy</th><th>threshold (\(escape(c.policy.signal.name)))</th><th>class at this exit</th><th></th></tr>\n"
         for (e, report) in c.exits.enumerated() {
             let status = e == c.summary.exitIndex ? "<b>fired</b>" : e < c.summary.exitIndex ? "evaluated, did not fire" : "not evaluated under the policy"
-            page += "<tr><td>\(exitName(e, model))</td><td>\(format(report.gate))</td><td>\(c.threshold(e).map { format($0) } ?? "-")</td>"
-            page += "<td>\(classText(report.classIndex))</td><td>\(format(report.maxProbability, decimals: 3))</td><td>\(status)</td></tr>\n"
+            page += "<tr><td>\(exitName(e, model))</td><td>\(format(report.gate))</td><td>\(format(report.maxProbability, decimals: 4))</td>"
+            page += "<td>\(format(report.entropy, decimals: 4))</td><td>\(c.threshold(e).map { format($0) } ?? "-")</td>"
+            page += "<td>\(classText(report.classIndex))</td><td>\(status)</td></tr>\n"
         }
         page += "</table>\n"
         page += "<div class=\"row\"><figure><img src=\"input.png\" alt=\"input image\"><figcaption>input image \(c.index)\(c.label.map { ", true class \(classText($0))" } ?? "")<br>final class \(classText(c.summary.classIndex))</figcaption></figure></div>\n"
@@ -376,7 +393,7 @@ enum ExplainCommand {
                     let mask = c.masks[slot][head]
                     page += "<figure class=\"\(fired ? "fired" : skipped ? "skipped" : "")\"><img src=\"\(c.files[slot][head])\" alt=\"\(exitName(e, model)) head \(head + 1)\">"
                     page += "<figcaption><b>\(exitName(e, model)), head \(head + 1)</b> (\(site.height)&times;\(site.width))<br>"
-                    page += "gate \(format(report.gate))\(c.threshold(e).map { " (threshold \(format($0)))" } ?? "") &middot; \(fired ? "<b>fired</b>" : "did not fire")<br>"
+                    page += "gate \(format(report.gate))\(c.threshold(e).map { " (\(escape(c.policy.signal.name)) threshold \(format($0)))" } ?? "") &middot; \(fired ? "<b>fired</b>" : skipped ? "not evaluated" : "did not fire")<br>"
                     page += "class at this exit: \(classText(report.classIndex))<br>final class: \(classText(c.summary.classIndex))<br>"
                     page += "mask max \(format(Double(mask.max() ?? 0), decimals: 4)) (uniform \(format(1 / Double(max(mask.count, 1)), decimals: 4)))</figcaption></figure>\n"
                 }
