@@ -393,7 +393,14 @@ enum ExplainCommand {
                     let mask = c.masks[slot][head]
                     page += "<figure class=\"\(fired ? "fired" : skipped ? "skipped" : "")\"><img src=\"\(c.files[slot][head])\" alt=\"\(exitName(e, model)) head \(head + 1)\">"
                     page += "<figcaption><b>\(exitName(e, model)), head \(head + 1)</b> (\(site.height)&times;\(site.width))<br>"
-                    page += "gate \(format(report.gate))\(c.threshold(e).map { " (\(escape(c.policy.signal.name)) threshold \(format($0)))" } ?? "") &middot; \(fired ? "<b>fired</b>" : skipped ? "not evaluated" : "did not fire")<br>"
+                    page += "gate \(format(report.gate))"
+                    switch c.policy.signal {
+                    case .maxProbability: page += " &middot; max prob. \(format(Float(report.maxProbability)))"
+                    case .entropy: page += " &middot; entropy \(format(Float(report.entropy)))"
+                    default: break
+                    }
+                    if let threshold = c.threshold(e), c.policy.signal != .none { page += " (threshold \(format(threshold)))" }
+                    page += " &middot; \(fired ? "<b>fired</b>" : skipped ? "not evaluated" : "did not fire")<br>"
                     page += "class at this exit: \(classText(report.classIndex))<br>final class: \(classText(c.summary.classIndex))<br>"
                     page += "mask max \(format(Double(mask.max() ?? 0), decimals: 4)) (uniform \(format(1 / Double(max(mask.count, 1)), decimals: 4)))</figcaption></figure>\n"
                 }
