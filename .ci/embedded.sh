@@ -7,7 +7,8 @@
 #   MODEL defaults to $EARLYEXIT_MODEL, else Models/fashion-attn-wrn.eem when it exists, else a
 #   model converted from the conformance fixture with the bundled layout.
 # Environment: EARLYEXIT_SCRATCH (SwiftPM scratch path, default .build), EARLYEXIT_COMPARE_IMAGES
-# (how many sample images to compare, default 200).
+# (sample images compared on the host, default 200) and EARLYEXIT_QEMU_COMPARE_IMAGES (under
+# qemu, which is about 50 times slower, default 50).
 # Installs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user-static with apt-get when missing.
 # Last line: "embedded: N passed, M failed"; exits non-zero when a check failed.
 set -euo pipefail
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 SCRATCH="${EARLYEXIT_SCRATCH:-.build}"
 COMPARE="${EARLYEXIT_COMPARE_IMAGES:-200}"
+QEMU_COMPARE="${EARLYEXIT_QEMU_COMPARE_IMAGES:-50}"
 passed=0
 failed=0
 pass() { passed=$((passed + 1)); echo "  ok: $1"; }
@@ -52,15 +54,18 @@ fi
 tail -n 1 "$work/swift-build.log"
 CLI="$(swift build -c release --product early-exit --scratch-path "$SCRATCH" --show-bin-path)/early-exit"
 
+# A small model (1.2 M MACs) converted from the conformance fixture with the bundled layout: the
+# C API tests run on it under qemu, where the bundled model (57 M MACs) would take a minute.
+FIXTURE="$work/fixture.eem"
+"$CLI" convert Tests/EarlyExitToolsTests/Fixtures/conformance/aw2_k1_gray28_same_as_bundled_layout_dynamo/model.onnx \
+  -o "$FIXTURE" --mean 0.2860 --std 0.3530 --classes Models/fashion-classes.txt > /dev/null
 MODEL="${1:-${EARLYEXIT_MODEL:-}}"
 if [ -z "$MODEL" ]; then
   if [ -f Models/fashion-attn-wrn.eem ]; then
     MODEL=Models/fashion-attn-wrn.eem
   else
-    MODEL="$work/fixture.eem"
-    "$CLI" convert Tests/EarlyExitToolsTests/Fixtures/conformance/aw2_k1_gray28_same_as_bundled_layout_dynamo/model.onnx \
-      -o "$MODEL" --mean 0.2860 --std 0.3530 --classes Models/fashion-classes.txt > /dev/null
-    echo "(Models/fashion-attn-wrn.eem is not there yet: using a model converted from the conformance fixture)"
+    MODEL="$FIXTURE"
+    echo "(Models/fashion-attn-wrn.eem is not there yet: using the model converted from the conformance fixture)"
   fi
 fi
 echo "model: $MODEL ($(wc -c < "$MODEL") bytes)"
@@ -71,61 +76,58 @@ gunzip -c Models/fashion-test-sample-labels-idx1-ubyte.gz > "$work/labels.idx"
 CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -ffp-contract=off -Iinclude)
 WRAP="-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=posix_memalign,--wrap=aligned_alloc"
 
-# The Swift reference lines, for each policy checked.
-policies=("" "--policy maxprob --threshold 0.5" "--policy none")
-for index in "${!policies[@]}"; do
-  # shellcheck disable=SC2086
-  "$CLI" classify "$MODEL" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" ${policies[$index]} \
-    > "$work/swift-$index.txt"
-done
-echo "early-exit classify ($COMPARE images): $(tail -n 2 "$work/swift-0.txt" | tr '\n' ';' | sed 's/;$//')"
 # The int8 quantization of the bundled model, when it is there (float input, quantized by the runtime).
 MODEL_INT8=""
 if [ -z "${1:-${EARLYEXIT_MODEL:-}}" ] && [ -f Models/fashion-attn-wrn-int8.eem ]; then
   MODEL_INT8=Models/fashion-attn-wrn-int8.eem
-  "$CLI" classify "$MODEL_INT8" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" > "$work/swift-int8.txt"
-  echo "early-exit classify $MODEL_INT8: $(tail -n 2 "$work/swift-int8.txt" | tr '\n' ';' | sed 's/;$//')"
 fi
 
-# Runs the checks of one built target: $1 name, $2 runner prefix (empty or qemu), $3 folder.
-check_target() {
-  local name="$1" runner="$2" dir="$3"
-  local log="$dir/test_capi.log"
-  if $runner "$dir/test_capi" "$MODEL" > "$log" 2>&1 && tail -n 1 "$log" | grep -q " 0 failed$"; then
-    pass "$name test_capi: $(tail -n 1 "$log")"
-  else
-    fail "$name test_capi"
-    tail -n 20 "$log"
+# compare NAME RUNNER PROGRAM COUNT LABEL MODEL [POLICY...]: PROGRAM's output (MODEL may be "-"
+# for the compiled-in model) must equal `early-exit classify`'s on the first COUNT images.
+compare() {
+  local name="$1" runner="$2" program="$3" count="$4" label="$5" model="$6"
+  shift 6
+  local key
+  key="$(echo "$model $count $*" | cksum | awk '{print $1}')"
+  local reference="$work/reference-$key.txt" output="$work/$name-$(basename "$program")-$key.txt"
+  local source="$model" args=()
+  [ "$model" = - ] && source="$MODEL"
+  [ "$model" = - ] || args=("$model")
+  if [ ! -f "$reference" ]; then
+    "$CLI" classify "$source" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$count" "$@" > "$reference"
   fi
-  for index in "${!policies[@]}"; do
-    local label="${policies[$index]}"
-    [ -n "$label" ] || label="the model's stored policy"
-    # shellcheck disable=SC2086
-    if $runner "$dir/classify" "$MODEL" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" \
-        ${policies[$index]} > "$dir/classify-$index.txt" 2>&1 \
-        && diff -q "$work/swift-$index.txt" "$dir/classify-$index.txt" > /dev/null; then
-      pass "$name classify, $label: $COMPARE lines and totals equal to early-exit classify's"
+  if $runner "$program" "${args[@]}" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$count" "$@" \
+      > "$output" 2>&1 && diff -q "$reference" "$output" > /dev/null; then
+    pass "$name $(basename "$program"), $label: $count lines and totals equal to early-exit classify's ($(tail -n 1 "$output"))"
+  else
+    fail "$name $(basename "$program"), $label: differs from early-exit classify"
+    diff "$reference" "$output" | head -n 10 || true
+  fi
+}
+
+# Runs the checks of one built target: $1 name, $2 runner prefix (empty or qemu), $3 folder,
+# $4 images to compare, $5 "all" to check every policy (the slow full-network one included).
+check_target() {
+  local name="$1" runner="$2" dir="$3" count="$4" scope="$5"
+  local test_model models=("$FIXTURE")
+  if [ "$scope" = all ] && [ "$MODEL" != "$FIXTURE" ]; then models+=("$MODEL"); fi
+  for test_model in "${models[@]}"; do
+    local log="$dir/test_capi-$(basename "$test_model").log"
+    if $runner "$dir/test_capi" "$test_model" > "$log" 2>&1 && tail -n 1 "$log" | grep -q " 0 failed$"; then
+      pass "$name test_capi $(basename "$test_model"): $(tail -n 1 "$log")"
     else
-      fail "$name classify, $label: differs from early-exit classify"
-      diff "$work/swift-$index.txt" "$dir/classify-$index.txt" | head -n 10 || true
+      fail "$name test_capi $(basename "$test_model")"
+      tail -n 20 "$log"
     fi
   done
-  if [ -n "$MODEL_INT8" ]; then
-    if $runner "$dir/classify" "$MODEL_INT8" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" \
-        > "$dir/classify-int8.txt" 2>&1 && diff -q "$work/swift-int8.txt" "$dir/classify-int8.txt" > /dev/null; then
-      pass "$name classify, int8 model: equal to early-exit classify's"
-    else
-      fail "$name classify, int8 model: differs from early-exit classify"
-      diff "$work/swift-int8.txt" "$dir/classify-int8.txt" | head -n 10 || true
-    fi
+  compare "$name" "$runner" "$dir/classify" "$count" "the model's stored policy" "$MODEL"
+  compare "$name" "$runner" "$dir/classify" "$count" "maxprob 0.5" "$MODEL" --policy maxprob --threshold 0.5
+  if [ "$scope" = all ]; then
+    compare "$name" "$runner" "$dir/classify" "$count" "full network" "$MODEL" --policy none
+    compare "$name" "$runner" "$dir/classify" "$count" "entropy 0.3, combined" "$MODEL" --policy entropy --threshold 0.3 --combine
   fi
-  if $runner "$dir/classify-embedded" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$COMPARE" \
-      > "$dir/classify-embedded.txt" 2>&1 && diff -q "$work/swift-0.txt" "$dir/classify-embedded.txt" > /dev/null; then
-    pass "$name classify with the model compiled in (export-c): equal"
-  else
-    fail "$name classify with the model compiled in (export-c) differs"
-    head -n 5 "$dir/classify-embedded.txt"
-  fi
+  [ -z "$MODEL_INT8" ] || compare "$name" "$runner" "$dir/classify" "$count" "int8 model" "$MODEL_INT8"
+  compare "$name" "$runner" "$dir/classify-embedded" "$count" "model compiled in (export-c)" -
 }
 
 # No Swift symbol may remain undefined in a binary, and the binary needs nothing but libc and libm.
@@ -148,7 +150,7 @@ libs="$(ldd "$host/classify" | awk '{print $1}' | grep -vE '^(linux-vdso|/lib64/
 if [ "$libs" = "libc.so.6 libm.so.6 " ] || [ "$libs" = "libc.so.6 " ]; then pass "host classify needs only: $libs"
 else fail "host classify needs more than libc and libm: $libs"; fi
 check_no_swift host "$host/classify" nm
-check_target host "" "$host"
+check_target host "" "$host" "$COMPARE" all
 
 echo "== aarch64: aarch64-linux-gnu-gcc -static-pie, run under qemu-aarch64-static"
 arm="$work/aarch64"
@@ -164,7 +166,7 @@ aarch64-linux-gnu-gcc "${CFLAGS[@]}" $LINK -DEE_COUNT_ALLOCATIONS Examples/c/tes
 if [ -z "$(aarch64-linux-gnu-readelf -d "$arm/classify" | grep NEEDED || true)" ]; then pass "aarch64 classify is static ($LINK): no shared library needed"
 else fail "aarch64 classify needs shared libraries"; fi
 check_no_swift aarch64 "$arm/classify" aarch64-linux-gnu-nm
-check_target aarch64 qemu-aarch64-static "$arm"
+check_target aarch64 qemu-aarch64-static "$arm" "$QEMU_COMPARE" some
 
 echo "== sizes (bytes)"
 printf "  %-34s %10s %10s %10s\n" "file" "file size" "text" "data+bss"
