@@ -132,7 +132,8 @@ public struct ArenaPlan: Sendable {
     }
 
     /// A stable insertion sort: one small non-generic routine instead of two specializations of
-    /// the standard library's sort (the plans it produces are the same: the orders are total).
+    /// the standard library's sort (-3.5 KB of Thumb code). The plans are the same: the buffer
+    /// order is total, and placement does not depend on how conflicts at one offset are ordered.
     @inline(never)
     static func insertionSort(_ values: inout [Int], by areInIncreasingOrder: (Int, Int) -> Bool) {
         if values.count < 2 { return }
