@@ -111,6 +111,7 @@ check_target() {
   local name="$1" runner="$2" dir="$3" count="$4" scope="$5"
   local test_model models=("$FIXTURE")
   if [ "$scope" = all ] && [ "$MODEL" != "$FIXTURE" ]; then models+=("$MODEL"); fi
+  if [ "$scope" = all ] && [ -f Models/fashion-attn-wrn-int8.eem ]; then models+=(Models/fashion-attn-wrn-int8.eem); fi
   for test_model in "${models[@]}"; do
     local log="$dir/test_capi-$(basename "$test_model").log"
     if $runner "$dir/test_capi" "$test_model" > "$log" 2>&1 && tail -n 1 "$log" | grep -q " 0 failed$"; then

@@ -246,6 +246,19 @@ ee_status ee_interpreter_set_policy(ee_interpreter *interpreter, ee_signal signa
  */
 ee_status ee_interpreter_run(ee_interpreter *interpreter, const float *input, size_t count, ee_result *out_result);
 
+/**
+ * Runs one inference of an int8 (quantized) model on an input already quantized with the input
+ * tensor's scale and zero point (ee_model_input_quantization()): integer arithmetic only, from
+ * input to exit decision. EE_ERR_BAD_INPUT for a float32 model or a wrong count. Does not allocate.
+ */
+ee_status ee_interpreter_run_int8(ee_interpreter *interpreter, const int8_t *input, size_t count, ee_result *out_result);
+
+/**
+ * The int8 input tensor's quantization: real = scale * (q - zero_point). EE_ERR_BAD_INPUT for a
+ * float32 model.
+ */
+ee_status ee_model_input_quantization(const ee_model *model, float *out_scale, int32_t *out_zero_point);
+
 /** The result of the last successful run (EE_ERR_NO_RESULT before the first). */
 ee_status ee_interpreter_result(const ee_interpreter *interpreter, ee_result *out_result);
 

@@ -533,6 +533,44 @@ static void test_close_order(const unsigned char *bytes, size_t size) {
     free(arena);
 }
 
+/* The int8 entry point: refused for float32 models; for int8 models it must decide exactly as
+ * the float entry point does on the same input (which the core quantizes the same way). */
+static void test_int8_entry(ee_model *model) {
+    size_t arena_size, input_count;
+    ee_model_arena_size(model, &arena_size);
+    ee_model_input_size(model, &input_count);
+    unsigned char *arena = new_arena(arena_size);
+    ee_interpreter *interpreter = NULL;
+    EXPECT(ee_interpreter_create(model, arena, arena_size, &interpreter), EE_OK);
+    int8_t *q = calloc(input_count, 1);
+    float *x = calloc(input_count, sizeof(float));
+    float scale = 0;
+    int32_t zero_point = 0;
+    EXPECT(ee_model_input_quantization(model, NULL, &zero_point), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_interpreter_run_int8(interpreter, NULL, input_count, NULL), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_interpreter_run_int8(NULL, q, input_count, NULL), EE_ERR_NULL_ARGUMENT);
+    if (ee_model_input_quantization(model, &scale, &zero_point) == EE_ERR_BAD_INPUT) {
+        EXPECT(ee_interpreter_run_int8(interpreter, q, input_count, NULL), EE_ERR_BAD_INPUT); /* a float32 model */
+    } else {
+        EXPECT(ee_interpreter_run_int8(interpreter, q, input_count - 1, NULL), EE_ERR_BAD_INPUT);
+        for (int trial = 0; trial < 3; trial++) {
+            for (size_t i = 0; i < input_count; i++) {
+                x[i] = (float)((int)((i * 7919u + (unsigned)trial * 104729u) % 256u)) / 255.0f * 2.0f - 0.5f;
+                float v = roundf(x[i] / scale) + (float)zero_point;
+                q[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+            }
+            ee_result a, b;
+            EXPECT(ee_interpreter_run(interpreter, x, input_count, &a), EE_OK);
+            EXPECT(ee_interpreter_run_int8(interpreter, q, input_count, &b), EE_OK);
+            CHECK(a.class_index == b.class_index && a.exit_index == b.exit_index && a.macs == b.macs);
+        }
+    }
+    EXPECT(ee_interpreter_close(interpreter), EE_OK);
+    free(q);
+    free(x);
+    free(arena);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: test_capi MODEL.eem\n");
@@ -549,6 +587,7 @@ int main(int argc, char **argv) {
     if (model) {
         test_queries(model);
         test_interpreter(model);
+        test_int8_entry(model);
         EXPECT(ee_model_close(model), EE_OK);
     }
     test_close_order(bytes, size);

@@ -121,6 +121,27 @@ public func ee_interpreter_run(_ raw: OpaquePointer?, _ input: UnsafePointer<Flo
     }
 }
 
+/// `ee_status ee_interpreter_run_int8(ee_interpreter *interpreter, const int8_t *input, size_t count, ee_result *out_result)`
+@_cdecl("ee_interpreter_run_int8")
+public func ee_interpreter_run_int8(_ raw: OpaquePointer?, _ input: UnsafePointer<Int8>?, _ count: UInt,
+                                    _ outResult: UnsafeMutableRawPointer?) -> Int32 {
+    var status = EEStatus.ok
+    guard let handle = cInterpreter(raw, &status) else { return status.rawValue }
+    guard let input else { return EEStatus.nullArgument.rawValue }
+    let interpreter = handle.pointee.interpreter.takeUnretainedValue()
+    // Checked here as well as in the core, so that a refused input allocates no message.
+    if interpreter.model.input.dataType != .int8 || count != UInt(interpreter.model.input.elementCount) {
+        return EEStatus.badInput.rawValue
+    }
+    do {
+        let summary = try interpreter.run(UnsafeBufferPointer(start: input, count: Int(count)))
+        if let outResult { cWriteResult(summary, to: outResult) }
+        return EEStatus.ok.rawValue
+    } catch {
+        return cStatus(error).rawValue
+    }
+}
+
 /// `ee_status ee_interpreter_result(const ee_interpreter *interpreter, ee_result *out_result)`
 @_cdecl("ee_interpreter_result")
 public func ee_interpreter_result(_ raw: OpaquePointer?, _ outResult: UnsafeMutableRawPointer?) -> Int32 {

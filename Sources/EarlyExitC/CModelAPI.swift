@@ -52,6 +52,19 @@ public func ee_model_arena_size(_ raw: OpaquePointer?, _ out: UnsafeMutablePoint
     return EEStatus.ok.rawValue
 }
 
+/// `ee_status ee_model_input_quantization(const ee_model *model, float *out_scale, int32_t *out_zero_point)`
+@_cdecl("ee_model_input_quantization")
+public func ee_model_input_quantization(_ raw: OpaquePointer?, _ outScale: UnsafeMutablePointer<Float>?,
+                                        _ outZeroPoint: UnsafeMutablePointer<Int32>?) -> Int32 {
+    var status = EEStatus.ok
+    guard let model = cModel(raw, &status) else { return status.rawValue }
+    guard let outScale, let outZeroPoint else { return EEStatus.nullArgument.rawValue }
+    if model.input.dataType != .int8 { return EEStatus.badInput.rawValue }
+    outScale.pointee = model.input.quantization.scale
+    outZeroPoint.pointee = model.input.quantization.zeroPoint
+    return EEStatus.ok.rawValue
+}
+
 /// `ee_status ee_model_input_shape(const ee_model *model, size_t dims[EE_MAX_RANK], size_t *out_rank)`
 @_cdecl("ee_model_input_shape")
 public func ee_model_input_shape(_ raw: OpaquePointer?, _ dims: UnsafeMutablePointer<UInt>?, _ outRank: UnsafeMutablePointer<UInt>?) -> Int32 {
