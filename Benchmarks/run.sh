@@ -34,7 +34,6 @@ all_configs=(
 )
 wanted=${CONFIGS:-"base v3 avx512 base-unchecked v3-unchecked"}
 
-ran=()
 for entry in "${all_configs[@]}"; do
   IFS='|' read -r name cpu flags <<<"$entry"
   [[ " $wanted " == *" $name "* ]] || continue
@@ -44,20 +43,30 @@ for entry in "${all_configs[@]}"; do
   esac
   scratch=".build-bench-$name"
   echo "== $name: building (EARLYEXIT_TARGET_CPU=${cpu:-<unset>} ${flags}) into $scratch"
+  # Retried once: in a working tree others edit, a file changing mid-build fails that build.
   # shellcheck disable=SC2086
   if ! EARLYEXIT_TARGET_CPU="$cpu" swift build -c release --scratch-path "$scratch" --product EarlyExitBenchmarks $flags \
-       >"$OUT/$name.build.log" 2>&1; then
+       >"$OUT/$name.build.log" 2>&1 &&
+     ! EARLYEXIT_TARGET_CPU="$cpu" swift build -c release --scratch-path "$scratch" --product EarlyExitBenchmarks $flags \
+       >>"$OUT/$name.build.log" 2>&1; then
     echo "== $name: build FAILED (see $OUT/$name.build.log); skipped"
     continue
   fi
   echo "== $name: running"
+  rm -f "$OUT/$name.json"
   if ! "$scratch/release/EarlyExitBenchmarks" --json-out "$OUT/$name.json" "$@" | tee "$OUT/$name.txt"; then
     echo "== $name: run FAILED; skipped"
     continue
   fi
-  ran+=("$name")
 done
 
+# Summarize every configuration with results in OUT (also those of an earlier run into the same
+# OUT, so a configuration can be re-run alone with CONFIGS=... OUT=...).
+ran=()
+for entry in "${all_configs[@]}"; do
+  IFS='|' read -r name _ _ <<<"$entry"
+  if [[ -s "$OUT/$name.json" ]]; then ran+=("$name"); fi
+done
 if ((${#ran[@]} == 0)); then echo "nothing ran"; exit 1; fi
 
 echo
