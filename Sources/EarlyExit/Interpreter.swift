@@ -176,8 +176,17 @@ public final class Interpreter {
 
     /// The current contents of a float32 tensor: valid for constants always, and for an
     /// activation only between the operator that produces it and the next reuse of its memory.
+    /// Empty for tensors that are not float32 (see `int8Values(of:)`).
     public func values(of tensor: Int) -> UnsafeBufferPointer<Float> {
-        UnsafeBufferPointer(start: floats(tensor), count: model.tensors[tensor].elementCount)
+        guard model.tensors[tensor].dataType == .float32 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: floats(tensor), count: model.tensors[tensor].elementCount)
+    }
+
+    /// The current contents of an int8 tensor (quantized values), with the same validity as
+    /// `values(of:)`; empty for tensors that are not int8.
+    public func int8Values(of tensor: Int) -> UnsafeBufferPointer<Int8> {
+        guard model.tensors[tensor].dataType == .int8 else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: int8s(tensor), count: model.tensors[tensor].elementCount)
     }
 
     /// Runs one inference on an array (a convenience over the buffer form).

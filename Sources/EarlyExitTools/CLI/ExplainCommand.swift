@@ -70,13 +70,9 @@ public enum AttentionMasks {
     /// with the tensor's per-tensor scale and zero point, `scale · (q − zeroPoint)`.
     static func currentValues(of tensor: Int, _ interpreter: Interpreter) -> [Float] {
         let info = interpreter.model.tensors[tensor]
-        let buffer = interpreter.values(of: tensor)
-        guard info.dataType == .int8, let start = buffer.baseAddress else { return Array(buffer) }
-        // `values(of:)` types the tensor's arena address as Float; an int8 tensor occupies
-        // `elementCount` bytes from that address, which is all that is read here.
-        let bytes = UnsafeRawPointer(start).assumingMemoryBound(to: Int8.self)
+        guard info.dataType == .int8 else { return Array(interpreter.values(of: tensor)) }
         let q = info.quantization
-        return (0..<info.elementCount).map { q.scale * Float(Int32(bytes[$0]) - q.zeroPoint) }
+        return interpreter.int8Values(of: tensor).map { q.scale * Float(Int32($0) - q.zeroPoint) }
     }
 }
 
