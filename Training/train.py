@@ -53,6 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--loss", choices=["exit", "paper"], default="exit")
     p.add_argument("--gamma", type=float, default=0.1, help="weight of the mask regulariser L_R (eq. 3-4)")
     p.add_argument("--gate-weight", type=float, default=1.0)
+    p.add_argument("--exit-ce-weight", type=float, default=1.0,
+                   help="weight of the attention exits' cross-entropy terms (the final head's is 1)")
     p.add_argument("--label-smoothing", type=float, default=0.05, help="for the per-exit CE terms")
     p.add_argument("--opt", choices=["sgd", "adamw"], default="sgd")
     p.add_argument("--lr", type=float, default=0.1, help="peak learning rate")
@@ -105,7 +107,8 @@ def compute_loss(model, logits, gates_raw, y, a):
     loss = loss_paper + a.gamma * lr_reg
     parts = {"nll9": loss_paper.item(), "L_R": float(lr_reg.detach()) if torch.is_tensor(lr_reg) else float(lr_reg)}
     if a.loss == "exit":
-        ce = sum(F.cross_entropy(o, y, label_smoothing=a.label_smoothing) for o in logits)
+        ce = sum((1.0 if i == len(logits) - 1 else a.exit_ce_weight)
+                 * F.cross_entropy(o, y, label_smoothing=a.label_smoothing) for i, o in enumerate(logits))
         # gate as exit confidence: BCE between (c+1)/2 = sigmoid(2*z) and "this head is right"
         gl = sum(F.binary_cross_entropy_with_logits(2 * z.squeeze(1), (o.argmax(1) == y).float().detach())
                  for o, z in zip(logits, gates_raw))
