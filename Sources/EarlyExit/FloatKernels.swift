@@ -129,6 +129,16 @@ public enum FloatKernels {
 
     // MARK: Convolution
 
+    /// The output columns whose input column `ox·stride + shift` lies inside the image: [first, end).
+    @inline(__always)
+    static func insideColumns(_ g: WindowGeometry, shift: Int) -> (first: Int, end: Int) {
+        var first = 0
+        while first < g.widthOut && first * g.strideWidth + shift < 0 { first += 1 }
+        var end = first
+        while end < g.widthOut && end * g.strideWidth + shift < g.widthIn { end += 1 }
+        return (first, end)
+    }
+
     /// `// x (Cin,H,W) -> columns (Cin·Kh·Kw, ldb) with zero padding; row order (ci, ky, kx)`
     public static func im2col(_ x: UnsafePointer<Float>, _ g: WindowGeometry, columns: UnsafeMutablePointer<Float>, ldb: Int) {
         let pixels = g.heightOut * g.widthOut
@@ -140,11 +150,7 @@ public enum FloatKernels {
                     let out = columns + row * ldb
                     var column = 0
                     let shift = kx * g.dilationWidth - g.padLeft
-                    // Output columns whose input column lies inside the image: [first, end).
-                    var first = 0
-                    while first < g.widthOut && first * g.strideWidth + shift < 0 { first += 1 }
-                    var end = first
-                    while end < g.widthOut && end * g.strideWidth + shift < g.widthIn { end += 1 }
+                    let (first, end) = insideColumns(g, shift: shift)
                     for oy in 0..<g.heightOut {
                         let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
                         let target = out + column

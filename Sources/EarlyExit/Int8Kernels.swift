@@ -80,11 +80,7 @@ public enum Int8Kernels {
                     let out = columns + (row / 2) * 2 * ldb + (row & 1)
                     var column = 0
                     let shift = kx * g.dilationWidth - g.padLeft
-                    // Output columns whose input column lies inside the image: [first, end).
-                    var first = 0
-                    while first < g.widthOut && first * g.strideWidth + shift < 0 { first += 1 }
-                    var end = first
-                    while end < g.widthOut && end * g.strideWidth + shift < g.widthIn { end += 1 }
+                    let (first, end) = FloatKernels.insideColumns(g, shift: shift)
                     for oy in 0..<g.heightOut {
                         let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
                         let target = out + 2 * column

@@ -101,19 +101,19 @@ enum EEPolicyFlags {
     static let combineSeenExits: UInt32 = 1
 }
 
-/// `ee_status ee_interpreter_run(ee_interpreter *interpreter, const float *input, size_t count, ee_result *out_result)`
-@_cdecl("ee_interpreter_run")
-public func ee_interpreter_run(_ raw: OpaquePointer?, _ input: UnsafePointer<Float>?, _ count: UInt,
-                               _ outResult: UnsafeMutableRawPointer?) -> Int32 {
+/// The steps both run entry points share: handle and argument checks, the run, the result.
+/// The input size (and type, for the int8 entry) is checked here as well as in the core, so
+/// that a refused input allocates no message.
+func cRun(_ raw: OpaquePointer?, hasInput: Bool, count: UInt, requiresInt8: Bool, _ outResult: UnsafeMutableRawPointer?,
+          _ run: (Interpreter) throws(ModelError) -> RunSummary) -> Int32 {
     var status = EEStatus.ok
     guard let handle = cInterpreter(raw, &status) else { return status.rawValue }
-    guard let input else { return EEStatus.nullArgument.rawValue }
+    guard hasInput else { return EEStatus.nullArgument.rawValue }
     let interpreter = handle.pointee.interpreter.takeUnretainedValue()
-    // Checked here as well as in the core, so that a refused input allocates no message.
-    // (An int8 model takes float input too: the core quantizes it at the boundary.)
-    if count != UInt(interpreter.model.input.elementCount) { return EEStatus.badInput.rawValue }
+    let input = interpreter.model.input
+    if (requiresInt8 && input.dataType != .int8) || count != UInt(input.elementCount) { return EEStatus.badInput.rawValue }
     do {
-        let summary = try interpreter.run(UnsafeBufferPointer(start: input, count: Int(count)))
+        let summary = try run(interpreter)
         if let outResult { cWriteResult(summary, to: outResult) }
         return EEStatus.ok.rawValue
     } catch {
@@ -121,24 +121,22 @@ public func ee_interpreter_run(_ raw: OpaquePointer?, _ input: UnsafePointer<Flo
     }
 }
 
+/// `ee_status ee_interpreter_run(ee_interpreter *interpreter, const float *input, size_t count, ee_result *out_result)`
+/// (An int8 model takes float input too: the core quantizes it at the boundary.)
+@_cdecl("ee_interpreter_run")
+public func ee_interpreter_run(_ raw: OpaquePointer?, _ input: UnsafePointer<Float>?, _ count: UInt,
+                               _ outResult: UnsafeMutableRawPointer?) -> Int32 {
+    cRun(raw, hasInput: input != nil, count: count, requiresInt8: false, outResult) { (interpreter) throws(ModelError) in
+        try interpreter.run(UnsafeBufferPointer(start: input, count: Int(count)))
+    }
+}
+
 /// `ee_status ee_interpreter_run_int8(ee_interpreter *interpreter, const int8_t *input, size_t count, ee_result *out_result)`
 @_cdecl("ee_interpreter_run_int8")
 public func ee_interpreter_run_int8(_ raw: OpaquePointer?, _ input: UnsafePointer<Int8>?, _ count: UInt,
                                     _ outResult: UnsafeMutableRawPointer?) -> Int32 {
-    var status = EEStatus.ok
-    guard let handle = cInterpreter(raw, &status) else { return status.rawValue }
-    guard let input else { return EEStatus.nullArgument.rawValue }
-    let interpreter = handle.pointee.interpreter.takeUnretainedValue()
-    // Checked here as well as in the core, so that a refused input allocates no message.
-    if interpreter.model.input.dataType != .int8 || count != UInt(interpreter.model.input.elementCount) {
-        return EEStatus.badInput.rawValue
-    }
-    do {
-        let summary = try interpreter.run(UnsafeBufferPointer(start: input, count: Int(count)))
-        if let outResult { cWriteResult(summary, to: outResult) }
-        return EEStatus.ok.rawValue
-    } catch {
-        return cStatus(error).rawValue
+    cRun(raw, hasInput: input != nil, count: count, requiresInt8: true, outResult) { (interpreter) throws(ModelError) in
+        try interpreter.run(UnsafeBufferPointer(start: input, count: Int(count)))
     }
 }
 
