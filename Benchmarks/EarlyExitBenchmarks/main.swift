@@ -370,21 +370,34 @@ func dataset(for model: Model, options: Options) -> (Dataset, String) {
 /// `min-time × samples` seconds. Times each run by wall clock and by this thread's CPU time.
 func runModel(label: String, path: String, model: Model, options: Options) throws -> ModelResult {
     let (data, source) = dataset(for: model, options: options)
-    var configurations = [
-        E2EConfiguration(name: "stored policy", policy: model.defaultPolicy, exitCounts: [Int](repeating: 0, count: model.exits.count)),
-        E2EConfiguration(name: "full network", policy: .fullNetwork(earlyExitCount: model.earlyExitCount),
-                         exitCounts: [Int](repeating: 0, count: model.exits.count)),
-    ]
-    let interpreters = try configurations.map { configuration -> Interpreter in
+    let run = try runSideBySide([
+        ("stored policy", model, model.defaultPolicy),
+        ("full network", model, .fullNetwork(earlyExitCount: model.earlyExitCount)),
+    ], data: data, options: options)
+    return ModelResult(label: label, path: path, weightTypes: weightTypes(model), macsFull: model.totalMACs, images: data.count,
+                       inputSource: source, configurations: run.results)
+}
+
+/// Runs each (name, model, policy) on every image, all configurations one after the other per
+/// image; returns the measurements and, from the first pass over the images, every run's exit
+/// index and class per configuration.
+func runSideBySide(_ setups: [(String, Model, ExitPolicy)], data: Dataset, options: Options) throws
+    -> (results: [E2EConfiguration], decisions: [[(exit: Int, label: Int)]]) {
+    var configurations = setups.map { name, model, policy in
+        E2EConfiguration(name: name, policy: policy, exitCounts: [Int](repeating: 0, count: model.exits.count))
+    }
+    let interpreters = try setups.map { _, model, policy -> Interpreter in
         let interpreter = Interpreter(model: model)
-        try interpreter.setPolicy(configuration.policy)
+        try interpreter.setPolicy(policy)
         return interpreter
     }
     for round in 0..<min(50, data.count) {
         for interpreter in interpreters { _ = try interpreter.run(data.inputs[round]) }
     }
+    var decisions = [[(exit: Int, label: Int)]](repeating: [], count: setups.count)
     let target = options.minTime * Double(options.samples) * 1e9
     var elapsed = 0.0
+    var pass = 0
     repeat {
         for image in 0..<data.count {
             try data.inputs[image].withUnsafeBufferPointer { input in
@@ -400,13 +413,61 @@ func runModel(label: String, path: String, model: Model, options: Options) throw
                     configurations[slot].correct += summary.classIndex == data.labels[image] ? 1 : 0
                     configurations[slot].totalMACs += summary.macs
                     configurations[slot].exitCounts[summary.exitIndex] += 1
+                    if pass == 0 { decisions[slot].append((summary.exitIndex, summary.classIndex)) }
                 }
             }
         }
+        pass += 1
         elapsed = configurations.map { $0.wall.reduce(0, +) }.max() ?? 0
     } while elapsed < target && data.count > 0
-    return ModelResult(label: label, path: path, weightTypes: weightTypes(model), macsFull: model.totalMACs, images: data.count,
-                       inputSource: source, configurations: configurations)
+    return (configurations, decisions)
+}
+
+/// float32 and int8 builds of one network (`X.eem` and `X-int8.eem`), timed side by side.
+struct PairResult {
+    var label: String
+    var images: Int
+    var inputSource: String
+    var configurations: [E2EConfiguration]   // float early, int8 early, float full, int8 full
+    var sameExit: Double                      // int8 stored-policy exit == float32's
+    var sameClass: Double                     // int8 stored-policy class == float32's
+    var floatWeightBytes: Int, int8WeightBytes: Int
+    var floatArena: Int, int8Arena: Int
+}
+
+func constantBytes(_ model: Model) -> Int {
+    model.tensors.filter(\.isConstant).reduce(0) { $0 + $1.elementCount * $1.dataType.size }
+}
+
+/// Every `X-int8.eem` in the models directory with its `X.eem`.
+func runPairs(_ options: Options) -> [PairResult] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: options.modelsDirectory) else { return [] }
+    var results: [PairResult] = []
+    for name in names.sorted() where name.hasSuffix("-int8.eem") {
+        let floatName = String(name.dropLast("-int8.eem".count)) + ".eem"
+        guard names.contains(floatName) else { continue }
+        do {
+            let floatModel = try ModelFiles.loadModel(options.modelsDirectory + "/" + floatName)
+            let int8Model = try ModelFiles.loadModel(options.modelsDirectory + "/" + name)
+            let (data, source) = dataset(for: floatModel, options: options)
+            let run = try runSideBySide([
+                ("float32 early", floatModel, floatModel.defaultPolicy), ("int8 early", int8Model, int8Model.defaultPolicy),
+                ("float32 full", floatModel, .fullNetwork(earlyExitCount: floatModel.earlyExitCount)),
+                ("int8 full", int8Model, .fullNetwork(earlyExitCount: int8Model.earlyExitCount)),
+            ], data: data, options: options)
+            let decided = zip(run.decisions[0], run.decisions[1])
+            let n = Double(max(data.count, 1))
+            results.append(PairResult(label: String(floatName.dropLast(4)), images: data.count, inputSource: source,
+                                      configurations: run.results,
+                                      sameExit: Double(decided.filter { $0.0.exit == $0.1.exit }.count) / n,
+                                      sameClass: Double(decided.filter { $0.0.label == $0.1.label }.count) / n,
+                                      floatWeightBytes: constantBytes(floatModel), int8WeightBytes: constantBytes(int8Model),
+                                      floatArena: floatModel.plan.arenaBytes, int8Arena: int8Model.plan.arenaBytes))
+        } catch {
+            FileHandle.standardError.write("warning: skipping the pair \(name): \(error)\n".data(using: .utf8)!)
+        }
+    }
+    return results
 }
 
 func runModels(_ options: Options) -> [ModelResult] {
@@ -545,6 +606,32 @@ func printTables(_ options: Options, kernels: [KernelResult], models: [ModelResu
     }
 }
 
+func printPairs(_ pairs: [PairResult]) {
+    guard !pairs.isEmpty else { return }
+    print("")
+    print("int8 vs float32 (the same images; the four configurations run one after the other per image; wall clock, and thread CPU time)")
+    print("\(padded("model", 20)) \(padded("configuration", 14)) \(padded("mean µs", 9, right: true)) \(padded("p50 µs", 9, right: true)) \(padded("p90 µs", 9, right: true)) \(padded("cpu mean", 9, right: true)) \(padded("accuracy", 9, right: true))  exits taken")
+    for p in pairs {
+        for r in p.configurations {
+            let exits = r.exitCounts.map { fixed(Double($0) * 100 / Double(max(r.runs, 1)), 0) + "%" }.joined(separator: "/")
+            var line = "\(padded(p.label, 20)) \(padded(r.name, 14))"
+            for value in [E2EConfiguration.mean(r.wall), E2EConfiguration.quantile(r.wall, 0.5), E2EConfiguration.quantile(r.wall, 0.9),
+                          E2EConfiguration.mean(r.cpu)] {
+                line += " \(padded(fixed(value / 1000, 1), 9, right: true))"
+            }
+            print(line + " \(padded(fixed(r.accuracy * 100, 2) + "%", 9, right: true))  \(exits)")
+        }
+        let c = p.configurations
+        let full = E2EConfiguration.quantile(c[3].wall, 0.5) / max(E2EConfiguration.quantile(c[2].wall, 0.5), 1)
+        let fullCPU = E2EConfiguration.mean(c[3].cpu) / max(E2EConfiguration.mean(c[2].cpu), 1)
+        let early = E2EConfiguration.quantile(c[1].wall, 0.5) / max(E2EConfiguration.quantile(c[0].wall, 0.5), 1)
+        let earlyCPU = E2EConfiguration.mean(c[1].cpu) / max(E2EConfiguration.mean(c[0].cpu), 1)
+        print("\(padded("", 20)) int8 / float32: full network p50 \(fixed(full, 3))×, mean CPU \(fixed(fullCPU, 3))×; early exit p50 \(fixed(early, 3))×, mean CPU \(fixed(earlyCPU, 3))×")
+        print("\(padded("", 20)) same exit as float32 \(fixed(p.sameExit * 100, 2))%, same class \(fixed(p.sameClass * 100, 2))% (stored policies, \(p.images) images from \(p.inputSource))")
+        print("\(padded("", 20)) constants \(p.floatWeightBytes) → \(p.int8WeightBytes) B (\(fixed(Double(p.floatWeightBytes) / Double(max(p.int8WeightBytes, 1)), 2))× smaller); arena \(p.floatArena) → \(p.int8Arena) B")
+    }
+}
+
 let options = parseOptions()
 if !options.json {
     print("EarlyExitBenchmarks")
@@ -554,11 +641,36 @@ if !options.json {
 }
 let kernelResults = options.kernels ? runKernels(options) : []
 let modelResults = options.models ? runModels(options) : []
-let json = report(options, kernels: kernelResults, models: modelResults)
+let pairResults = options.models ? runPairs(options) : []
+var json = report(options, kernels: kernelResults, models: modelResults)
+if case .object(var fields) = json {
+    fields.append(("int8_vs_float32", .array(pairResults.map { p in
+        let c = p.configurations
+        func ratio(_ a: E2EConfiguration, _ b: E2EConfiguration, p50: Bool) -> Double {
+            p50 ? E2EConfiguration.quantile(a.wall, 0.5) / max(E2EConfiguration.quantile(b.wall, 0.5), 1)
+                : E2EConfiguration.mean(a.cpu) / max(E2EConfiguration.mean(b.cpu), 1)
+        }
+        return .object([("model", .string(p.label)), ("images", .int(p.images)),
+                        ("configurations", .array(c.map { .string($0.name) })),
+                        ("accuracy", .array(c.map { .number($0.accuracy) })),
+                        ("latency_ns_p50", .array(c.map { .number(E2EConfiguration.quantile($0.wall, 0.5)) })),
+                        ("cpu_ns_mean", .array(c.map { .number(E2EConfiguration.mean($0.cpu)) })),
+                        ("full_p50_ratio", .number(ratio(c[3], c[2], p50: true))),
+                        ("full_mean_cpu_ratio", .number(ratio(c[3], c[2], p50: false))),
+                        ("early_p50_ratio", .number(ratio(c[1], c[0], p50: true))),
+                        ("early_mean_cpu_ratio", .number(ratio(c[1], c[0], p50: false))),
+                        ("same_exit", .number(p.sameExit)), ("same_class", .number(p.sameClass)),
+                        ("weight_bytes", .array([.int(p.floatWeightBytes), .int(p.int8WeightBytes)])),
+                        ("arena_bytes", .array([.int(p.floatArena), .int(p.int8Arena)]))])
+    })))
+    json = .object(fields)
+}
+
 if options.json {
     print(json.text)
 } else {
     printTables(options, kernels: kernelResults, models: modelResults)
+    printPairs(pairResults)
 }
 if let path = options.jsonOut {
     do {

@@ -59,6 +59,45 @@ public enum FixedPoint {
         return (x &>> exponent) &+ (remainder > threshold ? 1 : 0)
     }
 
+    // MARK: Four lanes at a time
+
+    /// `saturatingRoundingDoublingHighMul(a[i], multiplier)` for four lanes, for a multiplier
+    /// ≥ 0 (every multiplier a model may hold; the validator rejects negative ones). With a
+    /// non-negative multiplier the saturating case (both operands Int32.min) cannot occur.
+    ///
+    /// Baseline x86-64 (SSE2) has no signed 32×32→64 vector multiply, so the product is formed
+    /// from magnitudes with the unsigned one (`pmuludq`): for n = |a|·multiplier, the scalar
+    /// result ⌊(a·multiplier + 2^30) / 2^31⌋ is (n + 2^30) >> 31 when a ≥ 0 and
+    /// −((n + 2^30 − 1) >> 31) when a < 0 (the derivation is in the scalar function's comment).
+    /// n < 2^62, so the sums cannot wrap in UInt64. The tests compare it with the scalar form.
+    @inline(__always)
+    static func saturatingRoundingDoublingHighMul(_ a: SIMD4<Int32>, nonNegative multiplier: Int32) -> SIMD4<Int32> {
+        let sign = a &>> 31 // −1 for negative lanes, else 0 (`&>>`: constant 31 < 32)
+        // |a| as UInt32 (2^31 for Int32.min): (a ^ sign) − sign, wrapping exactly there.
+        let magnitude = SIMD4<UInt32>(truncatingIfNeeded: (a ^ sign) &- sign)
+        let nudge = SIMD4<UInt32>(truncatingIfNeeded: SIMD4<Int32>(repeating: 1 << 30) &+ sign) // 2^30 or 2^30 − 1
+        let m = SIMD2<UInt64>(repeating: UInt64(UInt32(truncatingIfNeeded: multiplier)))
+        // `&*`, `&+`: n <= 2^31 · (2^31 − 1) < 2^62 and the nudge < 2^30: no wrap; `&>>`: constant.
+        let even = (SIMD2<UInt64>(truncatingIfNeeded: magnitude.evenHalf) &* m &+ SIMD2<UInt64>(truncatingIfNeeded: nudge.evenHalf)) &>> 31
+        let odd = (SIMD2<UInt64>(truncatingIfNeeded: magnitude.oddHalf) &* m &+ SIMD2<UInt64>(truncatingIfNeeded: nudge.oddHalf)) &>> 31
+        // Each value is at most 2^31 − 1 (positive) or 2^31 − 1 before negation: fits Int32.
+        let high = SIMD4<Int32>(Int32(truncatingIfNeeded: even[0]), Int32(truncatingIfNeeded: odd[0]),
+                                Int32(truncatingIfNeeded: even[1]), Int32(truncatingIfNeeded: odd[1]))
+        return (high ^ sign) &- sign // negate the negative lanes (`&-`: |high| < 2^31, no wrap)
+    }
+
+    /// `roundingDivideByPOT(x[i], exponent)` for four lanes, exponent already in 0...31.
+    @inline(__always)
+    static func roundingDivideByPOTInRange(_ x: SIMD4<Int32>, _ exponent: Int32) -> SIMD4<Int32> {
+        // As the scalar form: `&>>`, `&-` on amounts in 0...31; threshold = mask/2 + (x < 0).
+        let mask = Int32.max &>> (31 &- exponent)
+        let remainder = x & SIMD4(repeating: mask)
+        let threshold = SIMD4<Int32>(repeating: mask &>> 1) &- (x &>> 31)
+        // A true comparison lane is −1: subtracting it adds the rounding 1 (no wrap, see scalar).
+        let roundUp = SIMD4<Int32>(repeating: 0).replacing(with: -1, where: remainder .> threshold)
+        return (x &>> SIMD4(repeating: exponent)) &- roundUp
+    }
+
     // MARK: TFLite's MultiplyByQuantizedMultiplier
 
     /// TFLite's double-rounding `MultiplyByQuantizedMultiplier(int32_t x, int32_t

@@ -13,17 +13,65 @@ struct Requantization {
     var maximum: Int32
     var singleRounding: Bool
 
+    /// One channel's multiplier with its shift split into TFLite's left and right shifts,
+    /// clamped once (as `FixedPoint.multiplyByQuantizedMultiplier` clamps them per call).
+    @usableFromInline
+    struct Scale {
+        var multiplier: Int32, shift: Int32, leftShift: Int32, rightShift: Int32
+    }
+
     @inline(__always)
-    func apply(_ accumulator: Int32, channel: Int) -> Int8 {
+    func scale(channel: Int) -> Scale {
         let m = multipliers?[channel] ?? multiplier
         let s = shifts?[channel] ?? shift
+        return Scale(multiplier: m, shift: s, leftShift: min(max(s, 0), 31), rightShift: -min(max(s, -31), 0))
+    }
+
+    /// Requantizes an accumulator: bit-identical to `FixedPoint.multiplyByQuantizedMultiplier`
+    /// (or its single-rounding form), plus the output zero point, clamped to the activation's
+    /// bounds (the sum is taken in Int64, so it cannot wrap).
+    @inline(__always)
+    func apply(_ accumulator: Int32, _ s: Scale) -> Int8 {
         let scaled = singleRounding
-            ? FixedPoint.multiplyByQuantizedMultiplierSingleRounding(accumulator, m, s)
-            : FixedPoint.multiplyByQuantizedMultiplier(accumulator, m, s)
-        // Saturating add: the scaled value may be near Int32's limits for hostile parameters.
-        let (sum, overflow) = scaled.addingReportingOverflow(outputZeroPoint)
-        let value = overflow ? (scaled > 0 ? Int32.max : Int32.min) : sum
-        return Int8(truncatingIfNeeded: min(max(value, minimum), maximum))
+            ? FixedPoint.multiplyByQuantizedMultiplierSingleRounding(accumulator, s.multiplier, s.shift)
+            // `&<<`: leftShift is in 0...31 (see `scale`); the wrap is TFLite's (see FixedPoint).
+            : FixedPoint.roundingDivideByPOTInRange(
+                FixedPoint.saturatingRoundingDoublingHighMul(accumulator &<< s.leftShift, s.multiplier), s.rightShift)
+        let value = Int64(scaled) &+ Int64(outputZeroPoint) // two Int32 values: no wrap in Int64
+        return Int8(truncatingIfNeeded: min(max(value, Int64(minimum)), Int64(maximum)))
+    }
+
+    @inline(__always)
+    func apply(_ accumulator: Int32, channel: Int) -> Int8 { apply(accumulator, scale(channel: channel)) }
+
+    /// Four accumulators of one channel with double rounding, bit-identical to `apply` lane by
+    /// lane (the tests compare them).
+    @inline(__always)
+    func apply(_ accumulators: SIMD4<Int32>, _ s: Scale) -> SIMD4<Int8> {
+        // `&<<`: per-lane shift by leftShift in 0...31, TFLite's wrap as in the scalar form.
+        let high = FixedPoint.saturatingRoundingDoublingHighMul(accumulators &<< SIMD4(repeating: s.leftShift), nonNegative: s.multiplier)
+        let scaled = FixedPoint.roundingDivideByPOTInRange(high, s.rightShift)
+        // The loader keeps zero points in −128…127, so clamping to ±1024 before adding it
+        // cannot change the final clamp to [minimum, maximum] ⊂ [−128, 127] (the scalar form
+        // adds in Int64 instead), and the sum cannot wrap.
+        let bounded = scaled.clamped(lowerBound: SIMD4(repeating: -1024), upperBound: SIMD4(repeating: 1024))
+        let value = (bounded &+ SIMD4(repeating: outputZeroPoint)).clamped(lowerBound: SIMD4(repeating: minimum), upperBound: SIMD4(repeating: maximum))
+        return SIMD4<Int8>(truncatingIfNeeded: value)
+    }
+
+    /// Requantizes `count` accumulators of one channel into `y`: four lanes at a time with
+    /// double rounding, one at a time with single rounding and for the remainder.
+    @inline(__always)
+    func apply(_ accumulators: UnsafePointer<Int32>, count: Int, _ s: Scale, into y: UnsafeMutablePointer<Int8>) {
+        var i = 0
+        if !singleRounding {
+            while i + 4 <= count {
+                let values = apply(UnsafeRawPointer(accumulators + i).loadUnaligned(as: SIMD4<Int32>.self), s)
+                UnsafeMutableRawPointer(y + i).storeBytes(of: values, as: SIMD4<Int8>.self)
+                i += 4
+            }
+        }
+        while i < count { y[i] = apply(accumulators[i], s); i += 1 }
     }
 }
 
@@ -37,13 +85,24 @@ func loadInt16x8(_ pointer: UnsafePointer<Int8>) -> SIMD8<Int16> {
     SIMD8<Int16>(truncatingIfNeeded: UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Int8>.self))
 }
 
-/// Sums of adjacent products: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1]. On 128-bit vectors this
-/// is the shape LLVM lowers to one `pmaddwd` (SSE2), `vpmaddwd` (AVX) or `smull`/`smlal` pairs (NEON).
+@inline(__always)
+func loadInt16x8(_ pointer: UnsafePointer<Int16>) -> SIMD8<Int16> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Int16>.self)
+}
+
+/// Sums of adjacent products: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1], exact in Int32.
+///
+/// Written as one widening multiply followed by the even/odd pair sum because that is the
+/// form LLVM reliably lowers to a single `pmaddwd` (SSE2) / `vpmaddwd` (AVX2, AVX-512) per
+/// 8 lanes, also when operands are shared by several products as in the GEMM below. (Widening
+/// the even and odd halves first and multiplying them separately compiled, measured, to
+/// `pmullw` + `pmulhw` + unpacks in about half the cases, at a third of the speed.)
 @inline(__always)
 func multiplyAddPairs(_ a: SIMD8<Int16>, _ b: SIMD8<Int16>) -> SIMD4<Int32> {
-    // Products of int8-range values fit Int32 easily; wrapping operators never wrap here.
-    SIMD4<Int32>(truncatingIfNeeded: a.evenHalf) &* SIMD4<Int32>(truncatingIfNeeded: b.evenHalf)
-        &+ SIMD4<Int32>(truncatingIfNeeded: a.oddHalf) &* SIMD4<Int32>(truncatingIfNeeded: b.oddHalf)
+    // Products of int16 values fit Int32 and the pair sum of int8-range products cannot
+    // wrap; the wrapping operators only avoid overflow checks.
+    let products = SIMD8<Int32>(truncatingIfNeeded: a) &* SIMD8<Int32>(truncatingIfNeeded: b)
+    return products.evenHalf &+ products.oddHalf
 }
 
 /// The 16-lane form, used by dot products.
@@ -53,133 +112,164 @@ func multiplyAddPairs(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
     return SIMD8<Int32>(lowHalf: low, highHalf: high)
 }
 
-/// The pair (w0, w1) repeated four times as eight Int16 lanes.
+/// The totals of four 4-lane accumulators, as one vector (a transpose-and-add).
 @inline(__always)
-func broadcastPair(_ w0: Int8, _ w1: Int8) -> SIMD8<Int16> {
-    let bits = UInt32(UInt16(bitPattern: Int16(w0))) | (UInt32(UInt16(bitPattern: Int16(w1))) << 16)
-    return unsafeBitCast(SIMD4<UInt32>(repeating: bits), to: SIMD8<Int16>.self)
+func horizontalSums(_ a: SIMD4<Int32>, _ b: SIMD4<Int32>, _ c: SIMD4<Int32>, _ d: SIMD4<Int32>) -> SIMD4<Int32> {
+    let ab = SIMD4<Int32>(a[0], b[0], a[2], b[2]) &+ SIMD4<Int32>(a[1], b[1], a[3], b[3])
+    let cd = SIMD4<Int32>(c[0], d[0], c[2], d[2]) &+ SIMD4<Int32>(c[1], d[1], c[3], d[3])
+    return SIMD4<Int32>(ab[0], ab[1], cd[0], cd[1]) &+ SIMD4<Int32>(ab[2], ab[3], cd[2], cd[3])
 }
 
 /// The int8 kernels. Accumulation is exact in Int32; every output is requantized with an
 /// integer multiplier and shift. No floating point is used.
 public enum Int8Kernels {
-    /// Bytes of the pair-interleaved column buffer of a convolution with `k` rows and `n` columns.
-    public static func pairedScratchBytes(k: Int, n: Int) -> Int { (k + 1) / 2 * 2 * FloatKernels.paddedColumns(n) }
+    /// Bytes of the patch buffer of a convolution with `k` taps per output pixel and `n`
+    /// output pixels: one row of `k` Int16 values per pixel.
+    /// The patches (`n` rows of `k` Int16, plus 16 bytes of slack for `im2colRows`'s 8-lane
+    /// stores), then, 16-byte aligned, the GEMM's int32 sums of 4 channels (4·`n` Int32).
+    public static func patchScratchBytes(k: Int, n: Int) -> Int { rowSumsOffset(k: k, n: n) + 16 * n }
 
-    /// `// x (Cin,H,W) -> pairs ((K+1)/2, ldb, 2)`: image-to-column with rows k=2p and 2p+1
-    /// interleaved column by column; padding reads as `zeroPoint` (the real 0).
-    static func im2colPairs(_ x: UnsafePointer<Int8>, _ g: WindowGeometry, zeroPoint: Int8,
-                            columns: UnsafeMutablePointer<Int8>, ldb: Int) {
-        let k = g.channelsIn * g.kernelHeight * g.kernelWidth
-        let pixels = g.heightOut * g.widthOut
-        var row = 0
-        for ci in 0..<g.channelsIn {
-            let plane = x + ci * g.heightIn * g.widthIn
-            for ky in 0..<g.kernelHeight {
-                for kx in 0..<g.kernelWidth {
-                    let out = columns + (row / 2) * 2 * ldb + (row & 1)
-                    var column = 0
-                    let shift = kx * g.dilationWidth - g.padLeft
-                    let (first, end) = FloatKernels.insideColumns(g, shift: shift)
-                    for oy in 0..<g.heightOut {
-                        let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
-                        let target = out + 2 * column
+    /// Where the GEMM's int32 row sums start in the convolution scratch.
+    public static func rowSumsOffset(k: Int, n: Int) -> Int { (n * k * 2 + 16 + 15) / 16 * 16 }
+
+    /// `// x (Cin,H,W) -> patches (Ho·Wo, Cin·Kh·Kw) Int16`: image-to-column with each output
+    /// pixel's receptive field contiguous (the GEMM's dot products run along it); padding
+    /// reads as `zeroPoint` (the real 0). Int16 so that the GEMM's loads need no widening.
+    ///
+    /// Written pixel by pixel, window row by window row, so the stores are sequential. A
+    /// window row of at most 8 taps (dilation 1) is one 8-lane store: the widened input when
+    /// the row lies inside the image (and the 8-byte load stays inside the input tensor), the
+    /// padding value when the row is above or below the image. Such a store also writes up to
+    /// 7 values past the row's taps; those belong to taps (or, after a pixel's last tap, to
+    /// the next pixel) written later in the same sweep, or to the buffer's 16 bytes of slack.
+    /// Rows cut by the left or right border are copied tap by tap.
+    static func im2colRows(_ x: UnsafePointer<Int8>, _ g: WindowGeometry, zeroPoint: Int8,
+                           patches: UnsafeMutablePointer<Int16>) {
+        let padding = Int16(zeroPoint)
+        let paddingRow = SIMD8<Int16>(repeating: padding)
+        let plane = g.heightIn * g.widthIn
+        let spanX = (g.kernelWidth - 1) * g.dilationWidth
+        let rowStores = g.dilationWidth == 1 && g.kernelWidth <= 8
+        let inputEnd = g.channelsIn * plane
+        var target = patches
+        for oy in 0..<g.heightOut {
+            let iy0 = oy * g.strideHeight - g.padTop
+            for ox in 0..<g.widthOut {
+                let ix0 = ox * g.strideWidth - g.padLeft
+                let insideX = ix0 >= 0 && ix0 + spanX < g.widthIn
+                for ci in 0..<g.channelsIn {
+                    for ky in 0..<g.kernelHeight {
+                        let iy = iy0 + ky * g.dilationHeight
+                        let start = ci * plane + iy * g.widthIn + ix0
                         if iy < 0 || iy >= g.heightIn {
-                            for ox in 0..<g.widthOut { target[2 * ox] = zeroPoint }
+                            if rowStores {
+                                UnsafeMutableRawPointer(target).storeBytes(of: paddingRow, as: SIMD8<Int16>.self)
+                            } else {
+                                for kx in 0..<g.kernelWidth { target[kx] = padding }
+                            }
+                        } else if insideX && rowStores && start + 8 <= inputEnd {
+                            UnsafeMutableRawPointer(target).storeBytes(of: loadInt16x8(x + start), as: SIMD8<Int16>.self)
                         } else {
-                            let line = plane + iy * g.widthIn + shift
-                            for ox in 0..<first { target[2 * ox] = zeroPoint }
-                            for ox in first..<end { target[2 * ox] = line[ox * g.strideWidth] }
-                            for ox in end..<g.widthOut { target[2 * ox] = zeroPoint }
+                            for kx in 0..<g.kernelWidth {
+                                let ix = ix0 + kx * g.dilationWidth
+                                target[kx] = ix >= 0 && ix < g.widthIn ? Int16(x[start + kx * g.dilationWidth]) : padding
+                            }
                         }
-                        column += g.widthOut
+                        target += g.kernelWidth
                     }
-                    for pad in pixels..<ldb { out[2 * pad] = 0 }
-                    row += 1
                 }
             }
         }
-        if k & 1 == 1 {
-            let out = columns + (k / 2) * 2 * ldb + 1
-            for column in 0..<ldb { out[2 * column] = 0 }
-        }
     }
 
-    /// `// x (Cin, N) -> pairs`: the pair-interleaved layout of a 1×1 convolution's input.
-    static func interleavePairs(_ x: UnsafePointer<Int8>, rows k: Int, columns n: Int,
-                                into out: UnsafeMutablePointer<Int8>, ldb: Int) {
+    /// `// x (Cin, N) -> patches (N, Cin) Int16`: the patch layout of a 1×1 convolution's input.
+    static func transposeToRows(_ x: UnsafePointer<Int8>, rows k: Int, columns n: Int, patches: UnsafeMutablePointer<Int16>) {
         for row in 0..<k {
             let source = x + row * n
-            let target = out + (row / 2) * 2 * ldb + (row & 1)
-            for column in 0..<n { target[2 * column] = source[column] }
-            for column in n..<ldb { target[2 * column] = 0 }
-        }
-        if k & 1 == 1 {
-            let target = out + (k / 2) * 2 * ldb + 1
-            for column in 0..<ldb { target[2 * column] = 0 }
+            let target = patches + row
+            for column in 0..<n { target[column * k] = Int16(source[column]) }
         }
     }
 
-    /// `// W (M,K) int8 · B (pairs of K, ldb) + bias (M) -> requantize -> C (M,N) int8`
+    /// Σ w[i]·p[i] for i in 0..<k: 8 taps per step, then the tail.
+    @inline(__always)
+    static func dot(_ w: UnsafePointer<Int8>, _ p: UnsafePointer<Int16>, k: Int) -> Int32 {
+        var sums = SIMD4<Int32>()
+        var i = 0
+        while i + 8 <= k {
+            sums &+= multiplyAddPairs(loadInt16x8(w + i), loadInt16x8(p + i))
+            i += 8
+        }
+        var total = sums.wrappedSum()
+        while i < k { total &+= Int32(w[i]) &* Int32(p[i]); i += 1 }
+        return total
+    }
+
+    /// `// W (M,K) int8 · patches (N,K) Int16 + bias (M) -> requantize -> C (M,N) int8`
     ///
     /// `bias` has the input zero point folded in (`bias − zp·ΣW`), so the products use the raw
-    /// int8 values. Blocks of 4 rows × 8 columns keep 8 accumulators of 4 lanes in registers
-    /// (11 live vectors: no spills even with SSE2's 16); each step multiplies a pair of K.
-    static func gemm(m: Int, n: Int, k: Int, weights a: UnsafePointer<Int8>, pairs b: UnsafePointer<Int8>, ldb: Int,
-                     bias: UnsafePointer<Int32>, requantization q: Requantization, c: UnsafeMutablePointer<Int8>) {
-        let fullPairs = k / 2
-        let oddTail = k & 1 == 1
-        var j0 = 0
-        while j0 < n {
-            let valid = min(8, n - j0)
-            var i0 = 0
-            while i0 < m {
-                let rows = min(4, m - i0)
-                var a0 = SIMD4<Int32>(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0
-                let r0 = a + i0 * k
-                let r1 = rows > 1 ? r0 + k : r0
-                let r2 = rows > 2 ? r0 + 2 * k : r0
-                let r3 = rows > 3 ? r0 + 3 * k : r0
-                var panel = b + 2 * j0
-                for p in 0..<fullPairs {
-                    let low = loadInt16x8(panel), high = loadInt16x8(panel + 8)
-                    let w0 = broadcastPair(r0[2 * p], r0[2 * p + 1])
-                    a0 &+= multiplyAddPairs(w0, low); b0 &+= multiplyAddPairs(w0, high)
-                    let w1 = broadcastPair(r1[2 * p], r1[2 * p + 1])
-                    a1 &+= multiplyAddPairs(w1, low); b1 &+= multiplyAddPairs(w1, high)
-                    let w2 = broadcastPair(r2[2 * p], r2[2 * p + 1])
-                    a2 &+= multiplyAddPairs(w2, low); b2 &+= multiplyAddPairs(w2, high)
-                    let w3 = broadcastPair(r3[2 * p], r3[2 * p + 1])
-                    a3 &+= multiplyAddPairs(w3, low); b3 &+= multiplyAddPairs(w3, high)
-                    panel += 2 * ldb
+    /// int8 values. Blocks of 4 channels × 3 pixels keep 12 accumulators of 4 lanes in
+    /// registers (with 3 patch vectors and one weight vector); each step covers 8 taps with 12
+    /// `pmaddwd`. Weights stay int8 and are widened as loaded. Taps beyond a multiple of 8 are
+    /// added one by one; pixels outside whole blocks, and the last `M mod 4` channels, take
+    /// `dot`. The int32 sums of 4 channels collect in `rowSums` (4·N values) and are then
+    /// requantized a channel row at a time, 4 lanes at a time.
+    static func gemm(m: Int, n: Int, k: Int, weights a: UnsafePointer<Int8>, patches b: UnsafePointer<Int16>,
+                     bias: UnsafePointer<Int32>, requantization q: Requantization, rowSums: UnsafeMutablePointer<Int32>,
+                     c: UnsafeMutablePointer<Int8>) {
+        let vectorK = k / 8 * 8
+        let blockRows = m / 4 * 4, blockColumns = n / 3 * 3
+        var i0 = 0
+        while i0 < blockRows {
+            let r0 = a + i0 * k, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k
+            // `&+`: the folded bias and the sums wrap as TFLite's int32 accumulator does.
+            let offsets = SIMD4<Int32>(bias[i0], bias[i0 + 1], bias[i0 + 2], bias[i0 + 3])
+            var j0 = 0
+            while j0 < blockColumns {
+                let p0 = b + j0 * k, p1 = p0 + k, p2 = p1 + k
+                var s00 = SIMD4<Int32>(), s01 = s00, s02 = s00, s10 = s00, s11 = s00, s12 = s00
+                var s20 = s00, s21 = s00, s22 = s00, s30 = s00, s31 = s00, s32 = s00
+                var t = 0
+                while t < vectorK {
+                    let x0 = loadInt16x8(p0 + t), x1 = loadInt16x8(p1 + t), x2 = loadInt16x8(p2 + t)
+                    let w0 = loadInt16x8(r0 + t)
+                    s00 &+= multiplyAddPairs(w0, x0); s01 &+= multiplyAddPairs(w0, x1); s02 &+= multiplyAddPairs(w0, x2)
+                    let w1 = loadInt16x8(r1 + t)
+                    s10 &+= multiplyAddPairs(w1, x0); s11 &+= multiplyAddPairs(w1, x1); s12 &+= multiplyAddPairs(w1, x2)
+                    let w2 = loadInt16x8(r2 + t)
+                    s20 &+= multiplyAddPairs(w2, x0); s21 &+= multiplyAddPairs(w2, x1); s22 &+= multiplyAddPairs(w2, x2)
+                    let w3 = loadInt16x8(r3 + t)
+                    s30 &+= multiplyAddPairs(w3, x0); s31 &+= multiplyAddPairs(w3, x1); s32 &+= multiplyAddPairs(w3, x2)
+                    t += 8
                 }
-                if oddTail {
-                    let low = loadInt16x8(panel), high = loadInt16x8(panel + 8)
-                    let last = k - 1
-                    let w0 = broadcastPair(r0[last], 0), w1 = broadcastPair(r1[last], 0)
-                    let w2 = broadcastPair(r2[last], 0), w3 = broadcastPair(r3[last], 0)
-                    a0 &+= multiplyAddPairs(w0, low); b0 &+= multiplyAddPairs(w0, high)
-                    a1 &+= multiplyAddPairs(w1, low); b1 &+= multiplyAddPairs(w1, high)
-                    a2 &+= multiplyAddPairs(w2, low); b2 &+= multiplyAddPairs(w2, high)
-                    a3 &+= multiplyAddPairs(w3, low); b3 &+= multiplyAddPairs(w3, high)
-                }
-                for r in 0..<rows {
-                    let (l, h): (SIMD4<Int32>, SIMD4<Int32>)
-                    switch r {
-                    case 0: (l, h) = (a0, b0)
-                    case 1: (l, h) = (a1, b1)
-                    case 2: (l, h) = (a2, b2)
-                    default: (l, h) = (a3, b3)
+                // One vector per pixel, lane r = channel i0 + r.
+                var column0 = horizontalSums(s00, s10, s20, s30) &+ offsets
+                var column1 = horizontalSums(s01, s11, s21, s31) &+ offsets
+                var column2 = horizontalSums(s02, s12, s22, s32) &+ offsets
+                if vectorK < k {
+                    for t in vectorK..<k {
+                        let w = SIMD4<Int32>(Int32(r0[t]), Int32(r1[t]), Int32(r2[t]), Int32(r3[t]))
+                        column0 &+= w &* Int32(p0[t]); column1 &+= w &* Int32(p1[t]); column2 &+= w &* Int32(p2[t])
                     }
-                    let channel = i0 + r
-                    let out = c + channel * n + j0
-                    let offset = bias[channel]
-                    for lane in 0..<min(valid, 4) { out[lane] = q.apply(l[lane] &+ offset, channel: channel) }
-                    if valid > 4 { for lane in 0..<(valid - 4) { out[4 + lane] = q.apply(h[lane] &+ offset, channel: channel) } }
                 }
-                i0 += 4
+                for r in 0..<4 {
+                    let row = rowSums + r * n + j0
+                    row[0] = column0[r]; row[1] = column1[r]; row[2] = column2[r]
+                }
+                j0 += 3
             }
-            j0 += 8
+            for r in 0..<4 {
+                let channel = i0 + r
+                let row = a + channel * k
+                for column in blockColumns..<n { rowSums[r * n + column] = dot(row, b + column * k, k: k) &+ bias[channel] }
+                q.apply(rowSums + r * n, count: n, q.scale(channel: channel), into: c + channel * n)
+            }
+            i0 += 4
+        }
+        for channel in blockRows..<m {
+            let row = a + channel * k
+            for column in 0..<n { rowSums[column] = dot(row, b + column * k, k: k) &+ bias[channel] }
+            q.apply(rowSums, count: n, q.scale(channel: channel), into: c + channel * n)
         }
     }
 
@@ -261,6 +351,17 @@ public enum Int8Kernels {
     /// headroom, summed, and requantized; NumPy broadcasting over up to four axes.
     static func add(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, y: UnsafeMutablePointer<Int8>,
                     lhs: TensorShape, rhs: TensorShape, out: TensorShape, parameters p: AddParameters) {
+        if lhs == out && rhs == out {
+            let count = out.elementCount
+            var i = 0
+            while i + 4 <= count {
+                let results = p.apply(SIMD4(p.sum(a[i], b[i]), p.sum(a[i + 1], b[i + 1]), p.sum(a[i + 2], b[i + 2]), p.sum(a[i + 3], b[i + 3])))
+                UnsafeMutableRawPointer(y + i).storeBytes(of: results, as: SIMD4<Int8>.self)
+                i += 4
+            }
+            while i < count { y[i] = p.apply(a[i], b[i]); i += 1 }
+            return
+        }
         DataMovement.broadcast(a, b, y: y, lhs: lhs, rhs: rhs, out: out) { l, r in p.apply(l, r) }
     }
 
@@ -276,9 +377,21 @@ public enum Int8Kernels {
     static func batchNorm(_ x: UnsafePointer<Int8>, inputZeroPoint: Int32, scale: UnsafePointer<Int8>, bias: UnsafePointer<Int32>,
                           y: UnsafeMutablePointer<Int8>, channels: Int, spatial: Int, requantization q: Requantization) {
         for c in 0..<channels {
-            let w = Int32(scale[c]), offset = bias[c]
+            // (x − zp)·w + bias = x·w + (bias − zp·w), both in TFLite's wrapping int32
+            // arithmetic (`&`): the same value modulo 2^32, so bit-identical.
+            let w = Int32(scale[c]), offset = bias[c] &- inputZeroPoint &* w
             let input = x + c * spatial, output = y + c * spatial
-            for i in 0..<spatial { output[i] = q.apply((Int32(input[i]) - inputZeroPoint) * w + offset, channel: c) }
+            let channelScale = q.scale(channel: c)
+            var i = 0
+            if !q.singleRounding {
+                while i + 4 <= spatial {
+                    let values = SIMD4<Int32>(truncatingIfNeeded: UnsafeRawPointer(input + i).loadUnaligned(as: SIMD4<Int8>.self))
+                    let results = q.apply(values &* w &+ offset, channelScale)
+                    UnsafeMutableRawPointer(output + i).storeBytes(of: results, as: SIMD4<Int8>.self)
+                    i += 4
+                }
+            }
+            while i < spatial { output[i] = q.apply(Int32(input[i]) &* w &+ offset, channelScale); i += 1 }
         }
     }
 
@@ -370,23 +483,40 @@ public enum Int8Kernels {
     }
 }
 
-/// Parameters of TFLite's int8 add, from the operator's attributes and the tensors' zero points.
+/// Parameters of TFLite's int8 add: the inputs' rescaling tables (prepared at load) and the
+/// output requantization.
 struct AddParameters {
-    var leftShift: Int32
-    var zeroPointA: Int32, multiplierA: Int32, shiftA: Int32
-    var zeroPointB: Int32, multiplierB: Int32, shiftB: Int32
-    var outputZeroPoint: Int32, multiplierOut: Int32, shiftOut: Int32
+    /// 512 entries: input A's rescaled value for int8 −128…127, then input B's.
+    var tables: UnsafePointer<Int32>
+    var output: Requantization.Scale
+    var outputZeroPoint: Int32
     var minimum: Int32, maximum: Int32
+
+    init(tables: UnsafePointer<Int32>, outputZeroPoint: Int32, multiplierOut: Int32, shiftOut: Int32, minimum: Int32, maximum: Int32) {
+        self.tables = tables
+        self.output = Requantization.Scale(multiplier: multiplierOut, shift: shiftOut, leftShift: min(max(shiftOut, 0), 31),
+                                           rightShift: -min(max(shiftOut, -31), 0))
+        self.outputZeroPoint = outputZeroPoint
+        self.minimum = minimum
+        self.maximum = maximum
+    }
+
+    /// The two inputs rescaled and summed: TFLite adds them in int32 (`&+`, wrapping).
+    @inline(__always)
+    func sum(_ a: Int8, _ b: Int8) -> Int32 { tables[Int(a) &+ 128] &+ tables[Int(b) &+ 384] }
 
     @inline(__always)
     func apply(_ a: Int8, _ b: Int8) -> Int8 {
-        let shiftedA = (Int32(a) - zeroPointA) << leftShift
-        let shiftedB = (Int32(b) - zeroPointB) << leftShift
-        let scaledA = FixedPoint.multiplyByQuantizedMultiplier(shiftedA, multiplierA, shiftA)
-        let scaledB = FixedPoint.multiplyByQuantizedMultiplier(shiftedB, multiplierB, shiftB)
-        let raw = FixedPoint.multiplyByQuantizedMultiplier(scaledA &+ scaledB, multiplierOut, shiftOut)
-        let value = raw.addingReportingOverflow(outputZeroPoint)
-        let clamped = value.overflow ? (raw > 0 ? maximum : minimum) : min(max(value.partialValue, minimum), maximum)
-        return Int8(truncatingIfNeeded: clamped)
+        let raw = FixedPoint.roundingDivideByPOTInRange(
+            FixedPoint.saturatingRoundingDoublingHighMul(sum(a, b) &<< output.leftShift, output.multiplier), output.rightShift)
+        let value = Int64(raw) &+ Int64(outputZeroPoint) // no wrap in Int64
+        return Int8(truncatingIfNeeded: min(max(value, Int64(minimum)), Int64(maximum)))
+    }
+
+    /// Four sums at once, bit-identical to `apply` per lane.
+    @inline(__always)
+    func apply(_ sums: SIMD4<Int32>) -> SIMD4<Int8> {
+        let requantization = Requantization(outputZeroPoint: outputZeroPoint, minimum: minimum, maximum: maximum, singleRounding: false)
+        return requantization.apply(sums, output)
     }
 }

@@ -3,7 +3,8 @@
 enum Int8Preparation {
     /// Checks the values of int8 operators' constant parameters and derives, for each int8
     /// convolution and fully connected operator, `bias[c] − zp_in · Σ_k W[c,k]` (so the GEMM
-    /// can multiply raw int8 values). Returns the prepared pool; sets `preparedOffset`.
+    /// can multiply raw int8 values), and for each int8 add the two rescaling tables of its
+    /// inputs (256 Int32 each). Returns the prepared pool; sets `preparedOffset`.
     static func prepare(_ operators: inout [Operator], tensors: [TensorInfo], base: UnsafeRawPointer) throws(ModelError) -> [Int32] {
         var pool: [Int32] = []
         for index in operators.indices where tensors[operators[index].output].dataType == .int8 {
@@ -34,6 +35,18 @@ enum Int8Preparation {
                             throw fail("channel \(c): bias \(bias[c]) with the input zero point folded in overflows int32")
                         }
                         pool.append(Int32(folded))
+                    }
+                }
+            case .add:
+                // TFLite's int8 add rescales each input by (x − zp) << leftShift, then a multiplier
+                // and shift: a function of the int8 value alone, tabulated here for all 256 values
+                // (bit-identical to computing it per element).
+                let a = op.attributes
+                operators[index].preparedOffset = pool.count
+                for (zeroPoint, multiplier, shift) in [(tensors[op.inputs[0]].quantization.zeroPoint, a[1], a[2]),
+                                                       (tensors[op.inputs[1]].quantization.zeroPoint, a[3], a[4])] {
+                    for value in -128...127 {
+                        pool.append(FixedPoint.multiplyByQuantizedMultiplier((Int32(value) - zeroPoint) << a[0], multiplier, shift))
                     }
                 }
             case .softmax:

@@ -39,18 +39,19 @@ extension Interpreter {
             let weights = model.constantInt8(op.inputs[1])
             switch op.convolutionPath {
             case .pointwise, .im2col:
-                let scratch = (arena + model.plan.scratchOffsets[index]).assumingMemoryBound(to: Int8.self)
+                let patches = (arena + model.plan.scratchOffsets[index]).assumingMemoryBound(to: Int16.self)
                 let pixels = g.heightOut * g.widthOut
-                let ldb = FloatKernels.paddedColumns(pixels)
                 let k = g.channelsIn * g.kernelHeight * g.kernelWidth
                 if op.convolutionPath == .pointwise {
-                    Int8Kernels.interleavePairs(int8s(op.inputs[0]), rows: k, columns: pixels, into: scratch, ldb: ldb)
+                    Int8Kernels.transposeToRows(int8s(op.inputs[0]), rows: k, columns: pixels, patches: patches)
                 } else {
-                    Int8Kernels.im2colPairs(int8s(op.inputs[0]), g, zeroPoint: Int8(truncatingIfNeeded: zeroPoint(op.inputs[0])),
-                                            columns: scratch, ldb: ldb)
+                    Int8Kernels.im2colRows(int8s(op.inputs[0]), g, zeroPoint: Int8(truncatingIfNeeded: zeroPoint(op.inputs[0])),
+                                           patches: patches)
                 }
-                Int8Kernels.gemm(m: g.channelsOut, n: pixels, k: k, weights: weights, pairs: scratch, ldb: ldb,
-                                 bias: model.prepared + op.preparedOffset, requantization: q, c: y)
+                let rowSums = (arena + model.plan.scratchOffsets[index] + Int8Kernels.rowSumsOffset(k: k, n: pixels))
+                    .assumingMemoryBound(to: Int32.self)
+                Int8Kernels.gemm(m: g.channelsOut, n: pixels, k: k, weights: weights, patches: patches,
+                                 bias: model.prepared + op.preparedOffset, requantization: q, rowSums: rowSums, c: y)
             case .depthwise, .grouped:
                 Int8Kernels.groupedConvolution(int8s(op.inputs[0]), inputZeroPoint: zeroPoint(op.inputs[0]), weights: weights,
                                                bias: model.constantInt32(op.inputs[2]), g, requantization: q, y: y)
@@ -63,9 +64,8 @@ extension Interpreter {
         case .add:
             let a = op.attributes
             let zp = zeroPoint(op.output)
-            let parameters = AddParameters(leftShift: a[0], zeroPointA: zeroPoint(op.inputs[0]), multiplierA: a[1], shiftA: a[2],
-                                           zeroPointB: zeroPoint(op.inputs[1]), multiplierB: a[3], shiftB: a[4],
-                                           outputZeroPoint: zp, multiplierOut: a[5], shiftOut: a[6],
+            let parameters = AddParameters(tables: model.prepared + op.preparedOffset, outputZeroPoint: zp,
+                                           multiplierOut: a[5], shiftOut: a[6],
                                            minimum: op.activation == .relu ? max(-128, zp) : -128, maximum: 127)
             Int8Kernels.add(int8s(op.inputs[0]), int8s(op.inputs[1]), y: y, lhs: tensors[op.inputs[0]].shape,
                             rhs: tensors[op.inputs[1]].shape, out: tensors[op.output].shape, parameters: parameters)

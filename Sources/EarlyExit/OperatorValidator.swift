@@ -139,8 +139,8 @@ enum OperatorValidator {
                     op.scratchBytes = g.channelsIn * kernelArea * FloatKernels.paddedColumns(g.heightOut * g.widthOut) * 4
                 }
                 if quantized {
-                    // int8 always packs its input into pair-interleaved columns.
-                    op.scratchBytes = Int8Kernels.pairedScratchBytes(k: g.channelsIn * kernelArea, n: g.heightOut * g.widthOut)
+                    // int8 always gathers its input into Int16 patch rows, one per output pixel.
+                    op.scratchBytes = Int8Kernels.patchScratchBytes(k: g.channelsIn * kernelArea, n: g.heightOut * g.widthOut)
                 }
             } else if g.groups == g.channelsIn && g.channelsOut == g.channelsIn {
                 op.convolutionPath = .depthwise

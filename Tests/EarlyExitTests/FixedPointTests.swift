@@ -8,6 +8,7 @@
 //     Double arithmetic, Glibc's frexp and round), exhaustively over int8 × int8 products and
 //     over 10^6 seeded random triples.
 @testable import EarlyExit
+import EarlyExitTools
 import Foundation
 import XCTest
 
@@ -766,6 +767,60 @@ final class FixedPointTests: XCTestCase {
         // Activation bounds outside int8 (never produced by TFLite) saturate instead of wrapping.
         XCTAssertEqual(FixedPoint.requantize(1000, multiplier: half, shift: 0, outputZeroPoint: 0, min: -1000, max: 1000), 127)
     }
+
+    // MARK: Four-lane forms
+
+    /// The SIMD forms used by the int8 kernels are the scalar functions lane by lane: every
+    /// edge accumulator (Int32.min, Int32.max, ±1, 0, values near rounding ties) against every
+    /// edge multiplier and each exponent, plus seeded random lanes.
+    func testFourLaneFormsEqualTheScalarFunctions() {
+        let edges: [Int32] = [.min, .min + 1, -1 << 30, -(1 << 20) - 1, -65536, -3, -2, -1, 0, 1, 2, 3, 1 << 15, (1 << 30) - 1, 1 << 30, .max - 1, .max]
+        let multipliers: [Int32] = [0, 1, 2, 1 << 30, (1 << 30) + 1, 1_518_500_250, .max - 1, .max]
+        var rng = SeededGenerator(seed: 0x5D4)
+        var accumulators = edges
+        for _ in 0..<4000 { accumulators.append(Int32.random(in: .min ... .max, using: &rng)) }
+        for _ in 0..<4000 { accumulators.append(Int32.random(in: -(1 << 20)...(1 << 20), using: &rng)) }
+        while accumulators.count % 4 != 0 { accumulators.append(0) }
+        var compared = 0
+        for multiplier in multipliers + (0..<20).map({ _ in Int32.random(in: 0 ... .max, using: &rng) }) {
+            for start in stride(from: 0, to: accumulators.count, by: 4) {
+                let lanes = SIMD4(accumulators[start], accumulators[start + 1], accumulators[start + 2], accumulators[start + 3])
+                let high = FixedPoint.saturatingRoundingDoublingHighMul(lanes, nonNegative: multiplier)
+                for lane in 0..<4 {
+                    XCTAssertEqual(high[lane], FixedPoint.saturatingRoundingDoublingHighMul(lanes[lane], multiplier),
+                                   "SRDHM(\(lanes[lane]), \(multiplier))")
+                }
+                let exponent = Int32(start / 4 % 32)
+                let divided = FixedPoint.roundingDivideByPOTInRange(lanes, exponent)
+                for lane in 0..<4 {
+                    XCTAssertEqual(divided[lane], FixedPoint.roundingDivideByPOT(lanes[lane], exponent), "RDBPOT(\(lanes[lane]), \(exponent))")
+                }
+                compared += 8
+            }
+        }
+        // The requantization of four lanes (shift split, zero point, clamp) against the scalar one.
+        for shift: Int32 in [-31, -20, -7, -1, 0, 1, 5, 30] {
+            for (zeroPoint, minimum) in [(Int32(-128), Int32(-128)), (5, 5), (127, -128), (-7, -128)] {
+                var q = Requantization(outputZeroPoint: zeroPoint, minimum: minimum, maximum: 127, singleRounding: false)
+                q.multiplier = 1_100_000_000
+                q.shift = shift
+                let scale = q.scale(channel: 0)
+                for start in stride(from: 0, to: accumulators.count, by: 4) {
+                    let lanes = SIMD4(accumulators[start], accumulators[start + 1], accumulators[start + 2], accumulators[start + 3])
+                    let vector = q.apply(lanes, scale)
+                    for lane in 0..<4 {
+                        XCTAssertEqual(vector[lane], q.apply(lanes[lane], scale), "requantize(\(lanes[lane])) shift \(shift) zp \(zeroPoint)")
+                        // and the scalar path is TFLite's MultiplyByQuantizedMultiplier + zp, clamped
+                        let reference = Int64(FixedPoint.multiplyByQuantizedMultiplier(lanes[lane], q.multiplier, shift)) + Int64(zeroPoint)
+                        XCTAssertEqual(Int64(vector[lane]), min(max(reference, Int64(minimum)), 127))
+                    }
+                    compared += 4
+                }
+            }
+        }
+        print("four-lane fixed point: \(compared) lane results equal the scalar functions")
+    }
+
 }
 
 // MARK: - Vector generator

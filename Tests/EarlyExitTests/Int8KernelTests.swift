@@ -203,10 +203,14 @@ final class Int8KernelTests: XCTestCase {
     }
 
     static var convSpecs: [ConvSpec] { [
-        // pointwise: 169 and 49 outputs (not multiples of 16), Cout 7 and 6 (not multiples of 4)
+        // The GEMM works in blocks of 4 channels × 3 pixels × 8 taps; the cases below cover
+        // channel, pixel and tap remainders of every size.
+        // pointwise: 169 and 49 outputs (169 % 3 = 1), Cout 7 and 6 (not multiples of 4)
         ConvSpec(cin: 5, h: 13, w: 13, cout: 7, kh: 1, kw: 1, path: .pointwise),
         ConvSpec(cin: 3, h: 7, w: 7, cout: 6, kh: 1, kw: 1, relu: true, singleRounding: true, path: .pointwise),
-        ConvSpec(cin: 16, h: 4, w: 8, cout: 8, kh: 1, kw: 1, path: .pointwise), // exact 4×16 blocks, even K
+        ConvSpec(cin: 16, h: 4, w: 8, cout: 8, kh: 1, kw: 1, path: .pointwise), // whole channel blocks, K = 16, 32 % 3 = 2
+        ConvSpec(cin: 20, h: 4, w: 4, cout: 9, kh: 1, kw: 1, relu: true, path: .pointwise), // K = 20 (tail 4), 16 % 3 = 1
+        ConvSpec(cin: 12, h: 7, w: 5, cout: 9, pads: (1, 1, 1, 1), path: .im2col), // K = 108 (tail 4), 35 % 3 = 2, Cout 9
         // 3×3 pad 1 with Cin 3: K = 27 (odd tail); 9×11 = 99 outputs; Cout 5
         ConvSpec(cin: 3, h: 9, w: 11, cout: 5, pads: (1, 1, 1, 1), relu: true, path: .im2col),
         ConvSpec(cin: 3, h: 16, w: 16, cout: 8, pads: (1, 1, 1, 1), path: .im2col), // 256 outputs, K = 27
@@ -520,6 +524,7 @@ final class Int8KernelTests: XCTestCase {
         BinaryCase(inputShape: [1, 4, 5, 6], constantShape: [1, 1, 5, 1], constantFirst: true, relu: true),
         BinaryCase(inputShape: [1, 3, 7], constantShape: [7]),
         BinaryCase(inputShape: [1, 2, 3, 5], constantShape: nil), // x ∘ x
+        BinaryCase(inputShape: [1, 3, 4, 5], constantShape: [1, 3, 4, 5], relu: true), // same shapes: the unbroadcast loop
         BinaryCase(inputShape: [1, 1, 1, 6], constantShape: [1, 3, 4, 1], relu: true), // both sides broadcast
     ] }
 

@@ -13,6 +13,7 @@ enum BenchCommand {
             + PolicyOptions.options + [
                 OptionSpec("--json", nil, "print JSON"),
                 OptionSpec("--csv", nil, "print CSV"),
+                OptionSpec("--profile", nil, "instead: time every operator of the full network and list where the time goes"),
             ])
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
@@ -25,6 +26,10 @@ enum BenchCommand {
         let warmup = try arguments.int("--warmup", default: 50, range: 0...100_000)!
         let policy = try PolicyOptions.policy(arguments, model: model)
         let dataset = try ModelFiles.loadDataset(images: images, labels: labels, for: model, limit: limit)
+        if arguments.flag("--profile") {
+            console.out(try profile(model: model, dataset: dataset, warmup: min(warmup, dataset.count)))
+            return
+        }
         var bar = ProgressBar(console: console, label: "bench")
         let results = try Evaluation.measure(
             model: model, dataset: dataset,
@@ -37,6 +42,54 @@ enum BenchCommand {
         } else {
             console.out(table(results, model: model, images: images))
         }
+    }
+
+    /// Runs the full network on every image, timing each operator (wall clock between the
+    /// interpreter's per-operator callbacks): every operator in schedule order, then the totals
+    /// per operator kind.
+    static func profile(model: Model, dataset: Dataset, warmup: Int) throws -> String {
+        let interpreter = try Interpreter(model: model)
+        try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
+        var nanoseconds = [UInt64](repeating: 0, count: model.operators.count)
+        var executed = [Int](repeating: 0, count: model.operators.count)
+        var total: UInt64 = 0
+        for pass in 0..<2 {
+            let images = pass == 0 ? warmup : dataset.count
+            for image in 0..<images {
+                try dataset.inputs[image].withUnsafeBufferPointer { buffer in
+                    var last = Evaluation.now()
+                    let start = last
+                    _ = try interpreter.run(buffer, afterEachOperator: { index in
+                        let time = Evaluation.now()
+                        if pass == 1 { nanoseconds[index] += time - last; executed[index] += 1 }
+                        last = time
+                    })
+                    if pass == 1 { total += Evaluation.now() - start }
+                }
+            }
+        }
+        let images = Double(max(dataset.count, 1))
+        var lines = ["\(dataset.count) images, full network, \(model.isQuantized ? "int8" : "float32"); build: \(BuildInfo.description)",
+                     "mean per image: \(String(format: "%.1f", Double(total) / images / 1000)) µs (the operators' sum includes the callbacks' overhead)",
+                     "", "  op  kind             output shape        MACs        µs/image   share   GMAC/s"]
+        let byKind = Dictionary(grouping: model.operators.indices, by: { model.operators[$0].kind.name })
+        let sum = Double(max(nanoseconds.reduce(0, +), 1))
+        for index in model.operators.indices where executed[index] > 0 {
+            let op = model.operators[index]
+            let micro = Double(nanoseconds[index]) / Double(executed[index]) / 1000
+            let rate = op.macs > 0 ? String(format: "%8.2f", Double(op.macs) / (micro * 1000)) : "       -"
+            lines.append(String(format: "%4d  %-16@ %-18@ %10d  %9.1f  %5.1f%%  ", index, op.kind.name as NSString,
+                                model.tensors[op.output].shape.description as NSString, op.macs, micro,
+                                100 * Double(nanoseconds[index]) / sum) + rate)
+        }
+        lines.append("")
+        lines.append("by kind:")
+        for (kind, indices) in byKind.sorted(by: { a, b in a.value.reduce(0) { $0 + nanoseconds[$1] } > b.value.reduce(0) { $0 + nanoseconds[$1] } }) {
+            let time = indices.reduce(UInt64(0)) { $0 + nanoseconds[$1] }
+            lines.append(String(format: "  %-16@ %3d ops  %9.1f µs/image  %5.1f%%", kind as NSString, indices.count,
+                                Double(time) / images / 1000, 100 * Double(time) / sum))
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func json(_ results: [ConfigurationResult], model: Model) -> JSON {
