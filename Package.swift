@@ -14,6 +14,12 @@ if !targetCPU.isEmpty {
     coreSettings.append(.define("EARLYEXIT_TARGET_CPU_SET"))
 }
 
+// The core is compiled with optimization in debug builds too: its kernels run 50-100x slower
+// unoptimized, and the test suite (debug by default: `swift test`) runs the bundled models on
+// a thousand images. Overflow and bounds checks stay on (-O, not -Ounchecked).
+var coreOnlySettings = coreSettings
+coreOnlySettings.append(.unsafeFlags(["-O"], .when(configuration: .debug)))
+
 let package = Package(
     name: "EarlyExit",
     products: [
@@ -23,7 +29,7 @@ let package = Package(
     ],
     targets: [
         // The core: imports nothing, compiles in Embedded Swift mode.
-        .target(name: "EarlyExit", swiftSettings: coreSettings),
+        .target(name: "EarlyExit", swiftSettings: coreOnlySettings),
         .target(name: "EarlyExitC", dependencies: ["EarlyExit"]),
         // Counts heap allocations (glibc interposition) so tests and `bench` can prove `run` allocates nothing.
         .target(name: "CAllocationCounter"),

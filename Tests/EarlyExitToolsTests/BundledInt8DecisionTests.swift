@@ -1,0 +1,71 @@
+// The bundled int8 model's early-exit decisions against the bundled float32 model's, image by
+// image on the bundled test sample (Models/), with the stored policy of each.
+import EarlyExit
+import EarlyExitTools
+import Foundation
+import XCTest
+
+final class BundledInt8DecisionTests: XCTestCase {
+    static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Models")
+
+    /// The float32 exit signal of exit `index` after a full-network run.
+    func floatSignal(_ interpreter: Interpreter, exit index: Int, signal: ExitSignal, classes: Int) -> Float {
+        let logits = interpreter.logits(exit: index)
+        switch signal {
+        case .gate: return interpreter.gate(exit: index)
+        case .maxProbability: return ExitMath.maxProbability(logits.baseAddress!, count: classes)
+        case .entropy:
+            var work = [Float](repeating: 0, count: classes)
+            return ExitMath.entropy(logits.baseAddress!, count: classes, work: &work)
+        case .none: return 0
+        }
+    }
+
+    /// Every image: the exit the int8 model takes with its stored (integer) thresholds against
+    /// the exit float32 takes with its stored thresholds. The two may only differ where the
+    /// float32 signal lies near the threshold (within `band`, the int8 signal's error seen on
+    /// this model), and on aggregate they must agree as measured for the bundle (README).
+    func testEveryDecisionAgainstFloat32OnTheSample() throws {
+        let floatModel = try ModelFiles.loadModel(Self.models.appendingPathComponent("fashion-attn-wrn.eem").path)
+        let int8Model = try ModelFiles.loadModel(Self.models.appendingPathComponent("fashion-attn-wrn-int8.eem").path)
+        XCTAssertTrue(int8Model.isQuantized)
+        XCTAssertEqual(int8Model.defaultPolicy.signal, floatModel.defaultPolicy.signal)
+        XCTAssertEqual(int8Model.defaultPolicy.thresholds, floatModel.defaultPolicy.thresholds)
+        let data = try ModelFiles.loadDataset(
+            images: Self.models.appendingPathComponent("fashion-test-sample-images-idx3-ubyte.gz").path,
+            labels: Self.models.appendingPathComponent("fashion-test-sample-labels-idx1-ubyte.gz").path, for: floatModel)
+        let policy = floatModel.defaultPolicy
+        let floatEarly = Interpreter(model: floatModel), int8Early = Interpreter(model: int8Model)
+        let floatFull = Interpreter(model: floatModel)
+        try floatEarly.setPolicy(policy)
+        try int8Early.setPolicy(int8Model.defaultPolicy)
+        try floatFull.setPolicy(.fullNetwork(earlyExitCount: floatModel.earlyExitCount))
+        let started = Date()
+        let band: Float = policy.signal == .entropy ? 0.5 : 0.2
+        var sameExit = 0, sameClass = 0, correct = (float: 0, int8: 0), farDisagreements: [String] = []
+        for (image, input) in data.inputs.enumerated() {
+            let a = try floatEarly.run(input), b = try int8Early.run(input)
+            sameExit += a.exitIndex == b.exitIndex ? 1 : 0
+            sameClass += a.classIndex == b.classIndex ? 1 : 0
+            correct.float += a.classIndex == data.labels[image] ? 1 : 0
+            correct.int8 += b.classIndex == data.labels[image] ? 1 : 0
+            if a.exitIndex != b.exitIndex {
+                // The first exit where the two decided differently: float32's signal there.
+                let decisive = min(a.exitIndex, b.exitIndex)
+                _ = try floatFull.run(input)
+                let value = floatSignal(floatFull, exit: decisive, signal: policy.signal, classes: floatModel.classCount)
+                if abs(value - policy.thresholds[decisive]) > band {
+                    farDisagreements.append("image \(image): exit \(decisive + 1) float32 signal \(value), threshold \(policy.thresholds[decisive]); exits \(a.exitIndex) vs \(b.exitIndex)")
+                }
+            }
+        }
+        let n = Double(data.count)
+        print("(\(Int(Date().timeIntervalSince(started))) s) bundled int8 vs float32 on \(data.count) sample images: same exit \(Double(sameExit) / n), same class \(Double(sameClass) / n), accuracy \(Double(correct.float) / n) vs \(Double(correct.int8) / n)")
+        XCTAssertEqual(data.count, 1000)
+        XCTAssertTrue(farDisagreements.isEmpty, "decisions differ far from the threshold: \(farDisagreements.prefix(5))")
+        XCTAssertGreaterThanOrEqual(Double(sameExit) / n, 0.90)
+        XCTAssertGreaterThanOrEqual(Double(sameClass) / n, 0.985)
+        XCTAssertLessThanOrEqual(abs(correct.float - correct.int8), 10, "early-exit accuracy within 1 pp on the sample")
+    }
+}
