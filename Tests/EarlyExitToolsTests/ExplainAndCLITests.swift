@@ -499,6 +499,28 @@ final class ExplainAndCLITests: XCTestCase {
         result = cli(["bench", files.model, "--images", files.images, "--labels", files.labels, "--limit", "12", "--warmup", "0", "--csv"])
         XCTAssertEqual(result.status, 0, result.err)
         XCTAssertTrue(result.out.hasPrefix("configuration,"), result.out)
+
+        // --profile: one line per operator in schedule order (every one runs at full depth),
+        // with its MACs as the model counts them, then per-kind totals whose shares sum to 100%.
+        result = cli(["bench", files.model, "--images", files.images, "--labels", files.labels, "--limit", "12", "--warmup", "1", "--profile"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let model = try Model(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: files.model))))
+        let lines = result.out.split(separator: "\n").map(String.init)
+        let operatorLines = lines.filter { line in
+            let fields = line.split(separator: " ")
+            return line.hasPrefix(" ") && fields.count >= 6 && Int(fields[0]) != nil
+        }
+        XCTAssertEqual(operatorLines.map { Int($0.split(separator: " ")[0])! }, Array(model.operators.indices), result.out)
+        for (line, op) in zip(operatorLines, model.operators) {
+            let fields = line.split(separator: " ")
+            XCTAssertEqual(String(fields[1]), op.kind.name, line)
+            XCTAssertEqual(Int(fields[3]), op.macs, line)
+        }
+        let kindShares = lines.filter { $0.contains(" ops ") }.compactMap { line in
+            Double(line.split(separator: " ").last!.dropLast())
+        }
+        XCTAssertEqual(kindShares.count, Set(model.operators.map(\.kind.name)).count, result.out)
+        XCTAssertEqual(kindShares.reduce(0, +), 100, accuracy: 0.5, result.out)
     }
 
     func testTuneWritesTheThresholdsItPrintsPlotAndCSV() throws {
