@@ -28,6 +28,7 @@ struct Options {
     var kernels = true
     var models = true
     var synthetic = true
+    var single = true
 }
 
 let usage = """
@@ -46,6 +47,7 @@ let usage = """
       --no-kernels         skip the kernel table
       --no-models          skip the end-to-end table
       --no-synthetic       skip the synthetic model in the end-to-end table
+      --pairs-only         of the end-to-end runs, only the int8 vs float32 table
     """
 
 func parseOptions() -> Options {
@@ -83,6 +85,7 @@ func parseOptions() -> Options {
         case "--no-kernels": options.kernels = false
         case "--no-models": options.models = false
         case "--no-synthetic": options.synthetic = false
+        case "--pairs-only": options.single = false
         case "--help", "-h": print(usage); exit(0)
         default:
             FileHandle.standardError.write("error: unknown option '\(argument)'\n\(usage)\n".data(using: .utf8)!)
@@ -640,7 +643,7 @@ if !options.json {
     print("")
 }
 let kernelResults = options.kernels ? runKernels(options) : []
-let modelResults = options.models ? runModels(options) : []
+let modelResults = options.models && options.single ? runModels(options) : []
 let pairResults = options.models ? runPairs(options) : []
 var json = report(options, kernels: kernelResults, models: modelResults)
 if case .object(var fields) = json {
