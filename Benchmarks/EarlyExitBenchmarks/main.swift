@@ -438,10 +438,6 @@ struct PairResult {
     var floatArena: Int, int8Arena: Int
 }
 
-func constantBytes(_ model: Model) -> Int {
-    model.tensors.filter(\.isConstant).reduce(0) { $0 + $1.elementCount * $1.dataType.size }
-}
-
 /// Every `X-int8.eem` in the models directory with its `X.eem`.
 func runPairs(_ options: Options) -> [PairResult] {
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: options.modelsDirectory) else { return [] }
@@ -464,7 +460,7 @@ func runPairs(_ options: Options) -> [PairResult] {
                                       configurations: run.results,
                                       sameExit: Double(decided.filter { $0.0.exit == $0.1.exit }.count) / n,
                                       sameClass: Double(decided.filter { $0.0.label == $0.1.label }.count) / n,
-                                      floatWeightBytes: constantBytes(floatModel), int8WeightBytes: constantBytes(int8Model),
+                                      floatWeightBytes: floatModel.weightBytes, int8WeightBytes: int8Model.weightBytes,
                                       floatArena: floatModel.plan.arenaBytes, int8Arena: int8Model.plan.arenaBytes))
         } catch {
             FileHandle.standardError.write("warning: skipping the pair \(name): \(error)\n".data(using: .utf8)!)

@@ -18,13 +18,19 @@ struct Requantization {
     @usableFromInline
     struct Scale {
         var multiplier: Int32, shift: Int32, leftShift: Int32, rightShift: Int32
+
+        @inline(__always)
+        init(multiplier: Int32, shift: Int32) {
+            self.multiplier = multiplier
+            self.shift = shift
+            leftShift = min(max(shift, 0), 31)
+            rightShift = -min(max(shift, -31), 0)
+        }
     }
 
     @inline(__always)
     func scale(channel: Int) -> Scale {
-        let m = multipliers?[channel] ?? multiplier
-        let s = shifts?[channel] ?? shift
-        return Scale(multiplier: m, shift: s, leftShift: min(max(s, 0), 31), rightShift: -min(max(s, -31), 0))
+        Scale(multiplier: multipliers?[channel] ?? multiplier, shift: shifts?[channel] ?? shift)
     }
 
     /// Requantizes an accumulator: bit-identical to `FixedPoint.multiplyByQuantizedMultiplier`
@@ -123,10 +129,9 @@ func horizontalSums(_ a: SIMD4<Int32>, _ b: SIMD4<Int32>, _ c: SIMD4<Int32>, _ d
 /// The int8 kernels. Accumulation is exact in Int32; every output is requantized with an
 /// integer multiplier and shift. No floating point is used.
 public enum Int8Kernels {
-    /// Bytes of the patch buffer of a convolution with `k` taps per output pixel and `n`
-    /// output pixels: one row of `k` Int16 values per pixel.
-    /// The patches (`n` rows of `k` Int16, plus 16 bytes of slack for `im2colRows`'s 8-lane
-    /// stores), then, 16-byte aligned, the GEMM's int32 sums of 4 channels (4·`n` Int32).
+    /// Scratch bytes of an int8 convolution with `k` taps per output pixel and `n` output
+    /// pixels: the patches (`n` rows of `k` Int16, plus 16 bytes of slack for `im2colRows`'s
+    /// 8-lane stores), then, 16-byte aligned, the GEMM's int32 sums of 4 channels (4·`n` Int32).
     public static func patchScratchBytes(k: Int, n: Int) -> Int { rowSumsOffset(k: k, n: n) + 16 * n }
 
     /// Where the GEMM's int32 row sums start in the convolution scratch.
@@ -484,21 +489,17 @@ public enum Int8Kernels {
 }
 
 /// Parameters of TFLite's int8 add: the inputs' rescaling tables (prepared at load) and the
-/// output requantization.
+/// output requantization (double rounding, as TFLite's add).
 struct AddParameters {
     /// 512 entries: input A's rescaled value for int8 −128…127, then input B's.
     var tables: UnsafePointer<Int32>
+    var requantization: Requantization
     var output: Requantization.Scale
-    var outputZeroPoint: Int32
-    var minimum: Int32, maximum: Int32
 
     init(tables: UnsafePointer<Int32>, outputZeroPoint: Int32, multiplierOut: Int32, shiftOut: Int32, minimum: Int32, maximum: Int32) {
         self.tables = tables
-        self.output = Requantization.Scale(multiplier: multiplierOut, shift: shiftOut, leftShift: min(max(shiftOut, 0), 31),
-                                           rightShift: -min(max(shiftOut, -31), 0))
-        self.outputZeroPoint = outputZeroPoint
-        self.minimum = minimum
-        self.maximum = maximum
+        requantization = Requantization(outputZeroPoint: outputZeroPoint, minimum: minimum, maximum: maximum, singleRounding: false)
+        output = Requantization.Scale(multiplier: multiplierOut, shift: shiftOut)
     }
 
     /// The two inputs rescaled and summed: TFLite adds them in int32 (`&+`, wrapping).
@@ -506,17 +507,9 @@ struct AddParameters {
     func sum(_ a: Int8, _ b: Int8) -> Int32 { tables[Int(a) &+ 128] &+ tables[Int(b) &+ 384] }
 
     @inline(__always)
-    func apply(_ a: Int8, _ b: Int8) -> Int8 {
-        let raw = FixedPoint.roundingDivideByPOTInRange(
-            FixedPoint.saturatingRoundingDoublingHighMul(sum(a, b) &<< output.leftShift, output.multiplier), output.rightShift)
-        let value = Int64(raw) &+ Int64(outputZeroPoint) // no wrap in Int64
-        return Int8(truncatingIfNeeded: min(max(value, Int64(minimum)), Int64(maximum)))
-    }
+    func apply(_ a: Int8, _ b: Int8) -> Int8 { requantization.apply(sum(a, b), output) }
 
     /// Four sums at once, bit-identical to `apply` per lane.
     @inline(__always)
-    func apply(_ sums: SIMD4<Int32>) -> SIMD4<Int8> {
-        let requantization = Requantization(outputZeroPoint: outputZeroPoint, minimum: minimum, maximum: maximum, singleRounding: false)
-        return requantization.apply(sums, output)
-    }
+    func apply(_ sums: SIMD4<Int32>) -> SIMD4<Int8> { requantization.apply(sums, output) }
 }
