@@ -29,6 +29,18 @@ public enum ExitMath {
         return h
     }
 
+    /// The value of `signal` for one exit's logit row and gate (0 for `.none`); `work` holds
+    /// `count` floats (entropy's scratch).
+    public static func signal(_ signal: ExitSignal, logits: UnsafePointer<Float>, gate: Float, count: Int,
+                              work: UnsafeMutablePointer<Float>) -> Float {
+        switch signal {
+        case .none: return 0
+        case .gate: return gate
+        case .maxProbability: return maxProbability(logits, count: count)
+        case .entropy: return entropy(logits, count: count, work: work)
+        }
+    }
+
     /// Eq. 9: `Σ_k softmax(c)_k · log_softmax(o_k)` over the first `exitCount` exits.
     /// `logits` holds `exitCount × classCount` rows; `work` holds `classCount` floats.
     public static func combine(logits: UnsafePointer<Float>, gates: UnsafePointer<Float>, exitCount: Int, classCount: Int,

@@ -316,13 +316,8 @@ public final class Interpreter {
 
     /// The value of the policy's signal at an evaluated exit.
     func signal(exit index: Int) -> Float {
-        let logits = exitLogits + index * model.classCount
-        switch policy.signal {
-        case .none: return 0
-        case .gate: return exitGates[index]
-        case .maxProbability: return ExitMath.maxProbability(logits, count: model.classCount)
-        case .entropy: return ExitMath.entropy(logits, count: model.classCount, work: workRow)
-        }
+        ExitMath.signal(policy.signal, logits: exitLogits + index * model.classCount, gate: exitGates[index],
+                        count: model.classCount, work: workRow)
     }
 
     /// Eq. 9 over the first `exitCount` exits: softmax(gates)-weighted sum of log-softmax outputs.

@@ -35,13 +35,12 @@ public struct ExitCache {
                 let logits = Array(interpreter.logits(exit: exit))
                 logitRows += logits
                 gates.append(interpreter.gate(exit: exit))
-                let value: Float = logits.withUnsafeBufferPointer { row in
-                    switch signal {
-                    case .gate, .none: return interpreter.gate(exit: exit)
-                    case .maxProbability: return ExitMath.maxProbability(row.baseAddress!, count: classes)
-                    case .entropy: return work.withUnsafeMutableBufferPointer { -ExitMath.entropy(row.baseAddress!, count: classes, work: $0.baseAddress!) }
-                    }
-                }
+                // Higher is more confident for every signal: entropy is negated; `.none` reads the gate.
+                let measured: Float = logits.withUnsafeBufferPointer { row in work.withUnsafeMutableBufferPointer { w in
+                    ExitMath.signal(signal == .none ? .gate : signal, logits: row.baseAddress!, gate: interpreter.gate(exit: exit),
+                                    count: classes, work: w.baseAddress!)
+                } }
+                let value = signal.higherIsConfident ? measured : -measured
                 confidences.append(value)
                 var predicted: Int
                 if combineSeen {
