@@ -84,9 +84,9 @@ enum BenchCommand {
         }
         lines.append("")
         lines.append("by kind:")
-        for (kind, indices) in byKind.sorted(by: { a, b in a.value.reduce(0) { $0 + nanoseconds[$1] } > b.value.reduce(0) { $0 + nanoseconds[$1] } }) {
-            let time = indices.reduce(UInt64(0)) { $0 + nanoseconds[$1] }
-            lines.append(String(format: "  %-16@ %3d ops  %9.1f µs/image  %5.1f%%", kind as NSString, indices.count,
+        let kinds = byKind.map { kind, indices in (kind, indices.count, indices.reduce(UInt64(0)) { $0 + nanoseconds[$1] }) }
+        for (kind, count, time) in kinds.sorted(by: { $0.2 > $1.2 }) {
+            lines.append(String(format: "  %-16@ %3d ops  %9.1f µs/image  %5.1f%%", kind as NSString, count,
                                 Double(time) / images / 1000, 100 * Double(time) / sum))
         }
         return lines.joined(separator: "\n")
