@@ -15,6 +15,8 @@ gate for every image) and summary.json (accuracies, parameters, MACs, wall time)
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import json
 import math
 import os
@@ -69,6 +71,11 @@ def parse_args(argv=None):
                    help="only time this many training batches, print the estimated epoch time, and exit")
     p.add_argument("--no-channels-last", action="store_true", help="use NCHW instead of channels_last (slower on CPU)")
     p.add_argument("--max-batches", type=int, default=0, help="debug: limit batches per epoch")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast for the forward pass (CPUs with AVX512_BF16/AMX; weights stay float32)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
+                        "evaluate, save and export the averaged model")
     return p.parse_args(argv)
 
 
@@ -116,6 +123,33 @@ def compute_loss(model, logits, gates_raw, y, a):
         parts["ce"] = ce.item()
         parts["gate"] = gl.item()
     return loss, combo, parts
+
+
+def float_list(ts):
+    return [t.float() for t in ts]
+
+
+class WeightAverage:
+    """Exponential moving average of the parameters and the batch-norm running statistics."""
+
+    def __init__(self, model, decay):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()
+        for p_ in self.model.parameters():
+            p_.requires_grad_(False)
+        self.steps = 0
+
+    @torch.no_grad()
+    def update(self, model):
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))   # short warm-up
+        for pe, pm in zip(self.model.parameters(), model.parameters()):
+            pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        for be, bm in zip(self.model.buffers(), model.buffers()):
+            if be.dtype.is_floating_point:
+                be.mul_(d).add_(bm, alpha=1 - d)
+            else:
+                be.copy_(bm)
 
 
 @torch.no_grad()
@@ -187,6 +221,8 @@ def main(argv=None):
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / total_steps)))
 
     gen = torch.Generator().manual_seed(a.seed)
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if a.bf16 else contextlib.nullcontext())
+    ema = WeightAverage(model, a.ema) if a.ema > 0 else None
     history = []
     t_start = time.time()
 
@@ -199,8 +235,9 @@ def main(argv=None):
                 t0 = time.time()      # skip warm-up batches
             idx = perm[s * a.bs:(s + 1) * a.bs]
             xb = augment(xtr[idx], a.pad, not a.no_flip, gen)
-            logits, gates_raw = model(xb, raw_gates=True)
-            loss, _, _ = compute_loss(model, logits, gates_raw, ytr[idx], a)
+            with autocast:
+                logits, gates_raw = model(xb, raw_gates=True)
+            loss, _, _ = compute_loss(model, float_list(logits), float_list(gates_raw), ytr[idx], a)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -219,12 +256,15 @@ def main(argv=None):
             idx = perm[s * a.bs:(s + 1) * a.bs]
             xb = augment(xtr[idx], a.pad, not a.no_flip, gen)
             yb = ytr[idx]
-            logits, gates_raw = model(xb, raw_gates=True)
-            loss, combo, parts = compute_loss(model, logits, gates_raw, yb, a)
+            with autocast:
+                logits, gates_raw = model(xb, raw_gates=True)
+            loss, combo, parts = compute_loss(model, float_list(logits), float_list(gates_raw), yb, a)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update(model)
             b = len(yb)
             tot_loss += loss.item() * b
             tot_correct += (combo.argmax(1) == yb).sum().item()
@@ -237,7 +277,7 @@ def main(argv=None):
                       f"loss {tot_loss / tot_n:.4f} acc {100 * tot_correct / tot_n:.2f} "
                       f"{el:.0f}s (eta {el / (s + 1) * (steps - s - 1):.0f}s)", flush=True)
         train_time = time.time() - t0
-        vacc, _, _ = evaluate(model, xva, yva)
+        vacc, _, _ = evaluate(ema.model if ema else model, xva, yva)
         rec = {"epoch": ep, "loss": tot_loss / tot_n, "train_acc_eq9": tot_correct / tot_n,
                "parts": {k: v / tot_n for k, v in parts_acc.items()}, "val": vacc,
                "epoch_seconds": train_time, "lr": sched.get_last_lr()[0]}
@@ -249,15 +289,21 @@ def main(argv=None):
               flush=True)
         with open(os.path.join(a.out, "history.json"), "w") as f:
             json.dump(history, f, indent=1)
-        torch.save({"config": cfg.__dict__, "state_dict": model.state_dict(), "args": vars(a)},
+        torch.save({"config": cfg.__dict__, "state_dict": (ema.model if ema else model).state_dict(), "args": vars(a)},
                    os.path.join(a.out, "model.pt"))
 
     wall = time.time() - t_start
-    vacc, vl, vg = evaluate(model, xva, yva)
-    tacc, tl, tg = evaluate(model, xte, yte)
+    final_model = ema.model if ema else model
+    vacc, vl, vg = evaluate(final_model, xva, yva)
+    tacc, tl, tg = evaluate(final_model, xte, yte)
     np.savez_compressed(os.path.join(a.out, "outputs_val.npz"), logits=vl, gates=vg, labels=yva.numpy())
     np.savez_compressed(os.path.join(a.out, "outputs_test.npz"), logits=tl, gates=tg, labels=yte.numpy())
-    summary = {"params": params, "macs_total": macs["total"], "macs_exits": macs["exits"],
+    extra = {}
+    if ema is not None:   # the raw (non-averaged) weights, for comparison
+        extra["raw_weights"] = {"val": evaluate(model, xva, yva)[0], "test": evaluate(model, xte, yte)[0]}
+        torch.save({"config": cfg.__dict__, "state_dict": model.state_dict(), "args": vars(a)},
+                   os.path.join(a.out, "model_raw.pt"))
+    summary = {**extra, "params": params, "macs_total": macs["total"], "macs_exits": macs["exits"],
                "wall_seconds": wall, "mean_epoch_seconds": float(np.mean([h["epoch_seconds"] for h in history])),
                "val": vacc, "test": tacc, "config": cfg.__dict__, "args": vars(a),
                "torch": torch.__version__, "threads": torch.get_num_threads()}

@@ -73,6 +73,13 @@ public struct ArenaPlan: Sendable {
             first[op.output] = index
             last[op.output] = max(last[op.output], index)
         }
+        for index in operators.indices {
+            // A fused int8 attention pooling reads the softmax's input at the matmul.
+            if let source = Int8Fusion.pooledSoftmax(operators, matmul: index) {
+                let logits = operators[source].inputs[0]
+                last[logits] = max(last[logits], index)
+            }
+        }
         for exit in exits {
             last[exit.logitsTensor] = max(last[exit.logitsTensor], exit.afterOperator)
             last[exit.gateTensor] = max(last[exit.gateTensor], exit.afterOperator)

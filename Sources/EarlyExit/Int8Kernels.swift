@@ -312,7 +312,8 @@ public enum Int8Kernels {
 
     /// `// W (out,in) int8 · x (in) int8 + bias (folded) -> requantize -> y (out)`
     static func fullyConnected(_ x: UnsafePointer<Int8>, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>,
-                               inputs: Int, outputs: Int, requantization q: Requantization, y: UnsafeMutablePointer<Int8>) {
+                               inputs: Int, outputs: Int, requantization q: Requantization, y: UnsafeMutablePointer<Int8>,
+                               accumulators: UnsafeMutablePointer<Int32>? = nil) {
         let vectorEnd = inputs / 16 * 16
         for o in 0..<outputs {
             let row = weights + o * inputs
@@ -324,6 +325,7 @@ public enum Int8Kernels {
             }
             var acc = sums.wrappedSum()
             while i < inputs { acc &+= Int32(row[i]) * Int32(x[i]); i += 1 }
+            accumulators?[o] = acc &+ bias[o]
             y[o] = q.apply(acc &+ bias[o], channel: o)
         }
     }
@@ -463,6 +465,53 @@ public enum Int8Kernels {
             for i in 0..<spatial { sum += Int32(plane[i]) }
             y[c] = Int8(truncatingIfNeeded: min(max(roundedAverage(sum, Int32(spatial)), -128), 127))
         }
+    }
+
+    /// `// a (B?,M,K) logits -> softmax over K -> · V (B?,K,N) -> C (B,M,N)`: attention pooling
+    /// with the masks kept at the exponential table's precision.
+    ///
+    /// The int8 path would round every mask value to the softmax output's scale first; with
+    /// hundreds of positions the masks sit at a few LSBs each and lose ~15% of their value. Here
+    /// each output is the matmul's accumulator Σ_p (m_p/s_m)(v_p − zv) computed exactly from the
+    /// exponentials: Σ_p e_p (v_p − zv) · (2^8/s_m) / (2^8 · Σ_p e_p), rounded once, then the
+    /// matmul's own requantization. `table` and `inverseOutputScale` are the softmax operator's
+    /// (entries 0…2^24, entry 0 positive: validated at load). Integer arithmetic only.
+    static func attentionPooling(_ a: UnsafePointer<Int8>, table: UnsafePointer<Int32>, inverseOutputScale: Int32,
+                                 _ v: UnsafePointer<Int8>, zeroPointV: Int32, c: UnsafeMutablePointer<Int8>,
+                                 lhs: TensorShape, rhs: TensorShape, out: TensorShape, requantization q: Requantization) {
+        let batch = BatchedMatrices(lhs: lhs, rhs: rhs, out: out)
+        let m = batch.m, n = batch.n, k = batch.k
+        batch.forEach { aOffset, vOffset, cOffset in
+            for i in 0..<m {
+                let row = a + aOffset + i * k
+                var largest = Int8.min
+                for p in 0..<k { largest = max(largest, row[p]) }
+                var total: Int64 = 0
+                for p in 0..<k { total &+= Int64(table[Int(Int16(largest) - Int16(row[p]))]) }
+                // Keep the denominator below 2^30 so that the products below stay inside 64 bits.
+                let excess = max(0, (64 - total.leadingZeroBitCount) - 30)
+                let denominator = max(total >> excess, 1)
+                for j in 0..<n {
+                    var column = v + vOffset + j
+                    var weighted: Int64 = 0
+                    for p in 0..<k {
+                        weighted &+= Int64(table[Int(Int16(largest) - Int16(row[p]))]) * Int64(Int32(column.pointee) - zeroPointV)
+                        column += n
+                    }
+                    // |weighted| ≤ 255·total, so the Q16 ratio is below 2^24 and the product below 2^55
+                    // (wrapping operations only matter for shapes no valid model has: no trap).
+                    let ratio = roundedQuotient((weighted >> excess) << 16, denominator)
+                    let accumulator = roundedQuotient(ratio &* Int64(inverseOutputScale), 1 << 24)
+                    c[cOffset + i * n + j] = q.apply(Int32(clamping: accumulator), channel: 0)
+                }
+            }
+        }
+    }
+
+    /// a / b rounded to nearest, ties away from zero (b > 0; wrapping, never trapping).
+    @inline(__always)
+    static func roundedQuotient(_ a: Int64, _ b: Int64) -> Int64 {
+        a >= 0 ? (a &+ b / 2) / b : 0 &- ((b / 2 &- a) / b)
     }
 
     /// `// x (rows, n) -> softmax along the last axis -> y`, integer only.

@@ -54,6 +54,7 @@ enum Int8Preparation {
                 for d in 0..<256 where table[d] < 0 || table[d] > 1 << 24 {
                     throw fail("exponential table entry \(d) is \(table[d]); entries must be between 0 and 2^24")
                 }
+                if table[0] < 1 { throw fail("exponential table entry 0 (e^0) is \(table[0]); it must be positive") }
             default:
                 break
             }

@@ -60,7 +60,8 @@ extension Interpreter {
             let w = tensors[op.inputs[1]].shape
             Int8Kernels.fullyConnected(int8s(op.inputs[0]), weights: model.constantInt8(op.inputs[1]),
                                        bias: model.prepared + op.preparedOffset, inputs: w[1], outputs: w[0],
-                                       requantization: requantization(op, perChannel: true, singleRounding: op.attributes[0] == 1), y: y)
+                                       requantization: requantization(op, perChannel: true, singleRounding: op.attributes[0] == 1), y: y,
+                                       accumulators: quantizedExits?.gateAccumulator(operator: index))
         case .add:
             let a = op.attributes
             let zp = zeroPoint(op.output)
@@ -95,6 +96,15 @@ extension Interpreter {
             Int8Kernels.softmax(int8s(op.inputs[0]), table: model.constantInt32(op.inputs[1]), inverseOutputScale: op.attributes[1],
                                 outputZeroPoint: zeroPoint(op.output), y: y, rows: shape.elementCount / n, n: n)
         case .matmul:
+            if let links = quantizedExits, links.pooledSoftmax[index] >= 0 {
+                let softmax = model.operators[Int(links.pooledSoftmax[index])]
+                Int8Kernels.attentionPooling(int8s(softmax.inputs[0]), table: model.constantInt32(softmax.inputs[1]),
+                                             inverseOutputScale: softmax.attributes[1], int8s(op.inputs[1]),
+                                             zeroPointV: zeroPoint(op.inputs[1]), c: y, lhs: tensors[op.inputs[0]].shape,
+                                             rhs: tensors[op.inputs[1]].shape, out: tensors[op.output].shape,
+                                             requantization: requantization(op, perChannel: false, singleRounding: false))
+                break
+            }
             Int8Kernels.matmul(int8s(op.inputs[0]), zeroPointA: zeroPoint(op.inputs[0]), int8s(op.inputs[1]), zeroPointB: zeroPoint(op.inputs[1]),
                                c: y, lhs: tensors[op.inputs[0]].shape, rhs: tensors[op.inputs[1]].shape, out: tensors[op.output].shape,
                                requantization: requantization(op, perChannel: false, singleRounding: false))

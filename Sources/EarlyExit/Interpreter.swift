@@ -220,11 +220,20 @@ public final class Interpreter {
         return UnsafeBufferPointer(start: out, count: model.classCount)
     }
 
-    /// The gate value exit `index` produced in the last run (valid for exits it evaluated).
-    public func gate(exit index: Int) -> Float {
+    /// The gate eq. 9 weighed for exit `index` in the last run: the gate itself for float
+    /// models, the int8 tanh output (steps of 1/128) for int8 models.
+    public func combinationGate(exit index: Int) -> Float {
         guard let q = quantizedExits else { return exitGates[index] }
         let fixed = UnsafeMutableRawPointer(exitGates).assumingMemoryBound(to: Int32.self)
         return q.gateScales[index] * Float(fixed[index] - q.gateZeroPoints[index])
+    }
+
+    /// The gate value exit `index` produced in the last run (valid for exits it evaluated).
+    /// For int8 models whose gates are `tanh(fully_connected(...))`, this is tanh of the fully
+    /// connected layer's int32 accumulator, the value gate thresholds are compared with.
+    public func gate(exit index: Int) -> Float {
+        if let precise = quantizedExits?.preciseGate(exit: index) { return precise }
+        return combinationGate(exit: index)
     }
 
     // MARK: Execution

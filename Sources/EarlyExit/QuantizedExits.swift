@@ -29,6 +29,18 @@ struct QuantizedExits {
     let logitZeroPoints: UnsafeMutablePointer<Int32>
     /// [classes] 64-bit accumulators of the combination.
     let accumulators: UnsafeMutablePointer<Int64>
+    /// [exit] the int32 accumulator (bias included) of the fully connected operator that
+    /// computes the gate's pre-activation, written by that operator during `run`.
+    let gateAccumulators: UnsafeMutablePointer<Int32>
+    /// [exit] the real value of one accumulator unit, S_x·S_w = S_y·M·2^(shift−31); 0 when the
+    /// exit's gate is not `tanh(fully_connected(...))` with one output (then the int8 gate decides).
+    let gateAccumulatorScales: UnsafeMutablePointer<Double>
+    /// [operator] the exit whose gate accumulator the operator writes, or −1.
+    let gateSlots: UnsafeMutablePointer<Int32>
+    /// [operator] for a matmul whose left input is a softmax's output: that softmax operator
+    /// (the attention pooling then runs from the softmax's input at full mask precision), or −1.
+    let pooledSoftmax: UnsafeMutablePointer<Int32>
+    let operatorCount: Int
 
     init(model: Model) {
         exitCount = model.exits.count
@@ -44,6 +56,19 @@ struct QuantizedExits {
         logitScales = .allocate(capacity: exitCount)
         logitZeroPoints = .allocate(capacity: exitCount)
         accumulators = .allocate(capacity: classCount)
+        gateAccumulators = .allocate(capacity: max(exitCount, 1))
+        gateAccumulators.initialize(repeating: 0, count: max(exitCount, 1))
+        gateAccumulatorScales = .allocate(capacity: max(exitCount, 1))
+        gateAccumulatorScales.initialize(repeating: 0, count: max(exitCount, 1))
+        operatorCount = model.operators.count
+        gateSlots = .allocate(capacity: max(operatorCount, 1))
+        gateSlots.initialize(repeating: -1, count: max(operatorCount, 1))
+        QuantizedExits.findGateAccumulators(model, slots: gateSlots, scales: gateAccumulatorScales)
+        pooledSoftmax = .allocate(capacity: max(operatorCount, 1))
+        pooledSoftmax.initialize(repeating: -1, count: max(operatorCount, 1))
+        for index in model.operators.indices {
+            if let source = Int8Fusion.pooledSoftmax(model.operators, matmul: index) { pooledSoftmax[index] = Int32(source) }
+        }
         for (index, exit) in model.exits.enumerated() {
             let logits = model.tensors[exit.logitsTensor].quantization
             let gate = model.tensors[exit.gateTensor].quantization
@@ -71,6 +96,66 @@ struct QuantizedExits {
         logitExp.deallocate(); gateExp.deallocate(); logTable.deallocate(); logitScaleQ16.deallocate()
         thresholds.deallocate(); gateScales.deallocate(); gateZeroPoints.deallocate()
         logitScales.deallocate(); logitZeroPoints.deallocate(); accumulators.deallocate()
+        gateAccumulators.deallocate(); gateAccumulatorScales.deallocate(); gateSlots.deallocate()
+        pooledSoftmax.deallocate()
+    }
+
+    /// For each exit whose gate is `tanh(fully_connected(x))` with a single output, marks that
+    /// operator as writing the exit's accumulator and records one accumulator unit's real value.
+    /// The int8 gate has 256 levels of tanh's output, which near ±1 (where exit thresholds sit)
+    /// cover wide ranges of its input: deciding on the int32 pre-activation keeps the decision
+    /// as fine as the accumulator. Any other structure leaves the exit on its int8 gate.
+    private static func findGateAccumulators(_ model: Model, slots: UnsafeMutablePointer<Int32>,
+                                             scales: UnsafeMutablePointer<Double>) {
+        func producer(_ tensor: Int) -> Int? {
+            for (index, op) in model.operators.enumerated() where op.output == tensor { return index }
+            return nil
+        }
+        for (index, exit) in model.exits.enumerated() {
+            guard let tanhIndex = producer(exit.gateTensor), model.operators[tanhIndex].kind == .tanh,
+                  let fcIndex = producer(model.operators[tanhIndex].inputs[0]) else { continue }
+            let fc = model.operators[fcIndex]
+            guard fc.kind == .fullyConnected, fc.inputs.count >= 5, model.tensors[fc.output].shape.elementCount == 1,
+                  model.tensors[fc.inputs[1]].shape[0] == 1, slots[fcIndex] == -1 else { continue }
+            let multiplier = model.constantInt32(fc.inputs[3])[0], shift = model.constantInt32(fc.inputs[4])[0]
+            let outputScale = Double(model.tensors[fc.output].quantization.scale)
+            guard multiplier > 0, shift > -64, shift < 64, outputScale > 0, outputScale.isFinite else { continue }
+            var power = 1.0
+            for _ in 0..<abs(Int(shift) - 31) { power *= 2 }
+            let unit = Int(shift) >= 31 ? outputScale * Double(multiplier) * power : outputScale * Double(multiplier) / power
+            guard unit > 0, unit.isFinite else { continue }
+            slots[fcIndex] = Int32(index)
+            scales[index] = unit
+        }
+    }
+
+    /// The accumulator row the fully connected operator `index` also writes, if it computes a gate.
+    @inline(__always)
+    func gateAccumulator(operator index: Int) -> UnsafeMutablePointer<Int32>? {
+        let slot = gateSlots[index]
+        return slot < 0 ? nil : gateAccumulators + Int(slot)
+    }
+
+    /// The gate of exit `index` from its int32 pre-activation, when it has one (for reports).
+    func preciseGate(exit index: Int) -> Float? {
+        gateAccumulatorScales[index] > 0 ? gate(exit: index, accumulator: Int64(gateAccumulators[index])) : nil
+    }
+
+    @inline(__always)
+    func gate(exit index: Int, accumulator: Int64) -> Float {
+        FloatMath.tanh(Float(gateAccumulatorScales[index] * Double(accumulator)))
+    }
+
+    /// The smallest accumulator in the int32 range whose gate reaches `threshold`, or Int64.max.
+    func smallestAccumulator(exit index: Int, reaching threshold: Float) -> Int64 {
+        var low = Int64(Int32.min), high = Int64(Int32.max)
+        if !(gate(exit: index, accumulator: high) >= threshold) { return Int64.max }
+        if gate(exit: index, accumulator: low) >= threshold { return low }
+        while high - low > 1 { // invariant: gate(low) < T ≤ gate(high)
+            let middle = low + (high - low) / 2
+            if gate(exit: index, accumulator: middle) >= threshold { high = middle } else { low = middle }
+        }
+        return high
     }
 
     /// Converts the policy's thresholds to the integer domain of each exit.
@@ -79,6 +164,11 @@ struct QuantizedExits {
             switch policy.signal {
             case .none:
                 thresholds[index] = Int64.max
+            case .gate where gateAccumulatorScales[index] > 0:
+                // The smallest int32 accumulator a whose reported gate tanh(u·a) is ≥ T, found
+                // by bisection over the reported function itself, so that an exit is taken exactly
+                // when `gate(exit:)` ≥ T (tanh is non-decreasing). None: Int64.max, never exits.
+                thresholds[index] = smallestAccumulator(exit: index, reaching: threshold)
             case .gate:
                 // Exit when the dequantized gate s·(q − zp) ≥ T, evaluated exactly as the gate is
                 // reported: the smallest such int8 q (128 = never).
@@ -128,6 +218,7 @@ struct QuantizedExits {
         case .none:
             return false
         case .gate:
+            if gateAccumulatorScales[exit] > 0 { return Int64(gateAccumulators[exit]) >= thresholds[exit] }
             return Int64(gate) >= thresholds[exit]
         case .maxProbability:
             return exponentialSum(logits, exit: exit).sum <= thresholds[exit]

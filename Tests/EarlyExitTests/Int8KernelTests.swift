@@ -845,6 +845,95 @@ final class Int8KernelTests: XCTestCase {
         print("int8 softmax: \(cases.count) cases bit-exact; worst |int8 − float| = \(worstFloat) LSB")
     }
 
+    /// `matmul(softmax(a), V)`: the interpreter runs it as one attention pooling from the
+    /// softmax's input, so the masks are not rounded to int8 first. Checked against the real
+    /// value Σ_p softmax(s_a·a)_p · s_v(v_p − z_v) computed in Double: within 1 LSB of the output
+    /// plus the Q20 table's and the rounded 2^8/s_m's relative errors (below 1e-4 LSB here).
+    /// The two-step int8 path (masks rounded to s_m, then the int8 matmul), computed here with
+    /// the reference arithmetic, is several times further from the real value.
+    func testAttentionPoolingKeepsTheMasksAtFullPrecision() throws {
+        // (heads K, positions n, channels C, s_a, s_m): 28×28 and 14×14 masks, and a tiny one
+        let cases: [(Int, Int, Int, Float, Float)] = [(2, 784, 16, 0.06, 1.0 / 2000), (3, 196, 9, 0.08, 1.0 / 700), (1, 5, 4, 0.3, 1.0 / 256)]
+        for (index, (heads, n, channels, sa, sm)) in cases.enumerated() {
+            var rng = SeededGenerator(seed: 0xA77 + UInt64(index))
+            let za = Int32(F.integer(&rng, -10...10)), zm: Int32 = -128
+            let sv = Float(F.uniform(&rng, 0.02, 0.05)), zv = Int32(F.integer(&rng, -20...20))
+            let a = F.int8s(&rng, heads * n), v = F.int8s(&rng, n * channels)
+            let table = (0..<256).map { Int32((Foundation.exp(-Double(sa) * Double($0)) * 1_048_576).rounded()) }
+            let inverse = Int32((256 / Double(sm)).rounded())
+            var real = [Double](), twoStepAccumulators = [Int64]()
+            for k in 0..<heads {
+                let row = a[(k * n)..<((k + 1) * n)].map { Int32($0) }
+                let largest = row.max()!
+                let exact = row.map { Foundation.exp(Double(sa) * Double($0 - largest)) }
+                let total = exact.reduce(0, +)
+                // The int8 masks the unfused path would produce (the softmax test's reference).
+                let tableTotal = row.reduce(Int64(0)) { $0 + Int64(table[Int(largest - $1)]) }
+                let masks = row.map { value -> Int64 in
+                    let numerator = Int64(table[Int(largest - value)]) * Int64(inverse), denominator = tableTotal << 8
+                    return min(max(Int64(zm) + (2 * numerator + denominator) / (2 * denominator), -128), 127) - Int64(zm)
+                }
+                for c in 0..<channels {
+                    var sum = 0.0, twoStep: Int64 = 0
+                    for p in 0..<n {
+                        let centered = Int64(v[p * channels + c]) - Int64(zv)
+                        sum += exact[p] / total * Double(sv) * Double(centered)
+                        twoStep += masks[p] * centered
+                    }
+                    real.append(sum)
+                    twoStepAccumulators.append(twoStep)
+                }
+            }
+            let (sy, zpy) = F.outputParameters(real)
+            let (mult, shift) = FixedPoint.quantizeMultiplier(Double(sm) * Double(sv) / Double(sy))
+            let (actual, _) = try F.run(inputShape: [1, heads, n], input: a, quantization: F.perTensor(sa, za)) { b, input in
+                let t = F.int32Constant(&b, table)
+                let masks = b.addActivation(shape: [1, heads, n], dataType: .int8, quantization: F.perTensor(sm, zm))
+                b.addOperator(.softmax, inputs: [input, t], output: masks, attributes: [2, inverse])
+                let values = F.int8Constant(&b, v, shape: [1, n, channels], F.perTensor(sv, zv))
+                let y = b.addActivation(shape: [1, heads, channels], dataType: .int8, quantization: F.perTensor(sy, zpy))
+                b.addOperator(.matmul, inputs: [masks, values], output: y, attributes: [mult, shift])
+                return (y, [1, heads, channels])
+            }
+            let fusedError = F.floatError(actual, real, scale: sy, zeroPoint: zpy)
+            XCTAssertLessThanOrEqual(fusedError, 1.0001, "attention pooling K \(heads) n \(n): float error in LSB")
+            let twoStep = twoStepAccumulators.map { F.requantize($0, mult, shift, zeroPoint: zpy) }
+            let twoStepError = F.floatError(twoStep, real, scale: sy, zeroPoint: zpy)
+            let s = Double(sy), lowest = s * Double(-128 - zpy), highest = s * Double(127 - zpy)
+            let meanError = { (q: [Int8]) in
+                zip(q, real).reduce(0.0) { $0 + abs(s * Double(Int32($1.0) - zpy) - min(max($1.1, lowest), highest)) } / Double(real.count) / s
+            }
+            print("attention pooling K \(heads) n \(n) C \(channels): fused worst \(fusedError) LSB, mean \(meanError(actual)); "
+                  + "int8 masks worst \(twoStepError) LSB, mean \(meanError(twoStep))")
+            if n >= 196 { XCTAssertLessThan(meanError(actual) * 2, meanError(twoStep), "the fused pooling should be much closer to the real value") }
+        }
+    }
+
+    /// A softmax table is model data: an e^0 entry of 0 would make every row's sum 0 (a
+    /// division by zero in the softmax and the attention pooling), entries above 2^24 could
+    /// overflow the 64-bit sums. Both are load errors naming the operator and the entry.
+    func testHostileSoftmaxTablesAreRejectedAtLoad() throws {
+        let good = (0..<256).map { Int32((Foundation.exp(-0.05 * Double($0)) * 1_048_576).rounded()) }
+        var zeroFirst = good; zeroFirst[0] = 0
+        var huge = good; huge[7] = (1 << 24) + 1
+        for (table, expected) in [(good, nil), (zeroFirst, "entry 0"), (huge, "entry 7"), ([Int32](repeating: 0, count: 256), "entry 0")] as [([Int32], String?)] {
+            var b = ModelBuilder()
+            let x = b.addInput(shape: [1, 2, 49], dataType: .int8, quantization: F.perTensor(0.05, 0))
+            let t = F.int32Constant(&b, table)
+            let y = b.addActivation(shape: [1, 2, 49], dataType: .int8, quantization: F.perTensor(1.0 / 256, -128))
+            b.addOperator(.softmax, inputs: [x, t], output: y, attributes: [2, 65536])
+            _ = F.addTrivialExit(&b, reading: y, shape: [1, 2, 49])
+            // The builder validates what it serializes with the runtime's loader.
+            if let expected {
+                XCTAssertThrowsError(try Model(bytes: try b.serialize())) { error in
+                    XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("operator 0"), "\(error)")
+                }
+            } else {
+                XCTAssertNoThrow(try Model(bytes: try b.serialize()))
+            }
+        }
+    }
+
     // MARK: Data movement
 
     func testTransposeAndConcatMoveInt8Exactly() throws {

@@ -407,12 +407,23 @@ final class QuantizedExitTests: XCTestCase {
             XCTAssertEqual(full.macsFull, model.totalMACs)
             let logits = (0..<3).map { Array(interpreter.logits(exit: $0)).map(Double.init) }
             let gates = (0..<3).map { interpreter.gate(exit: $0) }
+            let int8Gates = (0..<3).map { interpreter.combinationGate(exit: $0) }
             let scores = Array(interpreter.scores)
-            let reference = Q.combine(logits: logits, gates: gates.map(Double.init))
+            let reference = Q.combine(logits: logits, gates: int8Gates.map(Double.init))
             worstScore = max(worstScore, zip(scores, reference).map { abs(Double($0) - $1) }.max()!)
             XCTAssertEqual(full.classIndex, Q.firstArgmax(scores))
-            // The tanh gates are on the fixed 1/128 grid.
-            for g in gates { XCTAssertEqual(g * 128, (g * 128).rounded()) }
+            for k in 0..<3 {
+                // eq. 9 weighs the int8 tanh outputs, on the fixed 1/128 grid. The reported gate is
+                // tanh of the gate layer's accumulator: within the int8 gate's two roundings (half
+                // an LSB of the tanh input, tanh' ≤ 1, and half an LSB of the output) of it.
+                XCTAssertEqual(int8Gates[k] * 128, (int8Gates[k] * 128).rounded())
+                let tanhInput = model.operators.first { $0.output == model.exits[k].gateTensor }!.inputs[0]
+                let q = model.tensors[tanhInput].quantization
+                // The int8 path clamps the tanh input to its calibrated range; the accumulator does not.
+                let preActivation = Foundation.atanh(Double(gates[k]))
+                let clamped = min(max(preActivation, Double(q.scale) * Double(-128 - q.zeroPoint)), Double(q.scale) * Double(127 - q.zeroPoint))
+                XCTAssertEqual(Foundation.tanh(clamped), Double(int8Gates[k]), accuracy: 0.5 * Double(q.scale) + 1.0 / 256 + 1e-5, "exit \(k)")
+            }
 
             // Gate thresholds at, above and below the measured gates: the first exit with g ≥ T.
             let g0 = gates[0], g1 = gates[1]

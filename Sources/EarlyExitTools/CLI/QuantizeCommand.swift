@@ -8,6 +8,7 @@ enum QuantizeCommand {
         options: [OptionSpec("--calibration", "IDX", "calibration images (IDX, plain or .gz): the validation split, never the test set"),
                   OptionSpec("--count", "N", "how many calibration images to use (default 500)"),
                   OptionSpec("--method", "METHOD", "activation ranges: minmax (default), percentile or mse"),
+                  OptionSpec("--bias-correction", "N", "passes of empirical bias correction against the float model (default 1; 0 = none)"),
                   OptionSpec("-o", "FILE", "the int8 .eem file to write (required)")])
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
@@ -15,6 +16,7 @@ enum QuantizeCommand {
         guard let images = arguments.value("--calibration") else { throw UsageError("quantize needs --calibration IDX (calibration images)") }
         guard let output = arguments.value("-o") else { throw UsageError("quantize needs -o FILE, the int8 model to write") }
         let count = try arguments.int("--count", default: 500, range: 1...1_000_000)!
+        let passes = try arguments.int("--bias-correction", default: 1, range: 0...8)!
         let methodName = arguments.value("--method") ?? "minmax"
         guard let method = CalibrationMethod(rawValue: methodName) else {
             throw UsageError("unknown calibration method '\(methodName)'; use minmax, percentile or mse")
@@ -27,7 +29,8 @@ enum QuantizeCommand {
         var bar = ProgressBar(console: console, label: "calibrating")
         let result: (bytes: [UInt8], report: QuantizationReport)
         do {
-            result = try Quantizer.quantize(model: model, calibration: inputs, method: method, progress: { bar.update($0, $1) })
+            result = try Quantizer.quantize(model: model, calibration: inputs, method: method, biasCorrectionPasses: passes,
+                                            progress: { bar.update($0, $1) })
         } catch let error as QuantizationError {
             throw ToolError("cannot quantize '\(arguments.positionals[0])': \(error)")
         }
@@ -35,6 +38,7 @@ enum QuantizeCommand {
         let r = result.report
         console.out("""
             quantized \(arguments.positionals[0]) -> \(output) (\(result.bytes.count) bytes), \(method.rawValue) ranges from \(r.calibrationImages) images
+              bias correction: \(r.biasCorrectionPasses == 0 ? "none" : "\(r.biasCorrectedOperators) operators, \(r.biasCorrectionPasses) passes on the calibration images")
               weights: \(r.floatWeightBytes) bytes float32 -> \(r.int8WeightBytes) bytes int8 (+ per-channel scales, biases, multipliers): \(format(Double(r.floatWeightBytes) / Double(max(r.int8WeightBytes, 1)), decimals: 2))× smaller
             """)
     }

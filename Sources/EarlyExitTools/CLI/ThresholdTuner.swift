@@ -34,7 +34,7 @@ public struct ExitCache {
             for exit in 0..<model.earlyExitCount {
                 let logits = Array(interpreter.logits(exit: exit))
                 logitRows += logits
-                gates.append(interpreter.gate(exit: exit))
+                gates.append(interpreter.combinationGate(exit: exit))
                 // Higher is more confident for every signal: entropy is negated; `.none` reads the gate.
                 let measured: Float = logits.withUnsafeBufferPointer { row in work.withUnsafeMutableBufferPointer { w in
                     ExitMath.signal(signal == .none ? .gate : signal, logits: row.baseAddress!, gate: interpreter.gate(exit: exit),

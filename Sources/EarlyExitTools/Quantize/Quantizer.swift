@@ -15,6 +15,9 @@ public struct QuantizationReport {
     public var int8WeightBytes = 0
     public var calibrationImages = 0
     public var method = CalibrationMethod.minmax
+    /// Operators whose biases were corrected, and the passes (0 = no correction).
+    public var biasCorrectedOperators = 0
+    public var biasCorrectionPasses = 0
 }
 
 /// Quantizes a float model following the TFLite int8 specification: weights int8 symmetric
@@ -31,8 +34,13 @@ public struct Quantizer {
 
     let model: Model
     var parameters: [Parameters?]
+    /// [operator] per-channel values added to the float bias before it is quantized.
+    var biasCorrections: [Int: [Float]] = [:]
 
+    /// - Parameter biasCorrectionPasses: passes of empirical bias correction (see `BiasCorrection`);
+    ///   each runs the float and the int8 model over the calibration images once.
     public static func quantize(model: Model, calibration inputs: [[Float]], method: CalibrationMethod,
+                                biasCorrectionPasses: Int = 0,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> (bytes: [UInt8], report: QuantizationReport) {
         if model.isQuantized { throw QuantizationError("the model is already int8") }
         if inputs.isEmpty { throw QuantizationError("calibration needs at least one image") }
@@ -40,7 +48,19 @@ public struct Quantizer {
         var quantizer = Quantizer(model: model, parameters: [Parameters?](repeating: nil, count: model.tensors.count))
         try quantizer.chooseParameters(statistics, method: method)
         var report = QuantizationReport(floatWeightBytes: model.weightBytes, calibrationImages: inputs.count, method: method)
-        let bytes = try quantizer.build()
+        var bytes = try quantizer.build()
+        let targets = BiasCorrection.targets(model)
+        for pass in 0..<biasCorrectionPasses where !targets.isEmpty {
+            let measured = try BiasCorrection.measure(float: model, int8: try Model(bytes: bytes), inputs: inputs, targets: targets,
+                                                      progress: { progress?($0 + pass * inputs.count, biasCorrectionPasses * inputs.count) })
+            for (op, values) in measured {
+                let previous = quantizer.biasCorrections[op] ?? [Float](repeating: 0, count: values.count)
+                quantizer.biasCorrections[op] = zip(previous, values).map { $0 + $1 }
+            }
+            bytes = try quantizer.build()
+            report.biasCorrectedOperators = targets.count
+            report.biasCorrectionPasses = pass + 1
+        }
         report.int8WeightBytes = try Model(bytes: bytes).weightBytes
         return (bytes, report)
     }
@@ -190,7 +210,10 @@ public struct Quantizer {
             switch op.kind {
             case .conv2d, .fullyConnected:
                 let w = tensors[op.inputs[1]]
-                let bias = op.inputs.count == 3 ? floats(op.inputs[2]) : nil
+                var bias = op.inputs.count == 3 ? floats(op.inputs[2]) : nil
+                if let correction = biasCorrections[index] {
+                    bias = zip(bias ?? [Float](repeating: 0, count: correction.count), correction).map { $0 + $1 }
+                }
                 inputs = [try activation(op.inputs[0])] + channelParameters(weights: floats(op.inputs[1]), shape: w.shape.dims, bias: bias,
                                                                          inputScale: scale(op.inputs[0]), outputScale: outputScale)
                 if op.kind == .fullyConnected { attributes = [0] }
