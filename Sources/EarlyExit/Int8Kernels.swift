@@ -312,8 +312,7 @@ public enum Int8Kernels {
 
     /// `// W (out,in) int8 · x (in) int8 + bias (folded) -> requantize -> y (out)`
     static func fullyConnected(_ x: UnsafePointer<Int8>, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>,
-                               inputs: Int, outputs: Int, requantization q: Requantization, y: UnsafeMutablePointer<Int8>,
-                               accumulators: UnsafeMutablePointer<Int32>? = nil) {
+                               inputs: Int, outputs: Int, requantization q: Requantization, y: UnsafeMutablePointer<Int8>) {
         let vectorEnd = inputs / 16 * 16
         for o in 0..<outputs {
             let row = weights + o * inputs
@@ -325,9 +324,21 @@ public enum Int8Kernels {
             }
             var acc = sums.wrappedSum()
             while i < inputs { acc &+= Int32(row[i]) * Int32(x[i]); i += 1 }
-            accumulators?[o] = acc &+ bias[o]
             y[o] = q.apply(acc &+ bias[o], channel: o)
         }
+    }
+
+    /// The int32 accumulator of one fully connected output (bias, with the input zero point
+    /// folded in, included): what `fullyConnected` requantizes for that output. Scalar on
+    /// purpose: it serves one-output gate layers, and giving `fullyConnected` an optional
+    /// accumulator output instead changed the optimizer's inlining so that the convolution GEMM's
+    /// SIMD widening became calls (3× slower, measured).
+    static func accumulator(_ x: UnsafePointer<Int8>, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>,
+                            inputs: Int, output o: Int) -> Int32 {
+        let row = weights + o * inputs
+        var acc: Int32 = 0
+        for i in 0..<inputs { acc &+= Int32(row[i]) &* Int32(x[i]) }
+        return acc &+ bias[o]
     }
 
     /// `// A (B?,M,K) · B (B?,K,N) -> C (B,M,N)`, both activations: Σ (a − za)(b − zb), requantized.

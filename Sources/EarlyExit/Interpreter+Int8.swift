@@ -60,8 +60,11 @@ extension Interpreter {
             let w = tensors[op.inputs[1]].shape
             Int8Kernels.fullyConnected(int8s(op.inputs[0]), weights: model.constantInt8(op.inputs[1]),
                                        bias: model.prepared + op.preparedOffset, inputs: w[1], outputs: w[0],
-                                       requantization: requantization(op, perChannel: true, singleRounding: op.attributes[0] == 1), y: y,
-                                       accumulators: quantizedExits?.gateAccumulator(operator: index))
+                                       requantization: requantization(op, perChannel: true, singleRounding: op.attributes[0] == 1), y: y)
+            if let gate = quantizedExits?.gateAccumulator(operator: index) {
+                gate.pointee = Int8Kernels.accumulator(int8s(op.inputs[0]), weights: model.constantInt8(op.inputs[1]),
+                                                       bias: model.prepared + op.preparedOffset, inputs: w[1], output: 0)
+            }
         case .add:
             let a = op.attributes
             let zp = zeroPoint(op.output)
