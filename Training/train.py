@@ -73,6 +73,10 @@ def parse_args(argv=None):
     p.add_argument("--max-batches", type=int, default=0, help="debug: limit batches per epoch")
     p.add_argument("--bf16", action="store_true",
                    help="bfloat16 autocast for the forward pass (CPUs with AVX512_BF16/AMX; weights stay float32)")
+    p.add_argument("--init", default=None,
+                   help="start from this checkpoint's weights (model.pt of an earlier run with the same architecture): "
+                        "fine-tuning")
+    p.add_argument("--nll9-weight", type=float, default=1.0, help="weight of the eq. 9 output's NLL term")
     p.add_argument("--ema", type=float, default=0.0,
                    help="keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
                         "evaluate, save and export the averaged model")
@@ -111,7 +115,7 @@ def compute_loss(model, logits, gates_raw, y, a):
     combo = combine(logits, gates)
     loss_paper = F.nll_loss(combo, y)
     lr_reg = mask_regularizer(model.masks())
-    loss = loss_paper + a.gamma * lr_reg
+    loss = a.nll9_weight * loss_paper + a.gamma * lr_reg
     parts = {"nll9": loss_paper.item(), "L_R": float(lr_reg.detach()) if torch.is_tensor(lr_reg) else float(lr_reg)}
     if a.loss == "exit":
         ce = sum((1.0 if i == len(logits) - 1 else a.exit_ce_weight)
@@ -183,6 +187,10 @@ def main(argv=None):
     os.makedirs(a.out, exist_ok=True)
     cfg = build_config(a)
     model = AttnWRN(cfg)
+    if a.init:
+        state = torch.load(a.init, map_location="cpu")
+        model.load_state_dict(state["state_dict"])
+        print(f"initialised from {a.init}", flush=True)
     params = count_params(model)
     macs = mac_profile(model)
     global MEMFMT

@@ -28,7 +28,7 @@ final class BundledInt8DecisionTests: XCTestCase {
         try int8Early.setPolicy(int8Model.defaultPolicy)
         var work = [Float](repeating: 0, count: floatModel.classCount)
         let started = Date()
-        let band: Float = policy.signal == .entropy ? 0.5 : 0.2
+        let band: Float = policy.signal == .entropy ? 0.5 : 0.1
         var sameExit = 0, sameClass = 0, correct = (float: 0, int8: 0), farDisagreements: [String] = []
         for (image, input) in data.inputs.enumerated() {
             let a = try floatEarly.run(input), b = try int8Early.run(input)
@@ -51,8 +51,8 @@ final class BundledInt8DecisionTests: XCTestCase {
         print("(\(Int(Date().timeIntervalSince(started))) s) bundled int8 vs float32 on \(data.count) sample images: same exit \(Double(sameExit) / n), same class \(Double(sameClass) / n), accuracy \(Double(correct.float) / n) vs \(Double(correct.int8) / n)")
         XCTAssertEqual(data.count, 1000)
         XCTAssertTrue(farDisagreements.isEmpty, "decisions differ far from the threshold: \(farDisagreements.prefix(5))")
-        XCTAssertGreaterThanOrEqual(Double(sameExit) / n, 0.90)
-        XCTAssertGreaterThanOrEqual(Double(sameClass) / n, 0.985)
+        XCTAssertGreaterThanOrEqual(Double(sameExit) / n, 0.95) // measured 0.960 (README: 96.3% on the test set)
+        XCTAssertGreaterThanOrEqual(Double(sameClass) / n, 0.985) // measured 0.992
         XCTAssertLessThanOrEqual(abs(correct.float - correct.int8), 10, "early-exit accuracy within 1 pp on the sample")
     }
 }
