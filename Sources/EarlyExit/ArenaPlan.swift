@@ -73,12 +73,10 @@ public struct ArenaPlan: Sendable {
             first[op.output] = index
             last[op.output] = max(last[op.output], index)
         }
-        for index in operators.indices {
+        for (index, source) in Int8Fusion.pooledSoftmaxes(operators, tensorCount: tensors.count).enumerated() where source >= 0 {
             // A fused int8 attention pooling reads the softmax's input at the matmul.
-            if let source = Int8Fusion.pooledSoftmax(operators, matmul: index) {
-                let logits = operators[source].inputs[0]
-                last[logits] = max(last[logits], index)
-            }
+            let logits = operators[source].inputs[0]
+            last[logits] = max(last[logits], index)
         }
         for exit in exits {
             last[exit.logitsTensor] = max(last[exit.logitsTensor], exit.afterOperator)

@@ -4,14 +4,19 @@
 /// that the masks are not rounded to int8 before they weight V (see
 /// `Int8Kernels.attentionPooling`). The arena plan keeps `a` alive until the matmul.
 enum Int8Fusion {
-    /// The softmax operator whose int8 output is the left input of int8 matmul `index`, if any.
-    static func pooledSoftmax(_ operators: [Operator], matmul index: Int) -> Int? {
-        let op = operators[index]
-        guard op.kind == .matmul, !op.inputs.isEmpty else { return nil }
-        for (source, producer) in operators.enumerated()
-        where source < index && producer.output == op.inputs[0] && producer.kind == .softmax && producer.inputs.count == 2 {
-            return source
+    /// For every operator: the softmax operator whose int8 output is its left input when it is
+    /// an int8 matmul, else −1. One pass over the operators (a validated model's tensors have
+    /// one producer each).
+    static func pooledSoftmaxes(_ operators: [Operator], tensorCount: Int) -> [Int] {
+        var producer = [Int](repeating: -1, count: tensorCount)
+        var result = [Int](repeating: -1, count: operators.count)
+        for (index, op) in operators.enumerated() {
+            if op.kind == .matmul, let lhs = op.inputs.first, lhs >= 0, lhs < tensorCount, producer[lhs] >= 0 {
+                let source = operators[producer[lhs]]
+                if source.kind == .softmax && source.inputs.count == 2 { result[index] = producer[lhs] }
+            }
+            if op.output >= 0 && op.output < tensorCount { producer[op.output] = index }
         }
-        return nil
+        return result
     }
 }

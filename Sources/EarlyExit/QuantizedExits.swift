@@ -66,8 +66,8 @@ struct QuantizedExits {
         QuantizedExits.findGateAccumulators(model, slots: gateSlots, scales: gateAccumulatorScales)
         pooledSoftmax = .allocate(capacity: max(operatorCount, 1))
         pooledSoftmax.initialize(repeating: -1, count: max(operatorCount, 1))
-        for index in model.operators.indices {
-            if let source = Int8Fusion.pooledSoftmax(model.operators, matmul: index) { pooledSoftmax[index] = Int32(source) }
+        for (index, source) in Int8Fusion.pooledSoftmaxes(model.operators, tensorCount: model.tensors.count).enumerated() {
+            pooledSoftmax[index] = Int32(source)
         }
         for (index, exit) in model.exits.enumerated() {
             let logits = model.tensors[exit.logitsTensor].quantization
@@ -107,10 +107,9 @@ struct QuantizedExits {
     /// as fine as the accumulator. Any other structure leaves the exit on its int8 gate.
     private static func findGateAccumulators(_ model: Model, slots: UnsafeMutablePointer<Int32>,
                                              scales: UnsafeMutablePointer<Double>) {
-        func producer(_ tensor: Int) -> Int? {
-            for (index, op) in model.operators.enumerated() where op.output == tensor { return index }
-            return nil
-        }
+        var producers = [Int](repeating: -1, count: model.tensors.count)
+        for (index, op) in model.operators.enumerated() { producers[op.output] = index }
+        func producer(_ tensor: Int) -> Int? { producers[tensor] >= 0 ? producers[tensor] : nil }
         for (index, exit) in model.exits.enumerated() {
             guard let tanhIndex = producer(exit.gateTensor), model.operators[tanhIndex].kind == .tanh,
                   let fcIndex = producer(model.operators[tanhIndex].inputs[0]) else { continue }
