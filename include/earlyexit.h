@@ -267,7 +267,10 @@ ee_status ee_interpreter_result(const ee_interpreter *interpreter, ee_result *ou
 ee_status ee_interpreter_scores(const ee_interpreter *interpreter, float *scores, size_t capacity);
 
 /** Copies the gates of the exits the last run evaluated (exits_evaluated values) into gates,
- *  which holds capacity floats; *out_count (may be NULL) receives exits_evaluated. */
+ *  which holds capacity floats; *out_count (may be NULL) receives exits_evaluated. For int8
+ *  models whose gates are tanh of a one-output fully connected layer, each value is tanh of that
+ *  layer's int32 accumulator, the value gate thresholds are compared with (an exit is taken
+ *  exactly when its gate is at or above its threshold). */
 ee_status ee_interpreter_gates(const ee_interpreter *interpreter, float *gates, size_t capacity, size_t *out_count);
 
 /** Copies the logits (class count values) exit `exit` produced in the last run; the exit
