@@ -48,6 +48,9 @@ public struct ArenaPlan: Sendable {
     public private(set) var lowerBoundBytes = 0
     /// Bytes of scratch (all operators), included in `naiveBytes`.
     public private(set) var scratchBytes = 0
+    /// For each operator: the softmax whose input a fused int8 attention pooling at this matmul
+    /// reads (`Int8Fusion`), or -1.
+    let pooledSoftmax: [Int]
 
     /// The total arena size the interpreter needs.
     public var arenaBytes: Int { persistentBytes + plannedBytes }
@@ -73,7 +76,8 @@ public struct ArenaPlan: Sendable {
             first[op.output] = index
             last[op.output] = max(last[op.output], index)
         }
-        for (index, source) in Int8Fusion.pooledSoftmaxes(operators, tensorCount: tensors.count).enumerated() where source >= 0 {
+        pooledSoftmax = Int8Fusion.pooledSoftmaxes(operators, tensorCount: tensors.count)
+        for (index, source) in pooledSoftmax.enumerated() where source >= 0 {
             // A fused int8 attention pooling reads the softmax's input at the matmul.
             let logits = operators[source].inputs[0]
             last[logits] = max(last[logits], index)

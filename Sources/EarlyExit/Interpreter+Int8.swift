@@ -99,8 +99,9 @@ extension Interpreter {
             Int8Kernels.softmax(int8s(op.inputs[0]), table: model.constantInt32(op.inputs[1]), inverseOutputScale: op.attributes[1],
                                 outputZeroPoint: zeroPoint(op.output), y: y, rows: shape.elementCount / n, n: n)
         case .matmul:
-            if let links = quantizedExits, links.pooledSoftmax[index] >= 0 {
-                let softmax = model.operators[Int(links.pooledSoftmax[index])]
+            let pooledSoftmax = model.plan.pooledSoftmax[index]
+            if pooledSoftmax >= 0 {
+                let softmax = model.operators[pooledSoftmax]
                 Int8Kernels.attentionPooling(int8s(softmax.inputs[0]), table: model.constantInt32(softmax.inputs[1]),
                                              inverseOutputScale: softmax.attributes[1], int8s(op.inputs[1]),
                                              zeroPointV: zeroPoint(op.inputs[1]), c: y, lhs: tensors[op.inputs[0]].shape,

@@ -37,10 +37,6 @@ struct QuantizedExits {
     let gateAccumulatorScales: UnsafeMutablePointer<Double>
     /// [operator] the exit whose gate accumulator the operator writes, or −1.
     let gateSlots: UnsafeMutablePointer<Int32>
-    /// [operator] for a matmul whose left input is a softmax's output: that softmax operator
-    /// (the attention pooling then runs from the softmax's input at full mask precision), or −1.
-    let pooledSoftmax: UnsafeMutablePointer<Int32>
-    let operatorCount: Int
 
     init(model: Model) {
         exitCount = model.exits.count
@@ -60,15 +56,9 @@ struct QuantizedExits {
         gateAccumulators.initialize(repeating: 0, count: max(exitCount, 1))
         gateAccumulatorScales = .allocate(capacity: max(exitCount, 1))
         gateAccumulatorScales.initialize(repeating: 0, count: max(exitCount, 1))
-        operatorCount = model.operators.count
-        gateSlots = .allocate(capacity: max(operatorCount, 1))
-        gateSlots.initialize(repeating: -1, count: max(operatorCount, 1))
+        gateSlots = .allocate(capacity: max(model.operators.count, 1))
+        gateSlots.initialize(repeating: -1, count: max(model.operators.count, 1))
         QuantizedExits.findGateAccumulators(model, slots: gateSlots, scales: gateAccumulatorScales)
-        pooledSoftmax = .allocate(capacity: max(operatorCount, 1))
-        pooledSoftmax.initialize(repeating: -1, count: max(operatorCount, 1))
-        for (index, source) in Int8Fusion.pooledSoftmaxes(model.operators, tensorCount: model.tensors.count).enumerated() {
-            pooledSoftmax[index] = Int32(source)
-        }
         for (index, exit) in model.exits.enumerated() {
             let logits = model.tensors[exit.logitsTensor].quantization
             let gate = model.tensors[exit.gateTensor].quantization
@@ -97,7 +87,6 @@ struct QuantizedExits {
         thresholds.deallocate(); gateScales.deallocate(); gateZeroPoints.deallocate()
         logitScales.deallocate(); logitZeroPoints.deallocate(); accumulators.deallocate()
         gateAccumulators.deallocate(); gateAccumulatorScales.deallocate(); gateSlots.deallocate()
-        pooledSoftmax.deallocate()
     }
 
     /// For each exit whose gate is `tanh(fully_connected(x))` with a single output, marks that
@@ -107,8 +96,7 @@ struct QuantizedExits {
     /// as fine as the accumulator. Any other structure leaves the exit on its int8 gate.
     private static func findGateAccumulators(_ model: Model, slots: UnsafeMutablePointer<Int32>,
                                              scales: UnsafeMutablePointer<Double>) {
-        var producers = [Int](repeating: -1, count: model.tensors.count)
-        for (index, op) in model.operators.enumerated() { producers[op.output] = index }
+        let producers = Int8Fusion.producers(model.operators, tensorCount: model.tensors.count)
         func producer(_ tensor: Int) -> Int? { producers[tensor] >= 0 ? producers[tensor] : nil }
         for (index, exit) in model.exits.enumerated() {
             guard let tanhIndex = producer(exit.gateTensor), model.operators[tanhIndex].kind == .tanh,
@@ -119,9 +107,7 @@ struct QuantizedExits {
             let multiplier = model.constantInt32(fc.inputs[3])[0], shift = model.constantInt32(fc.inputs[4])[0]
             let outputScale = Double(model.tensors[fc.output].quantization.scale)
             guard multiplier > 0, shift > -64, shift < 64, outputScale > 0, outputScale.isFinite else { continue }
-            var power = 1.0
-            for _ in 0..<abs(Int(shift) - 31) { power *= 2 }
-            let unit = Int(shift) >= 31 ? outputScale * Double(multiplier) * power : outputScale * Double(multiplier) / power
+            let unit = outputScale * Double(sign: .plus, exponent: Int(shift) - 31, significand: Double(multiplier))
             guard unit > 0, unit.isFinite else { continue }
             slots[fcIndex] = Int32(index)
             scales[index] = unit

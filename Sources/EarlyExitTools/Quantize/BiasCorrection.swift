@@ -37,10 +37,11 @@ enum BiasCorrection {
         var isTarget = [Int](repeating: -1, count: float.operators.count)
         for (slot, op) in targets.enumerated() { isTarget[op] = slot }
         // Per target: its float output of the current image, per-channel error sums, channel layout.
-        var floatOutputs = targets.map { [Float](repeating: 0, count: float.tensors[float.operators[$0].output].elementCount) }
-        var sums = targets.map { [Double](repeating: 0, count: float.tensors[float.operators[$0].output].shape[1]) }
-        var counts = targets.map { [Int](repeating: 0, count: float.tensors[float.operators[$0].output].shape[1]) }
-        let spatial = targets.map { float.tensors[float.operators[$0].output].elementCount / float.tensors[float.operators[$0].output].shape[1] }
+        let shapes = targets.map { float.tensors[float.operators[$0].output].shape }
+        var floatOutputs = shapes.map { [Float](repeating: 0, count: $0.elementCount) }
+        var sums = shapes.map { [Double](repeating: 0, count: $0[1]) }
+        var counts = shapes.map { [Int](repeating: 0, count: $0[1]) }
+        let spatial = shapes.map { $0.elementCount / $0[1] }
         for (index, input) in inputs.enumerated() {
             try input.withUnsafeBufferPointer { input in
                 _ = try floatRun.run(input) { op in
