@@ -73,3 +73,41 @@ def load_splits():
 def to_tensor(x_uint8):
     x = torch.from_numpy(x_uint8.astype(np.float32) / 255.0)
     return ((x - MEAN) / STD).unsqueeze(1)  # [N,1,28,28]
+
+
+CLUTTER_CANVAS = 40
+CLUTTER_PATCHES = 4
+CLUTTER_PATCH = 8
+CLUTTER_SEEDS = {"train": 101, "val": 102, "test": 103}
+
+
+def clutter(x_uint8, seed, canvas=CLUTTER_CANVAS, patches=CLUTTER_PATCHES, patch=CLUTTER_PATCH):
+    """Cluttered Translated variant (seed paper 002, section 4.1) of a set of 28x28 images.
+
+    Each image is placed at a uniformly random position of a `canvas` x `canvas` black canvas,
+    together with `patches` distractors: `patch` x `patch` crops taken at random places from
+    random other images of the same set, at random canvas positions. Pixels combine by maximum
+    (the distractors never hide the object, as in cluttered MNIST). Deterministic for a seed."""
+    n, h, w = x_uint8.shape
+    rng = np.random.RandomState(seed)
+    out = np.zeros((n, canvas, canvas), np.uint8)
+    src = rng.randint(0, n, size=(n, patches))
+    sy = rng.randint(0, h - patch + 1, size=(n, patches))
+    sx = rng.randint(0, w - patch + 1, size=(n, patches))
+    dy = rng.randint(0, canvas - patch + 1, size=(n, patches))
+    dx = rng.randint(0, canvas - patch + 1, size=(n, patches))
+    oy = rng.randint(0, canvas - h + 1, size=n)
+    ox = rng.randint(0, canvas - w + 1, size=n)
+    for i in range(n):
+        c = out[i]
+        for k in range(patches):
+            p = x_uint8[src[i, k], sy[i, k]:sy[i, k] + patch, sx[i, k]:sx[i, k] + patch]
+            np.maximum(c[dy[i, k]:dy[i, k] + patch, dx[i, k]:dx[i, k] + patch], p,
+                       out=c[dy[i, k]:dy[i, k] + patch, dx[i, k]:dx[i, k] + patch])
+        np.maximum(c[oy[i]:oy[i] + h, ox[i]:ox[i] + w], x_uint8[i], out=c[oy[i]:oy[i] + h, ox[i]:ox[i] + w])
+    return out
+
+
+def load_cluttered_splits():
+    """load_splits() with every split turned into its Cluttered Translated variant (40x40)."""
+    return {k: (clutter(x, CLUTTER_SEEDS[k]), y) for k, (x, y) in load_splits().items()}

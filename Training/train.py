@@ -8,6 +8,10 @@ Ablation (same backbone, no attention modules, only the final head):
 Paper-faithful loss only (eq. 9 NLL + gamma * L_R):
     python Training/train.py --out Training/runs/paper --loss paper
 
+Last step (unless --no-temper): one temperature for the attention exits' hypotheses in eq. 9 is
+chosen on the validation split and folded into their output layers (temper.py); the untempered
+weights stay in model_untempered.pt.
+
 Writes into --out: log lines on stdout, model.pt (state dict + config), config.json,
 history.json (per epoch), outputs_val.npz / outputs_test.npz (every head's logits and
 gate for every image) and summary.json (accuracies, parameters, MACs, wall time).
@@ -77,6 +81,12 @@ def parse_args(argv=None):
                    help="start from this checkpoint's weights (model.pt of an earlier run with the same architecture): "
                         "fine-tuning")
     p.add_argument("--nll9-weight", type=float, default=1.0, help="weight of the eq. 9 output's NLL term")
+    p.add_argument("--clutter", action="store_true",
+                   help="train and evaluate on the Cluttered Translated variant (40x40 canvas, random placement, "
+                        "four 8x8 distractor patches; data.clutter)")
+    p.add_argument("--no-temper", action="store_true",
+                   help="skip the last step: choosing the exits' eq. 9 temperature on the validation split "
+                        "and folding it into their output layers (temper.py)")
     p.add_argument("--ema", type=float, default=0.0,
                    help="keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
                         "evaluate, save and export the averaged model")
@@ -85,7 +95,7 @@ def parse_args(argv=None):
 
 def build_config(a) -> ModelConfig:
     exits = a.exits.split(",") if a.exits else DEFAULT_EXITS[a.ad]
-    return ModelConfig(in_ch=1, in_hw=28, classes=10, stem_width=a.stem_width,
+    return ModelConfig(in_ch=1, in_hw=data.CLUTTER_CANVAS if a.clutter else 28, classes=10, stem_width=a.stem_width,
                        widths=tuple(int(v) for v in a.widths.split(",")),
                        blocks=tuple(int(v) for v in a.blocks.split(",")),
                        exits=tuple(exits), heads=a.aw, att_kernel=a.att_kernel)
@@ -204,7 +214,7 @@ def main(argv=None):
 
     with open(os.path.join(a.out, "config.json"), "w") as f:
         f.write(cfg.to_json())
-    splits = data.load_splits()
+    splits = data.load_cluttered_splits() if a.clutter else data.load_splits()
     xtr, ytr = data.to_tensor(splits["train"][0]), torch.from_numpy(splits["train"][1])
     xva, yva = data.to_tensor(splits["val"][0]), torch.from_numpy(splits["val"][1])
     xte, yte = data.to_tensor(splits["test"][0]), torch.from_numpy(splits["test"][1])
@@ -302,11 +312,20 @@ def main(argv=None):
 
     wall = time.time() - t_start
     final_model = ema.model if ema else model
+    extra = {}
+    if not a.no_temper and final_model.num_exits > 0:
+        import temper   # noqa: E402  (imports this module; only needed at the end)
+        torch.save({"config": cfg.__dict__, "state_dict": final_model.state_dict(), "args": vars(a)},
+                   os.path.join(a.out, "model_untempered.pt"))
+        extra["untempered"] = {"val": evaluate(final_model, xva, yva)[0], "test": evaluate(final_model, xte, yte)[0]}
+        T, scan = temper.choose_and_fold(final_model, xva, yva)
+        extra.update({"exit_temperature": T, "temperature_scan": scan})
+        torch.save({"config": cfg.__dict__, "state_dict": final_model.state_dict(),
+                    "args": {**vars(a), "exit_temperature": T}}, os.path.join(a.out, "model.pt"))
     vacc, vl, vg = evaluate(final_model, xva, yva)
     tacc, tl, tg = evaluate(final_model, xte, yte)
     np.savez_compressed(os.path.join(a.out, "outputs_val.npz"), logits=vl, gates=vg, labels=yva.numpy())
     np.savez_compressed(os.path.join(a.out, "outputs_test.npz"), logits=tl, gates=tg, labels=yte.numpy())
-    extra = {}
     if ema is not None:   # the raw (non-averaged) weights, for comparison
         extra["raw_weights"] = {"val": evaluate(model, xva, yva)[0], "test": evaluate(model, xte, yte)[0]}
         torch.save({"config": cfg.__dict__, "state_dict": model.state_dict(), "args": vars(a)},
