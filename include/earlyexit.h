@@ -93,7 +93,7 @@ typedef enum ee_status {
     EE_ERR_ARENA_TOO_SMALL = 10,
     /** The arena's address is not EE_ARENA_ALIGNMENT-byte aligned. */
     EE_ERR_MISALIGNED_ARENA = 11,
-    /** The input does not have the number of values the model's input tensor takes. */
+    /** The input does not have the number of values the model's input tensor takes, or a value is NaN or infinite. */
     EE_ERR_BAD_INPUT = 12,
     /** The signal is not one of the ee_signal values. */
     EE_ERR_BAD_SIGNAL = 13,
@@ -106,7 +106,10 @@ typedef enum ee_status {
     /** No successful run yet on this interpreter. */
     EE_ERR_NO_RESULT = 17,
     /** The caller's array or string buffer is too small (see the function for what is written). */
-    EE_ERR_BUFFER_TOO_SMALL = 18
+    EE_ERR_BUFFER_TOO_SMALL = 18,
+    /** A float32 run produced a NaN or infinite score or gate: the model's weights or input
+        normalization overflow float32 on this input. No result is kept (EE_ERR_NO_RESULT after). */
+    EE_ERR_NON_FINITE_OUTPUT = 19
 } ee_status;
 
 /** The confidence signal an exit is judged by. */

@@ -102,15 +102,15 @@ static ee_status open_copy(const unsigned char *bytes, size_t size, char *messag
 static void *new_arena(size_t size) { return aligned_alloc(EE_ARENA_ALIGNMENT, (size + 127) / 64 * 64 + 64); }
 
 static void test_status_strings(void) {
-    const char *seen[EE_ERR_BUFFER_TOO_SMALL + 1];
-    for (int code = EE_OK; code <= EE_ERR_BUFFER_TOO_SMALL; code++) {
+    const char *seen[EE_ERR_NON_FINITE_OUTPUT + 1];
+    for (int code = EE_OK; code <= EE_ERR_NON_FINITE_OUTPUT; code++) {
         const char *text = ee_status_string((ee_status)code);
         CHECK(text != NULL && strlen(text) > 0 && strcmp(text, "unknown status code") != 0);
         for (int other = 0; other < code; other++) CHECK(strcmp(seen[other], text) != 0);
         seen[code] = text;
     }
     CHECK(strcmp(ee_status_string(EE_OK), "ok") == 0);
-    CHECK(strcmp(ee_status_string((ee_status)(EE_ERR_BUFFER_TOO_SMALL + 1)), "unknown status code") == 0);
+    CHECK(strcmp(ee_status_string((ee_status)(EE_ERR_NON_FINITE_OUTPUT + 1)), "unknown status code") == 0);
     CHECK(strcmp(ee_status_string((ee_status)-1), "unknown status code") == 0);
     CHECK(strcmp(ee_status_string((ee_status)1000000), "unknown status code") == 0);
 }
@@ -374,6 +374,12 @@ static void test_interpreter(ee_model *model) {
     EXPECT(ee_interpreter_run(interpreter, input, input_count + 1, &result), EE_ERR_BAD_INPUT);
     EXPECT(ee_interpreter_run(interpreter, input, 0, &result), EE_ERR_BAD_INPUT);
     EXPECT(ee_interpreter_run(interpreter, input, (size_t)-1, &result), EE_ERR_BAD_INPUT);
+    float saved = input[input_count / 2];
+    input[input_count / 2] = NAN;
+    EXPECT(ee_interpreter_run(interpreter, input, input_count, &result), EE_ERR_BAD_INPUT);
+    input[input_count / 2] = INFINITY;
+    EXPECT(ee_interpreter_run(interpreter, input, input_count, &result), EE_ERR_BAD_INPUT);
+    input[input_count / 2] = saved;
     EXPECT(ee_interpreter_result(interpreter, &result), EE_ERR_NO_RESULT);
 
     /* A good run, with the full network. */

@@ -122,6 +122,9 @@ public final class Interpreter {
             throw .badInput(reason: "\(input.count) values given, the input tensor \(info.shape) has \(info.elementCount)")
         }
         guard let source = input.baseAddress else { throw .badInput(reason: "empty input") }
+        for i in 0..<input.count where !source[i].isFinite {
+            throw .badInput(reason: "value \(i) is \(source[i].isNaN ? "NaN" : "infinite")")
+        }
         if info.dataType == .int8 {
             // A float input to an int8 model is quantized here, at the boundary; the integer-only
             // path is `run(_: UnsafeBufferPointer<Int8>)` with inputs quantized ahead of time.
@@ -135,8 +138,23 @@ public final class Interpreter {
             floats(model.inputTensor).update(from: source, count: input.count)
         }
         let summary = execute()
+        if quantizedExits == nil, let bad = firstNonFiniteExit(summary) {
+            lastRun = nil
+            throw .nonFiniteOutput(exit: bad)
+        }
         lastRun = summary
         return summary
+    }
+
+    /// The first evaluated exit whose logits or gate are NaN or infinite (float32 models; an
+    /// int8 model's outputs are integers). Such a run's class would be garbage, so it is an error.
+    private func firstNonFiniteExit(_ summary: RunSummary) -> Int? {
+        for exit in 0..<summary.exitsEvaluated {
+            if !exitGates[exit].isFinite { return exit }
+            let row = exitLogits + exit * model.classCount
+            for c in 0..<model.classCount where !row[c].isFinite { return exit }
+        }
+        return nil
     }
 
     /// Runs one inference of an int8 model on an input already quantized with the input

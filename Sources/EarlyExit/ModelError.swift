@@ -43,6 +43,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     case badInput(reason: String)
     /// A policy or threshold setting is invalid.
     case badPolicy(reason: String)
+    /// A float32 run produced a score or gate that is NaN or infinite at this exit (0-based):
+    /// the weights or the normalization overflow float32 on the input.
+    case nonFiniteOutput(exit: Int)
 
     public var description: String {
         switch self {
@@ -84,6 +87,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "bad input: \(reason)"
         case let .badPolicy(reason):
             return "bad exit policy: \(reason)"
+        case let .nonFiniteOutput(exit):
+            return "exit \(exit + 1) produced a score or gate that is NaN or infinite: the model's weights or input normalization overflow float32 on this input"
         }
     }
 }

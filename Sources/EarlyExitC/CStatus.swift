@@ -24,6 +24,7 @@ public enum EEStatus: Int32, CaseIterable {
     case outOfRange = 16
     case noResult = 17
     case bufferTooSmall = 18
+    case nonFiniteOutput = 19
 
     /// A NUL-terminated description; the literals carry their terminator explicitly.
     var text: StaticString {
@@ -40,13 +41,14 @@ public enum EEStatus: Int32, CaseIterable {
         case .invalidModel: return "the model is invalid\0"
         case .arenaTooSmall: return "the arena is smaller than the model needs\0"
         case .misalignedArena: return "the arena is not 64-byte aligned\0"
-        case .badInput: return "bad input: not the number of values the model's input takes\0"
+        case .badInput: return "bad input: not the number of values the model's input takes, or a value that is NaN or infinite\0"
         case .badSignal: return "unknown exit signal\0"
         case .badThresholds: return "bad thresholds: one finite threshold per early exit is required\0"
         case .badFlags: return "unknown policy flag bits\0"
         case .outOfRange: return "index out of range\0"
         case .noResult: return "no successful run yet\0"
         case .bufferTooSmall: return "the output buffer is too small\0"
+        case .nonFiniteOutput: return "the run produced a NaN or infinite score or gate (weights or normalization overflow float32)\0"
         }
     }
 }
@@ -63,6 +65,7 @@ func cStatus(_ error: ModelError) -> EEStatus {
     case .arenaTooSmall: return .arenaTooSmall
     case .misalignedArena: return .misalignedArena
     case .badInput: return .badInput
+    case .nonFiniteOutput: return .nonFiniteOutput
     default: return .invalidModel
     }
 }

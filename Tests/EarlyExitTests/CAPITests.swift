@@ -52,7 +52,7 @@ final class CAPITests: XCTestCase {
             XCTAssertTrue(seen.insert(text).inserted, "\(code) repeats '\(text)'")
         }
         XCTAssertEqual(String(cString: ee_status_string(0).assumingMemoryBound(to: CChar.self)), "ok")
-        for code: Int32 in [-1, 19, 1000] {
+        for code: Int32 in [-1, Int32(EEStatus.allCases.count), 1000] {
             XCTAssertEqual(String(cString: ee_status_string(code).assumingMemoryBound(to: CChar.self)), "unknown status code")
         }
     }

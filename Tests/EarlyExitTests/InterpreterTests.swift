@@ -240,6 +240,38 @@ final class InterpreterTests: XCTestCase {
         XCTAssertNoThrow(try interpreter.run([Float](repeating: 0, count: 256)))
     }
 
+    func testRunRejectsNonFiniteInputValues() throws {
+        let model = try Model(bytes: SyntheticModels.attentionNetwork().serialize())
+        let interpreter = Interpreter(model: model)
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var input = Self.input(model, seed: 5)
+            input[77] = bad
+            XCTAssertThrowsError(try interpreter.run(input), "\(bad)") { error in
+                guard case let .badInput(reason)? = error as? ModelError else { return XCTFail("\(error)") }
+                XCTAssertTrue(reason.contains("value 77"), reason)
+            }
+        }
+        XCTAssertNil(interpreter.lastRun)
+    }
+
+    func testNonFiniteOutputsAreAnErrorNotAResult() throws {
+        // Finite inputs near Float.greatestFiniteMagnitude overflow the first convolution; the
+        // softmax and the heads then produce NaN. Before this was checked, `run` returned class 0.
+        let model = try Model(bytes: SyntheticModels.attentionNetwork().serialize())
+        let interpreter = Interpreter(model: model)
+        try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
+        let good = Self.input(model, seed: 6)
+        let first = try interpreter.run(good)
+        let huge = good.map { $0 >= 0 ? Float(3e38) : Float(-3e38) }
+        XCTAssertThrowsError(try interpreter.run(huge)) { error in
+            guard case let .nonFiniteOutput(exit)? = error as? ModelError else { return XCTFail("\(error)") }
+            XCTAssertEqual(exit, 0, "the first exit is already NaN")
+            XCTAssertTrue("\(error)".contains("NaN or infinite"), "\(error)")
+        }
+        XCTAssertNil(interpreter.lastRun, "a failed run leaves no result")
+        XCTAssertEqual(try interpreter.run(good), first, "the interpreter recovers on the next good input")
+    }
+
     func testInterpretersShareAModelIndependently() throws {
         // Two interpreters on one model: running one does not disturb the other's results.
         let model = try Model(bytes: SyntheticModels.attentionNetwork().serialize())
