@@ -448,6 +448,56 @@ final class ExplainAndCLITests: XCTestCase {
         }
     }
 
+    func testFormatNeverTrapsOnLargeValues() {
+        XCTAssertEqual(format(123.45678, decimals: 4), "123.4568")
+        XCTAssertEqual(format(-0.00004, decimals: 4), "0.0000")
+        XCTAssertEqual(format(-2.5, decimals: 0), "-3")
+        // These used to trap converting to Int (found by fuzzing `run` and `explain`).
+        XCTAssertEqual(format(1e30, decimals: 4), "1e+30")
+        XCTAssertEqual(format(-9.3e18, decimals: 0), "-9.3e+18")
+        XCTAssertEqual(Double(format(9.2e14, decimals: 4)), 9.2e14)
+        XCTAssertEqual(format(Double.nan, decimals: 4), "nan")
+    }
+
+    /// Inputs that fuzzing the release CLI showed crashing or accepted as if they were fine.
+    func testHostileValuesAreErrorsThatNameTheInput() throws {
+        let files = try writeFixtures()
+        // An .npy input holding NaN, and one of huge finite values that overflow float32 inside.
+        let nanInput = path("nan.npy"), hugeInput = path("huge.npy"), flat = path("flat.npy")
+        var values = [Float](repeating: 0.1, count: Self.imageSize * Self.imageSize)
+        values[3] = .nan
+        try Data(NPYArray.encode(shape: [1, 1, Self.imageSize, Self.imageSize], values: values)).write(to: URL(fileURLWithPath: nanInput))
+        values = (0..<values.count).map { $0 % 2 == 0 ? 3e38 : -3e38 }
+        try Data(NPYArray.encode(shape: [1, 1, Self.imageSize, Self.imageSize], values: values)).write(to: URL(fileURLWithPath: hugeInput))
+        try Data(NPYArray.encode(shape: [values.count], values: values.map { _ in 0.5 })).write(to: URL(fileURLWithPath: flat))
+
+        var result = cli(["run", files.model, nanInput])
+        XCTAssertEqual(result.status, 1, result.out)
+        XCTAssertTrue(result.err.contains("value 3 is NaN") && result.err.contains(nanInput), result.err)
+        result = cli(["run", files.model, hugeInput, "--all-exits"])
+        XCTAssertEqual(result.status, 1, result.out)
+        XCTAssertTrue(result.err.contains("NaN or infinite") && result.err.contains(hugeInput), result.err)
+        result = cli(["run", files.model, flat])
+        XCTAssertEqual(result.status, 1, "a [256] tensor is not a [1, 1, 16, 16] input: \(result.out)")
+        XCTAssertTrue(result.err.contains("shape [256]"), result.err)
+
+        // A huge but finite threshold is a valid policy (never exit early); explain printed it
+        // through a conversion that trapped.
+        result = cli(["explain", files.model, "--images", files.images, "--index", "0", "-o", path("explain"),
+                      "--thresholds", "1e20,1e20"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let page = try String(contentsOfFile: path("explain/index.html"), encoding: .utf8)
+        XCTAssertTrue(page.contains("1e+20"), "the threshold is printed")
+
+        // A label that is not a class of the model.
+        let badLabels = path("bad-labels-idx1-ubyte")
+        try Data(IDXFile.encode(dimensions: [Self.imageCount], payload: [UInt8](repeating: 255, count: Self.imageCount)))
+            .write(to: URL(fileURLWithPath: badLabels))
+        result = cli(["explain", files.model, "--images", files.images, "--labels", badLabels, "--index", "0", "-o", path("explain2")])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.err.contains("label 255") && result.err.contains(badLabels), result.err)
+    }
+
     func testUsageMistakesExitWithStatus2() throws {
         let files = try writeFixtures()
         let cases: [(String, [String])] = [

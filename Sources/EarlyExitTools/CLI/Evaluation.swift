@@ -65,7 +65,9 @@ public enum Evaluation {
                 for (slot, interpreter) in interpreters.enumerated() {
                     let before = counting ? ee_allocation_count() : 0
                     let start = now()
-                    summaries[slot] = try interpreter.run(input)
+                    do { summaries[slot] = try interpreter.run(input) } catch {
+                        throw ToolError("image \(image) of the data set: \(error)")
+                    }
                     let end = now()
                     if counting { allocations[slot] += ee_allocation_count() - before }
                     times[slot] = end - start

@@ -123,7 +123,11 @@ enum ExplainCommand {
             let labels = try IDXFile.parse(try ModelFiles.readBytes(labelsPath, what: "label file"), source: labelsPath)
             if labels.itemSize != 1 { throw ToolError("'\(labelsPath)' is not a label file: each item has \(labels.itemSize) bytes") }
             if index >= labels.count { throw ToolError("'\(labelsPath)' has \(labels.count) labels, no label for image \(index)") }
-            label = Int(labels.item(index).first ?? 0)
+            let value = Int(labels.item(index).first ?? 0)
+            if value >= model.classCount {
+                throw ToolError("label \(value) of item \(index) in '\(labelsPath)' is not a class of the model (\(model.classCount) classes)")
+            }
+            label = value
         }
         let pixels = Array(images.item(index))
         let input = ModelFiles.normalize(images.item(index), for: model)

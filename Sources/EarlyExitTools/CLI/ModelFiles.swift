@@ -12,7 +12,7 @@ public enum ModelFiles {
         }
         if isDirectory.boolValue { throw ToolError("\(what) '\(path)' is a directory, not a file") }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ToolError("\(what) '\(path)' cannot be read (permission denied?)")
+            throw ToolError("\(what) '\(path)' cannot be read (not a regular file, or permission denied)")
         }
         return [UInt8](data)
     }
@@ -62,8 +62,14 @@ public enum ModelFiles {
         if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) {
             if index != nil { throw UsageError("--index applies to IDX image files, '\(path)' is an .npy tensor") }
             let array = try NPYArray.parse(bytes, source: path)
-            if array.values.count != expected {
-                throw ToolError("input '\(path)' has shape \(array.shape) (\(array.values.count) values); the model's input \(model.input.shape) needs \(expected)")
+            // The shape must be the input's, with or without leading 1s (a batch of one).
+            let wanted = Array(model.input.shape.dims.drop { $0 == 1 })
+            let given = Array(array.shape.drop { $0 == 1 })
+            if array.values.count != expected || given != wanted {
+                throw ToolError("input '\(path)' has shape \(array.shape) (\(array.values.count) values); the model's input is \(model.input.shape)")
+            }
+            if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
+                throw ToolError("input '\(path)': value \(bad) is \(array.values[bad].isNaN ? "NaN" : "infinite")")
             }
             return array.values
         }

@@ -19,7 +19,10 @@ enum RunCommand {
         if allExits { policy = ExitPolicy(signal: .none, thresholds: policy.thresholds, combineSeenExits: policy.combineSeenExits) }
         let interpreter = Interpreter(model: model)
         try interpreter.setPolicy(policy)
-        let summary = try interpreter.run(input)
+        let summary: RunSummary
+        do { summary = try interpreter.run(input) } catch {
+            throw ToolError("'\(arguments.positionals[1])'\(index.map { " image \($0)" } ?? "") through '\(arguments.positionals[0])': \(error)")
+        }
         let scores = Array(interpreter.scores)
         let gates = (0..<summary.exitsEvaluated).map { interpreter.gate(exit: $0) }
         let className = summary.classIndex < model.metadata.classNames.count ? model.metadata.classNames[summary.classIndex] : ""
@@ -63,12 +66,18 @@ enum RunCommand {
 }
 
 /// A float with four decimals, for tables.
-func format(_ value: Float) -> String { format(Double(value), decimals: 4) }
+func format(_ value: Float) -> String {
+    // Large values keep Float's own shortest form ("1e+20", not the Double digits of the Float).
+    if value.isFinite && !(abs(value) < 9e14) { return "\(value)" }
+    return format(Double(value), decimals: 4)
+}
 
 func format(_ value: Double, decimals: Int) -> String {
-    if !value.isFinite { return "\(value)" }
     var scale = 1.0
     for _ in 0..<decimals { scale *= 10 }
+    // When value × 10^decimals does not fit an Int, the digits below cannot be formed: Swift's
+    // shortest round-trip form (e.g. "1e+30") is exact and never traps.
+    if !value.isFinite || !(abs(value) * scale < 9e18) { return "\(value)" }
     let rounded = (abs(value) * scale).rounded()
     let whole = Int(rounded / scale)
     var fraction = String(Int(rounded.truncatingRemainder(dividingBy: scale)))

@@ -49,8 +49,11 @@ public struct ActivationStatistics {
                             let scale = Float(bins) / max(high - low, 1e-12)
                             stats.histograms[tensor].withUnsafeMutableBufferPointer { histogram in
                                 for value in values {
-                                    let bin = Int((value - low) * scale)
-                                    histogram[min(max(bin, 0), bins - 1)] += 1
+                                    // Clamped as a float: a hostile model's NaN or infinite
+                                    // activations must not reach the Int conversion.
+                                    let position = (value - low) * scale
+                                    let bin = position >= 0 ? Int(min(position, Float(bins - 1))) : 0
+                                    histogram[bin] += 1
                                 }
                             }
                         }
