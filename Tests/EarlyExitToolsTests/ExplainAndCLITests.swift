@@ -518,6 +518,8 @@ final class ExplainAndCLITests: XCTestCase {
             ("neither --max-drop nor --mac-budget", ["tune", files.model, "--images", files.images, "--labels", files.labels]),
             ("tune --signal bogus", ["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "1", "--signal", "bogus"]),
             ("unknown command", ["frobnicate"]),
+            ("an option given twice", ["run", files.model, files.images, "--index", "0", "--index", "1"]),
+            ("an option given twice, inline", ["run", files.model, files.images, "--index=0", "--index=1"]),
         ]
         for (label, arguments) in cases {
             let result = cli(arguments)

@@ -74,6 +74,7 @@ public struct CommandSpec: Sendable {
                     throw UsageError("unknown option '\(name)' for '\(self.name)'")
                 }
                 if option.valueName != nil {
+                    if parsed.values[name] != nil { throw UsageError("option '\(name)' is given twice") }
                     if let inlineValue {
                         parsed.values[name] = inlineValue
                     } else {
