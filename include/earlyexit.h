@@ -245,7 +245,9 @@ ee_status ee_interpreter_set_policy(ee_interpreter *interpreter, ee_signal signa
  * Runs one inference on a float32 input of `count` values (ee_model_input_size()), laid out
  * as the input tensor (NCHW) and already normalized. For an int8 (quantized) model the values
  * are quantized with the input tensor's scale and zero point on the way in. Writes the result
- * to *out_result when it is not NULL. Does not allocate.
+ * to *out_result when it is not NULL. Does not allocate. EE_ERR_BAD_INPUT for a wrong count or
+ * a NaN or infinite value; EE_ERR_NON_FINITE_OUTPUT when a float32 model's evaluated exits
+ * produce NaN or infinite logits or gates (no result is kept).
  */
 ee_status ee_interpreter_run(ee_interpreter *interpreter, const float *input, size_t count, ee_result *out_result);
 
