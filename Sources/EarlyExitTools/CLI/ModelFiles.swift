@@ -68,9 +68,6 @@ public enum ModelFiles {
             if array.values.count != expected || given != wanted {
                 throw ToolError("input '\(path)' has shape \(array.shape) (\(array.values.count) values); the model's input is \(model.input.shape)")
             }
-            if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
-                throw ToolError("input '\(path)': value \(bad) is \(array.values[bad].isNaN ? "NaN" : "infinite")")
-            }
             return array.values
         }
         let images = try IDXFile.parse(bytes, source: path)
