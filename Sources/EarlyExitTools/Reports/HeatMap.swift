@@ -97,9 +97,12 @@ public enum HeatMap {
         return out
     }
 
+    /// A mask value clamped to 0...1; NaN counts as 0 (a NaN would trap the UInt8 conversions).
+    static func unitInterval(_ value: Float) -> Double { value.isNaN ? 0 : Double(min(max(value, 0), 1)) }
+
     /// The "jet" colour map: 0 dark blue, 0.5 green-yellow, 1 dark red.
     public static func color(_ value: Float) -> (UInt8, UInt8, UInt8) {
-        let v = value.isNaN ? 0 : Double(min(max(value, 0), 1))
+        let v = unitInterval(value)
         func channel(_ centre: Double) -> UInt8 {
             UInt8((min(max(1.5 - abs(4 * v - centre), 0), 1) * 255).rounded())
         }
@@ -110,7 +113,7 @@ public enum HeatMap {
     /// weight grows with the value (0.3 at 0, 0.85 at 1), so the image shows through where
     /// the head does not look.
     public static func blend(gray: UInt8, value: Float) -> (UInt8, UInt8, UInt8) {
-        let v = value.isNaN ? 0 : Double(min(max(value, 0), 1))
+        let v = unitInterval(value)
         let alpha = 0.3 + 0.55 * v
         let (r, g, b) = color(value)
         func mix(_ c: UInt8) -> UInt8 { UInt8((Double(gray) * (1 - alpha) + Double(c) * alpha).rounded()) }
