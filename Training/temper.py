@@ -55,7 +55,7 @@ def eq9_accuracy(logits, gates, labels, temperature):
 
 def choose_and_fold(model, xva, yva, grid=GRID):
     """Choose the temperature on the validation images (xva, yva), divide every attention exit's
-    W_O and bias by it in place, and return (temperature, scan)."""
+    W_O and bias by it in place, and return (temperature, scan, untempered validation accuracies)."""
     with torch.no_grad():
         vacc0, vl, vg = evaluate(model, xva, yva)
     scan = []
@@ -71,7 +71,7 @@ def choose_and_fold(model, xva, yva, grid=GRID):
         for att in model.atts:
             att.out.weight.div_(T)
             att.out.bias.div_(T)
-    return T, scan
+    return T, scan, vacc0
 
 
 def main(argv=None):
@@ -100,7 +100,7 @@ def main(argv=None):
     xva, yva = data.to_tensor(splits["val"][0]), torch.from_numpy(splits["val"][1])
     xte, yte = data.to_tensor(splits["test"][0]), torch.from_numpy(splits["test"][1])
 
-    T, scan = choose_and_fold(model, xva, yva, grid)
+    T, scan, _ = choose_and_fold(model, xva, yva, grid)
     with torch.no_grad():
         vacc, vl, vg = evaluate(model, xva, yva)
         tacc, tl, tg = evaluate(model, xte, yte)

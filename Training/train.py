@@ -317,8 +317,9 @@ def main(argv=None):
         import temper   # noqa: E402  (imports this module; only needed at the end)
         torch.save({"config": cfg.__dict__, "state_dict": final_model.state_dict(), "args": vars(a)},
                    os.path.join(a.out, "model_untempered.pt"))
-        extra["untempered"] = {"val": evaluate(final_model, xva, yva)[0], "test": evaluate(final_model, xte, yte)[0]}
-        T, scan = temper.choose_and_fold(final_model, xva, yva)
+        untempered_test = evaluate(final_model, xte, yte)[0]
+        T, scan, untempered_val = temper.choose_and_fold(final_model, xva, yva)
+        extra["untempered"] = {"val": untempered_val, "test": untempered_test}
         extra.update({"exit_temperature": T, "temperature_scan": scan})
         torch.save({"config": cfg.__dict__, "state_dict": final_model.state_dict(),
                     "args": {**vars(a), "exit_temperature": T}}, os.path.join(a.out, "model.pt"))
