@@ -604,4 +604,52 @@ final class ExplainAndCLITests: XCTestCase {
         XCTAssertEqual(cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "-o", tuned]).status, 2,
                        "-o without --write")
     }
+
+    /// `tune INT8 --agree-with FLOAT`: the agreement it reports for the stored thresholds is
+    /// recounted here by running both models with them, image by image, through the interpreter.
+    func testTuneAgreeWithReportsTheExitAgreementBothModelsShow() throws {
+        let files = try writeFixtures()
+        let int8 = path("int8.eem")
+        var result = cli(["quantize", files.model, "--calibration", files.images, "--count", "20", "-o", int8])
+        XCTAssertEqual(result.status, 0, result.err)
+        let floatModel = try Model(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: files.model))))
+        let dataset = try ModelFiles.loadDataset(images: files.images, labels: files.labels, for: floatModel)
+
+        func recount(_ tunedPath: String) throws -> Double {
+            let tuned = try Model(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: tunedPath))))
+            let a = Interpreter(model: tuned), b = Interpreter(model: floatModel)
+            try a.setPolicy(tuned.defaultPolicy)
+            try b.setPolicy(tuned.defaultPolicy)
+            var same = 0
+            for input in dataset.inputs where try a.run(input).exitIndex == b.run(input).exitIndex { same += 1 }
+            return Double(same) / Double(dataset.count)
+        }
+        // Without a real constraint the choice is the unconstrained one and the agreement is only measured.
+        for minimum in ["0", "0.97", "1"] {
+            let tuned = path("tuned-\(minimum).eem")
+            result = cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--holdout", "0",
+                          "--agree-with", files.model, "--min-agreement", minimum, "--write", "-o", tuned, "--json"])
+            XCTAssertEqual(result.status, 0, result.err)
+            let report = try jsonObject(result.out)
+            let reported = try XCTUnwrap(report["calibration_agreement"] as? Double ?? (report["calibration_agreement"] as? Int).map(Double.init))
+            print("tune --agree-with --min-agreement \(minimum): thresholds \(report["thresholds"] ?? ""), agreement \(reported)")
+            XCTAssertEqual(reported, try recount(tuned), accuracy: 1e-9, minimum)
+            XCTAssertGreaterThanOrEqual(reported, Double(minimum)!, minimum)
+            XCTAssertEqual(report["agree_with"] as? String, files.model)
+            if minimum == "0" {
+                let plain = cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--holdout", "0", "--json"])
+                XCTAssertEqual(plain.status, 0, plain.err)
+                XCTAssertEqual(try jsonObject(plain.out)["thresholds"] as? [Double], report["thresholds"] as? [Double])
+            }
+        }
+        // Misuse: --min-agreement alone or out of range, a reference that is another network.
+        XCTAssertEqual(cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--min-agreement", "0.9"]).status, 2)
+        XCTAssertEqual(cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5",
+                            "--agree-with", files.model, "--min-agreement", "1.5"]).status, 2)
+        let other = path("other.eem")
+        try Data(try SyntheticModels.attentionNetwork(size: 16, width: 4).serialize()).write(to: URL(fileURLWithPath: other))
+        result = cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--agree-with", other])
+        XCTAssertEqual(result.status, 1, result.out)
+        XCTAssertTrue(result.err.contains("is not the same network"), result.err)
+    }
 }

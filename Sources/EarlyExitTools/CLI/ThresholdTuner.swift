@@ -62,16 +62,28 @@ public struct ExitCache {
         return cache
     }
 
+    /// The exit `image` takes under `thresholds`: the first early exit whose confidence reaches
+    /// its threshold, or −1 for the full network.
+    @inline(__always)
+    public func exitTaken(_ thresholds: [Float], image: Int) -> Int {
+        for exit in 0..<thresholds.count where confidence[image][exit] >= thresholds[exit] { return exit }
+        return -1
+    }
+
+    /// The share of `images` that take the same exit under `thresholds` in this cache and in
+    /// `other` (the same images run by another model, for example its int8 quantization).
+    public func agreement(_ thresholds: [Float], images: [Int], with other: ExitCache) -> Double {
+        var same = 0
+        for image in images where exitTaken(thresholds, image: image) == other.exitTaken(thresholds, image: image) { same += 1 }
+        return Double(same) / Double(max(images.count, 1))
+    }
+
     /// Accuracy and mean MACs (as a fraction of the full network) of a threshold setting over `images`.
     public func evaluate(_ thresholds: [Float], images: [Int]) -> (accuracy: Double, macFraction: Double) {
         var correct = 0
         var macs = 0
         for image in images {
-            var taken = -1
-            for exit in 0..<thresholds.count where confidence[image][exit] >= thresholds[exit] {
-                taken = exit
-                break
-            }
+            let taken = exitTaken(thresholds, image: image)
             if taken >= 0 {
                 correct += exitCorrect[image][taken] ? 1 : 0
                 macs += exitMACs[taken]
@@ -90,6 +102,9 @@ public struct TuningPoint {
     public var thresholds: [Float]
     public var accuracy: Double
     public var macFraction: Double
+    /// The share of images whose exit is the same for the tuned model and the model it must
+    /// agree with (`tune --agree-with`); nil when there is none.
+    public var agreement: Double?
 }
 
 /// Searches per-exit thresholds for the accuracy–MAC Pareto frontier.

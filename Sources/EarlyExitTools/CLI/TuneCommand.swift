@@ -15,6 +15,8 @@ enum TuneCommand {
                   OptionSpec("--seed", "N", "seed of the calibration/holdout split (default 1)"),
                   OptionSpec("--limit", "N", "use only the first N images"),
                   OptionSpec("--combine", nil, "early exits combine the exits seen so far (eq. 9)"),
+                  OptionSpec("--agree-with", "REFERENCE", "the same network in another precision (the float32 model of an int8 MODEL): only settings where both take the same exit often enough"),
+                  OptionSpec("--min-agreement", "FRACTION", "with --agree-with: the share of calibration images that must take the same exit (default 0.99)"),
                   OptionSpec("--write", nil, "store the chosen policy in the model file"),
                   OptionSpec("-o", "FILE", "with --write: write the tuned model here instead of over MODEL"),
                   OptionSpec("--plot", "FILE.svg", "write the accuracy-vs-MACs frontier as an SVG plot"),
@@ -41,10 +43,22 @@ enum TuneCommand {
         let limit = try arguments.int("--limit", range: 1...Int(Int32.max))
         let dataset = try ModelFiles.loadDataset(images: images, labels: labels, for: model, limit: limit)
         if dataset.count < 10 { throw ToolError("tuning needs at least 10 images, '\(images)' gives \(dataset.count)") }
+        let referencePath = arguments.value("--agree-with")
+        if referencePath == nil && arguments.value("--min-agreement") != nil { throw UsageError("--min-agreement goes with --agree-with REFERENCE") }
+        let minAgreement = try arguments.double("--min-agreement", default: 0.99, range: 0...1)!
+        let reference = try referencePath.map { try ModelFiles.loadModel($0) }
+        if let reference, let referencePath { try checkReference(reference, referencePath, of: model, path) }
 
         var bar = ProgressBar(console: console, label: "running every exit")
         let combine = arguments.flag("--combine")
         let cache = try ExitCache.build(model: model, dataset: dataset, signal: signal, combineSeen: combine, progress: { bar.update($0, $1) })
+        var referenceCache: ExitCache?
+        if let reference, let referencePath {
+            var referenceBar = ProgressBar(console: console, label: "running every exit of \(referencePath)")
+            let referenceData = try ModelFiles.loadDataset(images: images, labels: labels, for: reference, limit: limit)
+            referenceCache = try ExitCache.build(model: reference, dataset: referenceData, signal: signal, combineSeen: combine,
+                                               progress: { referenceBar.update($0, $1) })
+        }
 
         // Deterministic split.
         var rng = SeededGenerator(seed: UInt64(seed))
@@ -54,7 +68,15 @@ enum TuneCommand {
         let holdoutImages = Array(order.prefix(holdoutCount)).sorted()
         let calibrationImages = Array(order.dropFirst(holdoutCount)).sorted()
 
-        let points = ThresholdTuner.search(cache, images: calibrationImages, exitCount: model.earlyExitCount)
+        var points = ThresholdTuner.search(cache, images: calibrationImages, exitCount: model.earlyExitCount)
+        let evaluated = points.count
+        if let referenceCache {
+            for index in points.indices {
+                points[index].agreement = cache.agreement(points[index].thresholds, images: calibrationImages, with: referenceCache)
+            }
+            // Never exiting early always agrees, so the constraint leaves at least that setting.
+            points = points.filter { $0.agreement! >= minAgreement - 1e-12 }
+        }
         let frontier = ThresholdTuner.frontier(points)
         let never = [Float](repeating: .infinity, count: model.earlyExitCount)
         let fullCalibration = cache.evaluate(never, images: calibrationImages).accuracy
@@ -76,6 +98,7 @@ enum TuneCommand {
         let policy = ExitPolicy(signal: signal, thresholds: stored, combineSeenExits: combine)
         let onHoldout = holdoutImages.isEmpty ? nil : cache.evaluate(chosen.thresholds, images: holdoutImages)
         let fullHoldout = holdoutImages.isEmpty ? nil : cache.evaluate(never, images: holdoutImages).accuracy
+        let agreementHoldout = holdoutImages.isEmpty ? nil : referenceCache.map { cache.agreement(chosen.thresholds, images: holdoutImages, with: $0) }
 
         if let plot = arguments.value("--plot") {
             try ModelFiles.writeBytes(Array(svg(points: points, frontier: frontier, chosen: chosen, fullAccuracy: fullCalibration, signal: signal).utf8), to: plot, what: "plot")
@@ -102,25 +125,49 @@ enum TuneCommand {
                 ("calibration_images", .int(calibrationImages.count)), ("holdout_images", .int(holdoutImages.count)),
                 ("calibration_accuracy", .number(chosen.accuracy)), ("calibration_full_accuracy", .number(fullCalibration)),
                 ("calibration_mac_fraction", .number(chosen.macFraction)),
-                ("settings_evaluated", .int(points.count)), ("frontier_points", .int(frontier.count)),
+                ("settings_evaluated", .int(evaluated)), ("settings_kept", .int(points.count)), ("frontier_points", .int(frontier.count)),
             ]
             if let onHoldout, let fullHoldout {
                 pairs += [("holdout_accuracy", .number(onHoldout.accuracy)), ("holdout_full_accuracy", .number(fullHoldout)),
                           ("holdout_mac_fraction", .number(onHoldout.macFraction))]
             }
+            if let referencePath, let agreement = chosen.agreement {
+                pairs += [("agree_with", .string(referencePath)), ("min_agreement", .number(minAgreement)),
+                          ("calibration_agreement", .number(agreement))]
+                if let agreementHoldout { pairs.append(("holdout_agreement", .number(agreementHoldout))) }
+            }
             pairs.append(("written_to", writtenTo.map { .string($0) } ?? .null))
             console.out(JSON.object(pairs).text)
             return
         }
-        var text = "tuned \(signal.name) thresholds on \(calibrationImages.count) calibration images (\(holdoutImages.count) held out); \(points.count) settings evaluated, \(frontier.count) on the frontier\n"
+        var text = "tuned \(signal.name) thresholds on \(calibrationImages.count) calibration images (\(holdoutImages.count) held out); \(evaluated) settings evaluated, "
+        if referenceCache != nil { text += "\(points.count) of them agree often enough, " }
+        text += "\(frontier.count) on the frontier\n"
         text += "thresholds: \(stored.enumerated().map { "exit\($0.offset + 1)=\($0.element)" }.joined(separator: " "))\n\n"
         text += "\(pad("", 12)) \(pad("accuracy", 10)) \(pad("full network", 13)) \(pad("drop", 9)) mean MACs (saved)\n"
         text += "\(pad("calibration", 12)) \(pad(percentString(chosen.accuracy), 10)) \(pad(percentString(fullCalibration), 13)) \(pad(format((fullCalibration - chosen.accuracy) * 100, decimals: 2) + " pp", 9)) \(percentString(chosen.macFraction)) (\(percentString(1 - chosen.macFraction)))\n"
         if let onHoldout, let fullHoldout {
             text += "\(pad("holdout", 12)) \(pad(percentString(onHoldout.accuracy), 10)) \(pad(percentString(fullHoldout), 13)) \(pad(format((fullHoldout - onHoldout.accuracy) * 100, decimals: 2) + " pp", 9)) \(percentString(onHoldout.macFraction)) (\(percentString(1 - onHoldout.macFraction)))\n"
         }
+        if let referencePath, let agreement = chosen.agreement {
+            text += "\nsame exit as \(referencePath) (at least \(percentString(minAgreement)) required on calibration): calibration \(percentString(agreement))"
+            if let agreementHoldout { text += ", holdout \(percentString(agreementHoldout))" }
+            text += "\n"
+        }
         if let writtenTo { text += "\nstored the policy in \(writtenTo)" }
         console.out(text)
+    }
+
+    /// A model to agree with must be the same network: same input, classes, exits and MACs.
+    static func checkReference(_ reference: Model, _ referencePath: String, of model: Model, _ path: String) throws {
+        func mismatch(_ what: String, _ a: String, _ b: String) -> ToolError {
+            ToolError("--agree-with '\(referencePath)' is not the same network as '\(path)': \(what) \(b) against \(a)")
+        }
+        if reference.input.shape != model.input.shape { throw mismatch("input shape", "\(model.input.shape)", "\(reference.input.shape)") }
+        if reference.classCount != model.classCount { throw mismatch("classes", "\(model.classCount)", "\(reference.classCount)") }
+        if reference.earlyExitCount != model.earlyExitCount { throw mismatch("early exits", "\(model.earlyExitCount)", "\(reference.earlyExitCount)") }
+        let macs = model.exits.map(\.cumulativeMACs), referenceMACs = reference.exits.map(\.cumulativeMACs)
+        if macs != referenceMACs { throw mismatch("cumulative MACs at the exits", "\(macs)", "\(referenceMACs)") }
     }
 
     /// The value stored for a threshold: +infinity (never) becomes the signal's unreachable bound.
