@@ -431,9 +431,13 @@ struct PairResult {
     var label: String
     var images: Int
     var inputSource: String
-    var configurations: [E2EConfiguration]   // float early, int8 early, float full, int8 full
-    var sameExit: Double                      // int8 stored-policy exit == float32's
-    var sameClass: Double                     // int8 stored-policy class == float32's
+    /// float early, int8 early (both with the int8 model's stored thresholds), float full, int8 full,
+    /// then, when the float32 model stores other thresholds, float early and int8 early with those.
+    var configurations: [E2EConfiguration]
+    var sameExit: Double                      // int8 early exit == float32's, the int8 model's thresholds
+    var sameClass: Double                     // int8 early class == float32's, the int8 model's thresholds
+    /// The same with the float32 model's stored thresholds, when they differ from the int8 model's.
+    var sameExitFloatPolicy: Double?, sameClassFloatPolicy: Double?
     var floatWeightBytes: Int, int8WeightBytes: Int
     var floatArena: Int, int8Arena: Int
 }
@@ -449,17 +453,27 @@ func runPairs(_ options: Options) -> [PairResult] {
             let floatModel = try ModelFiles.loadModel(options.modelsDirectory + "/" + floatName)
             let int8Model = try ModelFiles.loadModel(options.modelsDirectory + "/" + name)
             let (data, source) = dataset(for: floatModel, options: options)
-            let run = try runSideBySide([
-                ("float32 early", floatModel, floatModel.defaultPolicy), ("int8 early", int8Model, int8Model.defaultPolicy),
+            // Exit agreement compares the two precisions under one decision rule: the int8 model's
+            // stored thresholds (tuned with `tune --agree-with`), applied to both.
+            var setups: [(String, Model, ExitPolicy)] = [
+                ("float32 early", floatModel, int8Model.defaultPolicy), ("int8 early", int8Model, int8Model.defaultPolicy),
                 ("float32 full", floatModel, .fullNetwork(earlyExitCount: floatModel.earlyExitCount)),
                 ("int8 full", int8Model, .fullNetwork(earlyExitCount: int8Model.earlyExitCount)),
-            ], data: data, options: options)
-            let decided = zip(run.decisions[0], run.decisions[1])
+            ]
+            let otherPolicy = floatModel.defaultPolicy != int8Model.defaultPolicy
+            if otherPolicy {
+                setups += [("float32 early*", floatModel, floatModel.defaultPolicy), ("int8 early*", int8Model, floatModel.defaultPolicy)]
+            }
+            let run = try runSideBySide(setups, data: data, options: options)
             let n = Double(max(data.count, 1))
+            func agreement(_ a: Int, _ b: Int) -> (exit: Double, label: Double) {
+                let decided = zip(run.decisions[a], run.decisions[b])
+                return (Double(decided.filter { $0.0.exit == $0.1.exit }.count) / n, Double(decided.filter { $0.0.label == $0.1.label }.count) / n)
+            }
+            let same = agreement(0, 1), sameFloatPolicy = otherPolicy ? agreement(4, 5) : nil
             results.append(PairResult(label: String(floatName.dropLast(4)), images: data.count, inputSource: source,
-                                      configurations: run.results,
-                                      sameExit: Double(decided.filter { $0.0.exit == $0.1.exit }.count) / n,
-                                      sameClass: Double(decided.filter { $0.0.label == $0.1.label }.count) / n,
+                                      configurations: run.results, sameExit: same.exit, sameClass: same.label,
+                                      sameExitFloatPolicy: sameFloatPolicy?.exit, sameClassFloatPolicy: sameFloatPolicy?.label,
                                       floatWeightBytes: floatModel.weightBytes, int8WeightBytes: int8Model.weightBytes,
                                       floatArena: floatModel.plan.arenaBytes, int8Arena: int8Model.plan.arenaBytes))
         } catch {
@@ -609,8 +623,9 @@ func printPairs(_ pairs: [PairResult]) {
     guard !pairs.isEmpty else { return }
     print("")
     print("int8 vs float32 (the same images; the four configurations run one after the other per image; wall clock, and thread CPU time)")
-    print("\(padded("model", 20)) \(padded("configuration", 14)) \(padded("mean µs", 9, right: true)) \(padded("p50 µs", 9, right: true)) \(padded("p90 µs", 9, right: true)) \(padded("cpu mean", 9, right: true)) \(padded("accuracy", 9, right: true))  exits taken")
+    print("\(padded("model", 20)) \(padded("configuration", 14)) \(padded("mean µs", 9, right: true)) \(padded("p50 µs", 9, right: true)) \(padded("p90 µs", 9, right: true)) \(padded("cpu mean", 9, right: true)) \(padded("accuracy", 9, right: true)) \(padded("MACs saved", 10, right: true))  exits taken")
     for p in pairs {
+        let fullMACs = max(p.configurations[2].meanMACs, 1)
         for r in p.configurations {
             let exits = r.exitCounts.map { fixed(Double($0) * 100 / Double(max(r.runs, 1)), 0) + "%" }.joined(separator: "/")
             var line = "\(padded(p.label, 20)) \(padded(r.name, 14))"
@@ -618,7 +633,7 @@ func printPairs(_ pairs: [PairResult]) {
                           E2EConfiguration.mean(r.cpu)] {
                 line += " \(padded(fixed(value / 1000, 1), 9, right: true))"
             }
-            print(line + " \(padded(fixed(r.accuracy * 100, 2) + "%", 9, right: true))  \(exits)")
+            print(line + " \(padded(fixed(r.accuracy * 100, 2) + "%", 9, right: true)) \(padded(fixed((1 - r.meanMACs / fullMACs) * 100, 1) + "%", 10, right: true))  \(exits)")
         }
         let c = p.configurations
         let full = E2EConfiguration.quantile(c[3].wall, 0.5) / max(E2EConfiguration.quantile(c[2].wall, 0.5), 1)
@@ -626,7 +641,10 @@ func printPairs(_ pairs: [PairResult]) {
         let early = E2EConfiguration.quantile(c[1].wall, 0.5) / max(E2EConfiguration.quantile(c[0].wall, 0.5), 1)
         let earlyCPU = E2EConfiguration.mean(c[1].cpu) / max(E2EConfiguration.mean(c[0].cpu), 1)
         print("\(padded("", 20)) int8 / float32: full network p50 \(fixed(full, 3))×, mean CPU \(fixed(fullCPU, 3))×; early exit p50 \(fixed(early, 3))×, mean CPU \(fixed(earlyCPU, 3))×")
-        print("\(padded("", 20)) same exit as float32 \(fixed(p.sameExit * 100, 2))%, same class \(fixed(p.sameClass * 100, 2))% (stored policies, \(p.images) images from \(p.inputSource))")
+        print("\(padded("", 20)) same exit as float32 \(fixed(p.sameExit * 100, 2))%, same class \(fixed(p.sameClass * 100, 2))% (the int8 model's stored thresholds for both; \(p.images) images from \(p.inputSource))")
+        if let exit = p.sameExitFloatPolicy, let label = p.sameClassFloatPolicy {
+            print("\(padded("", 20)) *with the float32 model's stored thresholds for both: same exit \(fixed(exit * 100, 2))%, same class \(fixed(label * 100, 2))%")
+        }
         print("\(padded("", 20)) constants \(p.floatWeightBytes) → \(p.int8WeightBytes) B (\(fixed(Double(p.floatWeightBytes) / Double(max(p.int8WeightBytes, 1)), 2))× smaller); arena \(p.floatArena) → \(p.int8Arena) B")
     }
 }
@@ -659,6 +677,8 @@ if case .object(var fields) = json {
                         ("early_p50_ratio", .number(ratio(c[1], c[0], p50: true))),
                         ("early_mean_cpu_ratio", .number(ratio(c[1], c[0], p50: false))),
                         ("same_exit", .number(p.sameExit)), ("same_class", .number(p.sameClass)),
+                        ("same_exit_float_policy", p.sameExitFloatPolicy.map { .number($0) } ?? .null),
+                        ("same_class_float_policy", p.sameClassFloatPolicy.map { .number($0) } ?? .null),
                         ("weight_bytes", .array([.int(p.floatWeightBytes), .int(p.int8WeightBytes)])),
                         ("arena_bytes", .array([.int(p.floatArena), .int(p.int8Arena)]))])
     })))
