@@ -14,7 +14,9 @@ given thresholds (the bundled model's: `early-exit info Models/fashion-attn-wrn.
 Prints the share of test images whose exit matches float32 and the standard deviation of the
 gate pre-activation error at each exit for: everything quantized; weights only; activations
 only; 16-bit activations; one tensor (and its weights) at a time; wider precision for the
-first blocks.
+first blocks; per-channel activation ranges (the limit of cross-layer equalization); GPTQ-style
+weight rounding (error feedback through each layer's inverse input Hessian, from `--gptq-images`
+validation images).
 """
 from __future__ import annotations
 
@@ -24,7 +26,10 @@ import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import copy  # noqa: E402
+
 import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -73,6 +78,75 @@ class Grid:
         return weight_grid(w, bits) if self._active(name + ".w") else w
 
 
+class PerChannelGrid(Grid):
+    """Like Grid, with one int8 range per channel (dimension 1) of every activation."""
+
+    def act(self, name, x):
+        if self.mode == "calib":
+            dims = [0] + list(range(2, x.dim()))
+            lo, hi = x.amin(dim=dims), x.amax(dim=dims)
+            if name in self.ranges:
+                lo, hi = torch.minimum(lo, self.ranges[name][0]), torch.maximum(hi, self.ranges[name][1])
+            self.ranges[name] = (lo, hi)
+            return x
+        if not self._active(name) or self.act_bits is None:
+            return x
+        lo, hi = self.ranges[name]
+        lo, hi = lo.clamp_max(0), hi.clamp_min(0)
+        scale = ((hi - lo) / 255).clamp_min(1e-12)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        s, zp = scale.reshape(shape), torch.round(-lo / scale).reshape(shape)
+        return (torch.clamp(torch.round(x / s) + zp, 0, 255) - zp) * s
+
+
+def gptq_rounded(model, x, damp=0.01):
+    """A copy of `model` whose conv and linear weights are rounded to their per-channel int8 grid
+    column by column, each column's rounding error compensated in the columns not yet rounded
+    through the inverse of the layer's input Hessian H = sum x x^T over the images `x` (GPTQ,
+    Frantar et al. 2022). Rows scaled per channel afterwards (the exporter's folded batch norm)
+    keep their rounding, as with round-to-nearest."""
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hessians = {}
+
+    def hook(name):
+        def record(module, inputs, output):
+            v = inputs[0]
+            if isinstance(module, nn.Conv2d):
+                v = F.unfold(v, module.kernel_size, padding=module.padding, stride=module.stride)
+                v = v.transpose(0, 1).reshape(v.shape[1], -1)
+            else:
+                v = v.reshape(-1, v.shape[-1]).t()
+            v = v.double()
+            hessians[name] = hessians.get(name, 0) + v @ v.t()
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in layers]
+    with torch.no_grad():
+        for i in range(0, len(x), 64):
+            model(x[i:i + 64])
+    for h in handles:
+        h.remove()
+    rounded = copy.deepcopy(model)
+    for name, module in rounded.named_modules():
+        if not isinstance(module, (nn.Conv2d, nn.Linear)):
+            continue
+        w = module.weight.data.double().reshape(module.weight.shape[0], -1).clone()
+        scale = w.abs().max(1).values.clamp_min(1e-12) / 127
+        h = hessians[name].clone()
+        dead = torch.diag(h) == 0
+        h[dead, dead] = 1
+        w[:, dead] = 0
+        h += damp * torch.diag(h).mean() * torch.eye(h.shape[0], dtype=h.dtype)
+        u = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
+        q = torch.zeros_like(w)
+        for i in range(w.shape[1]):
+            q[:, i] = torch.clamp(torch.round(w[:, i] / scale), -127, 127) * scale
+            err = (w[:, i] - q[:, i]) / u[i, i]
+            w[:, i + 1:] -= err[:, None] * u[i, i + 1:][None, :]
+        module.weight.data = q.reshape(module.weight.shape).float()
+    return rounded
+
+
 def bn_relu(g, name, bn, x):
     s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     b = bn.bias - bn.running_mean * s
@@ -117,6 +191,7 @@ def main(argv=None):
     p.add_argument("--thresholds", required=True, help="gate thresholds of the attention exits, comma-separated")
     p.add_argument("--count", type=int, default=3000, help="test images")
     p.add_argument("--calibration", type=int, default=500, help="validation images for the ranges")
+    p.add_argument("--gptq-images", type=int, default=256, help="validation images for GPTQ's Hessians")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -132,8 +207,8 @@ def main(argv=None):
     xte = data.to_tensor(splits["test"][0][:a.count])
 
     @torch.no_grad()
-    def run(g, xs, bs=500):
-        outs = [forward(model, g, xs[i:i + bs]) for i in range(0, len(xs), bs)]
+    def run(g, xs, bs=500, net=None):
+        outs = [forward(net or model, g, xs[i:i + bs]) for i in range(0, len(xs), bs)]
         return torch.cat([o[0] for o in outs], 1), torch.cat([o[1] for o in outs], 1)
 
     def exits(gate_pre):
@@ -148,8 +223,8 @@ def main(argv=None):
     _, g_float = run(Grid("float"), xte)
     e_float = exits(g_float)
 
-    def report(tag, g):
-        _, gq = run(g, xte)
+    def report(tag, g, net=None):
+        _, gq = run(g, xte, net=net)
         same = (exits(gq) == e_float).float().mean().item()
         sd = (gq - g_float).std(1)
         print(f"{tag:46s} same exit {100 * same:6.2f}%   gate error sd "
@@ -171,6 +246,13 @@ def main(argv=None):
     report("16 bits: ... and block 2", Grid("q", ranges, wide=first + second))
     report("16 bits: ... and attention modules 1, 2", Grid("q", ranges, wide=first + second + atts))
     report("16 bits everywhere", Grid("q", ranges, act_bits=16, weight_bits=16))
+    per_channel = PerChannelGrid("calib")
+    run(per_channel, xcal)
+    report("per-channel activation ranges, float weights", PerChannelGrid("q", per_channel.ranges, weight_bits=None))
+    report("per-channel activation ranges, int8 weights", PerChannelGrid("q", per_channel.ranges))
+    rounded = gptq_rounded(model, data.to_tensor(splits["val"][0][:a.gptq_images]))
+    report("GPTQ int8 weights only", Grid("q", ranges, act_bits=None, weight_bits=None), rounded)
+    report("GPTQ int8 weights, int8 activations", Grid("q", ranges, weight_bits=None), rounded)
 
 
 if __name__ == "__main__":
