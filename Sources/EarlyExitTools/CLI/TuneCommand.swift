@@ -52,6 +52,10 @@ enum TuneCommand {
         var bar = ProgressBar(console: console, label: "running every exit")
         let combine = arguments.flag("--combine")
         let cache = try ExitCache.build(model: model, dataset: dataset, signal: signal, combineSeen: combine, progress: { bar.update($0, $1) })
+        // Agreement is counted from the two caches' signals. For the gate signal an int8 model's
+        // cached gate is tanh of the gate layer's accumulator, the value its integer threshold is
+        // derived from, so the count is exact; for maxprob and entropy the int8 signal is computed
+        // here from the dequantized logits, which can differ from the integer decision on ties.
         var referenceCache: ExitCache?
         if let reference, let referencePath {
             var referenceBar = ProgressBar(console: console, label: "running every exit of \(referencePath)")
