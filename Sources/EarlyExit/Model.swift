@@ -83,6 +83,9 @@ public final class Model {
     /// The number of exits before the final head.
     public var earlyExitCount: Int { exits.count - 1 }
 
+    /// For every tensor, the index of the operator that writes it, or −1 (the input and constants).
+    public func tensorProducers() -> [Int] { Int8Fusion.producers(operators, tensorCount: tensors.count) }
+
     /// The model's input tensor description.
     public var input: TensorInfo { tensors[inputTensor] }
 

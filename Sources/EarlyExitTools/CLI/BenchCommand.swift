@@ -48,7 +48,7 @@ enum BenchCommand {
     /// interpreter's per-operator callbacks): every operator in schedule order, then the totals
     /// per operator kind.
     static func profile(model: Model, dataset: Dataset, warmup: Int) throws -> String {
-        let interpreter = try Interpreter(model: model)
+        let interpreter = Interpreter(model: model)
         try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
         var nanoseconds = [UInt64](repeating: 0, count: model.operators.count)
         var executed = [Int](repeating: 0, count: model.operators.count)

@@ -24,8 +24,7 @@ public enum AttentionMasks {
     /// Every `softmax` whose input is a `reshape` of a `[1, K, H, W]` conv2d output and that
     /// normalizes over exactly the H·W positions of each of the K heads, in schedule order.
     public static func find(in model: Model) -> [AttentionMaskSite] {
-        var producer = [Int](repeating: -1, count: model.tensors.count)
-        for (index, op) in model.operators.enumerated() { producer[op.output] = index }
+        let producer = model.tensorProducers()
         var sites: [AttentionMaskSite] = []
         for (index, op) in model.operators.enumerated() where op.kind == .softmax {
             let reshape = producer[op.inputs[0]]
