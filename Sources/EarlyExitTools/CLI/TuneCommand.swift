@@ -59,7 +59,10 @@ enum TuneCommand {
         var referenceCache: ExitCache?
         if let reference, let referencePath {
             var referenceBar = ProgressBar(console: console, label: "running every exit of \(referencePath)")
-            let referenceData = try ModelFiles.loadDataset(images: images, labels: labels, for: reference, limit: limit)
+            // The same input shape (checked above) and normalization give the same inputs: the
+            // files are read and normalized again only when the reference normalizes differently.
+            let sameInputs = reference.metadata.mean == model.metadata.mean && reference.metadata.std == model.metadata.std
+            let referenceData = sameInputs ? dataset : try ModelFiles.loadDataset(images: images, labels: labels, for: reference, limit: limit)
             referenceCache = try ExitCache.build(model: reference, dataset: referenceData, signal: signal, combineSeen: combine,
                                                progress: { referenceBar.update($0, $1) })
         }
