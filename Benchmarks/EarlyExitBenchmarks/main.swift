@@ -622,7 +622,7 @@ func printTables(_ options: Options, kernels: [KernelResult], models: [ModelResu
 func printPairs(_ pairs: [PairResult]) {
     guard !pairs.isEmpty else { return }
     print("")
-    print("int8 vs float32 (the same images; the four configurations run one after the other per image; wall clock, and thread CPU time)")
+    print("int8 vs float32 (the same images; the configurations run one after the other per image; wall clock, and thread CPU time)")
     print("\(padded("model", 20)) \(padded("configuration", 14)) \(padded("mean µs", 9, right: true)) \(padded("p50 µs", 9, right: true)) \(padded("p90 µs", 9, right: true)) \(padded("cpu mean", 9, right: true)) \(padded("accuracy", 9, right: true)) \(padded("MACs saved", 10, right: true))  exits taken")
     for p in pairs {
         let fullMACs = max(p.configurations[2].meanMACs, 1)
