@@ -74,7 +74,7 @@ build() {
   echo "== $name: $target, $OPT"
   "$SWIFTC" -enable-experimental-feature Embedded -target "$target" -wmo "$OPT" -parse-as-library \
     -module-name EarlyExit -D EARLYEXIT_SINGLE_MODULE "${pic[@]}" -Xfrontend -function-sections \
-    -c Sources/EarlyExit/*.swift Sources/EarlyExitC/*.swift -o "$work/earlyexit-all.o" \
+    -c $(find Sources/EarlyExit -name "*.swift" | sort) Sources/EarlyExitC/*.swift -o "$work/earlyexit-all.o" \
     2> "$work/swiftc.log" || { cat "$work/swiftc.log" >&2; exit 1; }
   grep -E "error" "$work/swiftc.log" >&2 || true
 

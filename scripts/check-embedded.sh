@@ -6,7 +6,7 @@ out="${TMPDIR:-/tmp}/earlyexit-embedded-check"
 mkdir -p "$out"
 for target in armv7em-none-none-eabi aarch64-none-none-elf; do
   swiftc -enable-experimental-feature Embedded -target "$target" -wmo -Osize -parse-as-library \
-    -module-name EarlyExit -c Sources/EarlyExit/*.swift -o "$out/EarlyExit-$target.o"
-  echo "embedded check passed: $target, $(ls Sources/EarlyExit/*.swift | wc -l) core files"
+    -module-name EarlyExit -c $(find Sources/EarlyExit -name "*.swift" | sort) -o "$out/EarlyExit-$target.o"
+  echo "embedded check passed: $target, $(find Sources/EarlyExit -name "*.swift" | wc -l) core files"
   size "$out/EarlyExit-$target.o" 2>/dev/null | tail -n 1 | awk -v t="$target" '{print "  " t " -Osize object: text " $1 " B, data " $2 " B, bss " $3 " B"}' || true
 done

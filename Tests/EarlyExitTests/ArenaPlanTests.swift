@@ -123,18 +123,18 @@ final class ArenaPlanTests: XCTestCase {
         // Scratch buffers: one per operator that needs scratch, live during that operator only.
         for (index, op) in model.operators.enumerated() {
             let matches = plan.buffers.filter { $0.tensor == -1 && $0.firstUse == index }
-            if op.kind == .conv2d && op.convolutionPath == .im2col {
+            if op.kind == .conv2d && model.convolutionPath(of: index) == .im2col {
                 let w = tensors[op.inputs[1]].shape, out = tensors[op.output].shape
                 let pixels = out[2] * out[3]
                 // im2col writes Cin·Kh·Kw rows of the pixel count rounded up to 16 columns.
-                XCTAssertGreaterThanOrEqual(op.scratchBytes, tensors[op.inputs[0]].shape[1] * w[2] * w[3] * ((pixels + 15) / 16 * 16) * 4,
+                XCTAssertGreaterThanOrEqual(model.scratchBytes(of: index), tensors[op.inputs[0]].shape[1] * w[2] * w[3] * ((pixels + 15) / 16 * 16) * 4,
                                             "operator \(index) scratch: " + label, file: file, line: line)
             }
-            if op.scratchBytes > 0 {
+            if model.scratchBytes(of: index) > 0 {
                 XCTAssertEqual(matches.count, 1, "operator \(index) scratch buffers: " + label, file: file, line: line)
                 if let buffer = matches.first {
                     XCTAssertEqual(buffer.lastUse, index, label, file: file, line: line)
-                    XCTAssertEqual(buffer.size, round(op.scratchBytes), label, file: file, line: line)
+                    XCTAssertEqual(buffer.size, round(model.scratchBytes(of: index)), label, file: file, line: line)
                     XCTAssertEqual(plan.scratchOffsets[index], plan.persistentBytes + buffer.offset, label, file: file, line: line)
                 }
             } else {
@@ -143,7 +143,7 @@ final class ArenaPlanTests: XCTestCase {
             }
         }
         XCTAssertEqual(plan.buffers.count, tensors.indices.filter { !tensors[$0].isConstant && first[$0] != nil }.count
-                       + model.operators.filter { $0.scratchBytes > 0 }.count, label, file: file, line: line)
+                       + model.operators.indices.filter { model.scratchBytes(of: $0) > 0 }.count, label, file: file, line: line)
         // Alignment, pairwise disjointness of simultaneously live buffers, and the figures.
         var end = 0
         for buffer in plan.buffers {
@@ -196,7 +196,7 @@ final class ArenaPlanTests: XCTestCase {
             let builder = Self.randomGraph(seed: seed)
             let model = try Model(bytes: builder.serialize())
             operatorCounts.append(model.operators.count)
-            scratchSeen += model.operators.filter { $0.scratchBytes > 0 }.count
+            scratchSeen += model.operators.indices.filter { model.scratchBytes(of: $0) > 0 }.count
             checkPlan(model, "seed \(seed)")
         }
         XCTAssertGreaterThanOrEqual(operatorCounts.min()!, 20)
@@ -244,7 +244,7 @@ final class ArenaPlanTests: XCTestCase {
         for builder in [SyntheticModels.attentionNetwork(), SyntheticModels.attentionNetwork(channels: 3, size: 12, width: 6, heads: 3, classes: 5, seed: 99)] {
             let model = try Model(bytes: builder.serialize())
             checkPlan(model, "attention network")
-            XCTAssertTrue(model.operators.contains { $0.scratchBytes > 0 })
+            XCTAssertTrue(model.operators.indices.contains { model.scratchBytes(of: $0) > 0 })
         }
     }
 

@@ -293,7 +293,7 @@ final class Int8KernelTests: XCTestCase {
                 b.addOperator(.conv2d, inputs: inputs, output: y, attributes: spec.attributes, activation: spec.relu ? .relu : .none)
                 return (y, [1, spec.cout, ho, wo])
             }
-            XCTAssertEqual(model.operators[0].convolutionPath, spec.path, "\(spec)")
+            XCTAssertEqual(model.convolutionPath(of: 0), spec.path, "\(spec)")
             XCTAssertEqual(model.operators[0].macs, spec.cout * ho * wo * taps, "\(spec)")
             XCTAssertNil(F.firstMismatch(actual, expected), "\(spec)")
             // The case must exercise clamping at both ends and unclamped values.

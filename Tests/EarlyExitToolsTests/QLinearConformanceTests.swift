@@ -121,7 +121,7 @@ final class QLinearConformanceTests: XCTestCase {
                 let (actual, model) = try Self.runRuntime(fixture, singleRounding: single)
                 if fixture.params["op"] as? String == "conv" {
                     let expectedPath: ConvolutionPath = name == "conv1x1" ? .pointwise : name == "conv3x3_depthwise" ? .depthwise : .im2col
-                    XCTAssertEqual(model.operators[0].convolutionPath, expectedPath, name)
+                    XCTAssertEqual(model.convolutionPath(of: 0), expectedPath, name)
                 }
                 XCTAssertEqual(actual.count, fixture.y.count, name)
                 var histogram: [Int: Int] = [:]

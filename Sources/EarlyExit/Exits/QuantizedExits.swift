@@ -96,7 +96,7 @@ struct QuantizedExits {
     /// as fine as the accumulator. Any other structure leaves the exit on its int8 gate.
     private static func findGateAccumulators(_ model: Model, slots: UnsafeMutablePointer<Int32>,
                                              scales: UnsafeMutablePointer<Double>) {
-        let producers = Int8Fusion.producers(model.operators, tensorCount: model.tensors.count)
+        let producers = model.tensorProducers()
         func producer(_ tensor: Int) -> Int? { producers[tensor] >= 0 ? producers[tensor] : nil }
         for (index, exit) in model.exits.enumerated() {
             guard let tanhIndex = producer(exit.gateTensor), model.operators[tanhIndex].kind == .tanh,

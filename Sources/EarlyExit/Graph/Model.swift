@@ -1,11 +1,12 @@
-// A loaded and fully validated model: a read-only view over the caller's `.eem` bytes.
+// A loaded, validated and prepared model: a read-only view over the caller's `.eem` bytes.
 
 /// A validated `.eem` model whose constant data is used in place.
 ///
 /// Loading checks every byte that the runtime will ever read (header, checksum, sections,
-/// tensor records, operator arity and shapes, exits, metadata) and plans the arena, so that
-/// inference itself cannot fail. A model is immutable and may be shared by interpreters on
-/// several threads.
+/// tensor records, operator arity and shapes, exits, metadata), prepares every operator for
+/// execution (typed parameters, derived constants) and plans the arena, so that inference
+/// itself cannot fail. A model is immutable and may be shared by interpreters on several
+/// threads.
 public final class Model {
     public let tensors: [TensorInfo]
     public let operators: [Operator]
@@ -25,8 +26,12 @@ public final class Model {
     let base: UnsafeRawPointer
     public let byteCount: Int
     private let ownedStorage: UnsafeMutableRawPointer?
-    /// Data derived at load for int8 operators (biases with the input zero point folded in).
-    let prepared: UnsafeMutablePointer<Int32>
+    /// Every operator prepared for execution (`OperatorTable`).
+    let prepared: [PreparedOperator]
+    /// Memory the prepared operators own (folded biases, tables).
+    private let preparedStorage: PreparedStorage
+    /// For every tensor, the operator that writes it; −1 for the input and constants.
+    private let producers: [Int]
 
     /// Loads a model from a buffer the caller owns and keeps alive, without copying it.
     ///
@@ -34,14 +39,14 @@ public final class Model {
     /// with `_Alignas(16)`); the model must not outlive the buffer.
     public init(borrowing buffer: UnsafeRawBufferPointer) throws(ModelError) {
         guard let base = buffer.baseAddress else { throw .truncated(what: "header", offset: 0, needed: EEMFormat.headerSize, available: 0) }
-        let parsed = try ModelParser.parse(base: base, count: buffer.count)
+        let loaded = try Model.load(base: base, count: buffer.count)
         self.base = base
         self.byteCount = buffer.count
         self.ownedStorage = nil
-        self.prepared = Model.copy(parsed.prepared)
-        (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, plan, totalMACs, versionMinor) =
-            (parsed.tensors, parsed.operators, parsed.exits, parsed.inputTensor, parsed.classCount, parsed.policy,
-             parsed.metadata, parsed.plan, parsed.totalMACs, parsed.versionMinor)
+        (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, totalMACs, versionMinor) =
+            (loaded.parsed.tensors, loaded.parsed.operators, loaded.parsed.exits, loaded.parsed.inputTensor, loaded.parsed.classCount,
+             loaded.parsed.policy, loaded.parsed.metadata, loaded.parsed.totalMACs, loaded.parsed.versionMinor)
+        (prepared, preparedStorage, plan, producers) = (loaded.prepared, loaded.storage, loaded.plan, loaded.parsed.producers)
     }
 
     /// Loads a model from bytes, copying them into aligned storage that the model owns.
@@ -50,9 +55,9 @@ public final class Model {
         bytes.withUnsafeBytes { raw in
             if let source = raw.baseAddress { storage.copyMemory(from: source, byteCount: raw.count) }
         }
-        let parsed: ModelParser.Parsed
+        let loaded: Loaded
         do {
-            parsed = try ModelParser.parse(base: UnsafeRawPointer(storage), count: bytes.count)
+            loaded = try Model.load(base: UnsafeRawPointer(storage), count: bytes.count)
         } catch {
             storage.deallocate()
             throw error
@@ -60,21 +65,37 @@ public final class Model {
         self.base = UnsafeRawPointer(storage)
         self.byteCount = bytes.count
         self.ownedStorage = storage
-        self.prepared = Model.copy(parsed.prepared)
-        (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, plan, totalMACs, versionMinor) =
-            (parsed.tensors, parsed.operators, parsed.exits, parsed.inputTensor, parsed.classCount, parsed.policy,
-             parsed.metadata, parsed.plan, parsed.totalMACs, parsed.versionMinor)
+        (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, totalMACs, versionMinor) =
+            (loaded.parsed.tensors, loaded.parsed.operators, loaded.parsed.exits, loaded.parsed.inputTensor, loaded.parsed.classCount,
+             loaded.parsed.policy, loaded.parsed.metadata, loaded.parsed.totalMACs, loaded.parsed.versionMinor)
+        (prepared, preparedStorage, plan, producers) = (loaded.prepared, loaded.storage, loaded.plan, loaded.parsed.producers)
     }
 
     deinit {
         ownedStorage?.deallocate()
-        prepared.deallocate()
     }
 
-    private static func copy(_ values: [Int32]) -> UnsafeMutablePointer<Int32> {
-        let pointer = UnsafeMutablePointer<Int32>.allocate(capacity: max(values.count, 1))
-        for (index, value) in values.enumerated() { pointer[index] = value }
-        return pointer
+    private struct Loaded {
+        var parsed: ModelParser.Parsed
+        var prepared: [PreparedOperator]
+        var storage: PreparedStorage
+        var plan: ArenaPlan
+    }
+
+    /// Parses and validates the buffer, prepares every operator, and plans the arena.
+    private static func load(base: UnsafeRawPointer, count: Int) throws(ModelError) -> Loaded {
+        let parsed = try ModelParser.parse(base: base, count: count)
+        let storage = PreparedStorage()
+        let context = PrepareContext(tensors: parsed.tensors, operators: parsed.operators, base: base,
+                                     producers: parsed.producers, storage: storage)
+        var prepared: [PreparedOperator] = []
+        prepared.reserveCapacity(parsed.operators.count)
+        for index in parsed.operators.indices { prepared.append(try OperatorTable.prepare(context, index)) }
+        let buffers = BufferLifetimes.buffers(tensors: parsed.tensors, operators: parsed.operators, prepared: prepared,
+                                              exits: parsed.exits, inputTensor: parsed.inputTensor)
+        let plan = ArenaPlan(buffers: buffers, persistentBytes: ArenaLayout.byteCount(exitCount: parsed.exits.count, classCount: parsed.classCount),
+                             tensorCount: parsed.tensors.count, operatorCount: parsed.operators.count)
+        return Loaded(parsed: parsed, prepared: prepared, storage: storage, plan: plan)
     }
 
     /// True when the model's exits (and so its arithmetic) are int8.
@@ -84,7 +105,7 @@ public final class Model {
     public var earlyExitCount: Int { exits.count - 1 }
 
     /// For every tensor, the index of the operator that writes it, or −1 (the input and constants).
-    public func tensorProducers() -> [Int] { Int8Fusion.producers(operators, tensorCount: tensors.count) }
+    public func tensorProducers() -> [Int] { producers }
 
     /// The model's input tensor description.
     public var input: TensorInfo { tensors[inputTensor] }
@@ -95,6 +116,10 @@ public final class Model {
         for tensor in tensors where tensor.isConstant { total += tensor.byteCount }
         return total
     }
+
+    /// Bytes the model allocated at load for prepared operator data (folded biases, tables,
+    /// packed weights), on top of the file's own bytes.
+    public var preparedBytes: Int { preparedStorage.byteCount }
 
     /// The constant data of a float32 tensor, in place in the model buffer.
     @inline(__always)
@@ -124,4 +149,15 @@ public final class Model {
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         body(UnsafeRawBufferPointer(start: base, count: byteCount))
     }
+}
+
+extension Model {
+    /// How convolution `index` is executed under this model's preparation, or nil for other operators.
+    public func convolutionPath(of index: Int) -> ConvolutionPath? {
+        if case let .conv2d(op) = prepared[index] { return op.path }
+        return nil
+    }
+
+    /// Arena bytes of scratch operator `index` needs while it runs (planned in the arena).
+    public func scratchBytes(of index: Int) -> Int { prepared[index].scratchBytes }
 }

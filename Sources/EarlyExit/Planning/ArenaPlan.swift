@@ -1,20 +1,17 @@
-// Offsets of every activation and scratch buffer in one arena, from buffer lifetimes.
+// Offsets of buffers in one arena, from their sizes and lifetimes.
 
 /// Where each activation and scratch buffer lives in the interpreter's arena.
 ///
-/// The arena starts with a persistent region (each exit's logits and gate, copied when the
-/// exit is evaluated, and the result scores), followed by the planned region.
+/// The arena starts with a persistent region (`ArenaLayout`: each exit's logits and gate, the
+/// scores), followed by the planned region. The planner knows only buffers: a size and the
+/// first and last operator that use it (`BufferLifetimes` derives them from the model).
 ///
 /// Planning follows the greedy-by-size approach of TensorFlow Lite Micro's memory planner:
-/// 1. Every activation tensor becomes a buffer alive from the operator that produces it (the
-///    model input: from operator 0) to the last operator that reads it (or the operator its
-///    exit follows, whichever is later). Every operator's scratch is a buffer alive during
-///    that operator only.
-/// 2. Buffers are sorted by size, largest first (ties: earlier first use, then index).
-/// 3. Each buffer in turn is placed at the lowest offset where it overlaps no already placed
+/// 1. Buffers are sorted by size, largest first (ties: earlier first use, then index).
+/// 2. Each buffer in turn is placed at the lowest offset where it overlaps no already placed
 ///    buffer whose lifetime intersects its own; the candidate offsets are 0 and the end of
 ///    each such placed buffer.
-/// The arena size is the highest end offset. The plan also reports the naive size (every
+/// The planned size is the highest end offset. The plan also reports the naive size (every
 /// buffer at its own offset) and a lower bound (the most bytes simultaneously live at any
 /// operator), so the planner's quality is visible.
 public struct ArenaPlan: Sendable {
@@ -33,7 +30,7 @@ public struct ArenaPlan: Sendable {
     public static let alignment = 64
 
     /// Buffers in the order: activation tensors (by tensor index), then scratch buffers.
-    public private(set) var buffers: [Buffer] = []
+    public private(set) var buffers: [Buffer]
     /// For each tensor, its arena offset (persistent region included), or -1 for constants.
     public private(set) var tensorOffsets: [Int]
     /// For each operator, its scratch offset in the arena, or -1 when it needs none.
@@ -44,58 +41,26 @@ public struct ArenaPlan: Sendable {
     public private(set) var plannedBytes = 0
     /// The planned region's size if every buffer had its own space.
     public private(set) var naiveBytes = 0
-    /// The largest number of bytes live at once: no plan can use less.
+    /// The largest number of bytes live at once in the planned region: no plan can use less.
     public private(set) var lowerBoundBytes = 0
     /// Bytes of scratch (all operators), included in `naiveBytes`.
     public private(set) var scratchBytes = 0
-    /// For each operator: the softmax whose input a fused int8 attention pooling at this matmul
-    /// reads (`Int8Fusion`), or -1.
-    let pooledSoftmax: [Int]
 
     /// The total arena size the interpreter needs.
     public var arenaBytes: Int { persistentBytes + plannedBytes }
 
     static func roundUp(_ value: Int) -> Int { (value + alignment - 1) / alignment * alignment }
 
-    /// Bytes of the persistent region for a model with these exits and classes.
-    static func persistentSize(exitCount: Int, classCount: Int) -> Int {
-        // exit logits, exit gates, scores, one working row of class probabilities
-        roundUp((exitCount * classCount + exitCount + 2 * classCount) * 4)
-    }
-
-    init(tensors: [TensorInfo], operators: [Operator], exits: [ExitInfo], inputTensor: Int, classCount: Int) {
-        persistentBytes = ArenaPlan.persistentSize(exitCount: exits.count, classCount: classCount)
-        tensorOffsets = [Int](repeating: -1, count: tensors.count)
-        scratchOffsets = [Int](repeating: -1, count: operators.count)
-        var first = [Int](repeating: -1, count: tensors.count)
-        var last = [Int](repeating: -1, count: tensors.count)
-        first[inputTensor] = 0
-        last[inputTensor] = 0
-        for (index, op) in operators.enumerated() {
-            for tensor in op.inputs where !tensors[tensor].isConstant { last[tensor] = max(last[tensor], index) }
-            first[op.output] = index
-            last[op.output] = max(last[op.output], index)
-        }
-        pooledSoftmax = Int8Fusion.pooledSoftmaxes(operators, tensorCount: tensors.count)
-        for (index, source) in pooledSoftmax.enumerated() where source >= 0 {
-            // A fused int8 attention pooling reads the softmax's input at the matmul.
-            let logits = operators[source].inputs[0]
-            last[logits] = max(last[logits], index)
-        }
-        for exit in exits {
-            last[exit.logitsTensor] = max(last[exit.logitsTensor], exit.afterOperator)
-            last[exit.gateTensor] = max(last[exit.gateTensor], exit.afterOperator)
-        }
-        for (index, tensor) in tensors.enumerated() where !tensor.isConstant && first[index] >= 0 {
-            buffers.append(Buffer(tensor: index, firstUse: first[index], lastUse: last[index],
-                                  size: ArenaPlan.roundUp(tensor.byteCount), offset: 0))
-        }
-        for (index, op) in operators.enumerated() where op.scratchBytes > 0 {
-            buffers.append(Buffer(tensor: -1, firstUse: index, lastUse: index, size: ArenaPlan.roundUp(op.scratchBytes), offset: 0))
-            scratchBytes += ArenaPlan.roundUp(op.scratchBytes)
-        }
-        place(operatorCount: operators.count)
-        for buffer in buffers {
+    /// Plans `buffers` (sizes and lifetimes; offsets are assigned here) after a persistent
+    /// region of `persistentBytes`.
+    init(buffers: [Buffer], persistentBytes: Int, tensorCount: Int, operatorCount: Int) {
+        self.buffers = buffers
+        self.persistentBytes = persistentBytes
+        tensorOffsets = [Int](repeating: -1, count: tensorCount)
+        scratchOffsets = [Int](repeating: -1, count: operatorCount)
+        for buffer in buffers where buffer.tensor < 0 { scratchBytes += buffer.size }
+        place(operatorCount: operatorCount)
+        for buffer in self.buffers {
             if buffer.tensor >= 0 {
                 tensorOffsets[buffer.tensor] = persistentBytes + buffer.offset
             } else {

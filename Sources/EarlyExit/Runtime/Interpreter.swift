@@ -1,33 +1,5 @@
 // Runs a model's schedule from one arena, exit segment by exit segment.
 
-/// What one inference did: the exit taken, the class, and the work executed.
-public struct RunSummary: Equatable, Sendable {
-    /// The exit whose decision ended the run; `exits.count − 1` is the final head.
-    public var exitIndex: Int
-    /// The predicted class: the arg-max of the scores.
-    public var classIndex: Int
-    /// How many exits were evaluated (`exitIndex + 1`).
-    public var exitsEvaluated: Int
-    /// Multiply-accumulates executed.
-    public var macs: Int
-    /// Multiply-accumulates of the full network.
-    public var macsFull: Int
-    /// True when the run stopped before the final head.
-    public var exitedEarly: Bool
-
-    public init(exitIndex: Int, classIndex: Int, exitsEvaluated: Int, macs: Int, macsFull: Int, exitedEarly: Bool) {
-        self.exitIndex = exitIndex
-        self.classIndex = classIndex
-        self.exitsEvaluated = exitsEvaluated
-        self.macs = macs
-        self.macsFull = macsFull
-        self.exitedEarly = exitedEarly
-    }
-
-    /// MACs not executed thanks to the early exit.
-    public var macsSaved: Int { macsFull - macs }
-}
-
 /// Executes a model inside an arena; one interpreter per thread.
 ///
 /// All activations, scratch and per-exit results live in the arena, which is planned at model
@@ -53,6 +25,8 @@ public final class Interpreter {
     private var observer: ((Int) -> Void)?
     /// The summary of the last run, or nil before the first.
     public private(set) var lastRun: RunSummary?
+    /// The arena and model bound for operator evaluation.
+    private var context: ExecutionContext
 
     /// Creates an interpreter in a caller-owned arena of at least `model.plan.arenaBytes`
     /// bytes, aligned to 64 bytes. The arena must outlive the interpreter.
@@ -68,6 +42,7 @@ public final class Interpreter {
         self.policy = model.defaultPolicy
         (exitLogits, exitGates, scoreRow, workRow) = Interpreter.persistentRows(base, model)
         (quantizedExits, dequantized) = Interpreter.quantizedState(model)
+        context = ExecutionContext(arena: base, model: model, quantizedExits: quantizedExits)
     }
 
     /// Creates an interpreter that allocates its own arena, once, now.
@@ -82,6 +57,7 @@ public final class Interpreter {
         self.policy = model.defaultPolicy
         (exitLogits, exitGates, scoreRow, workRow) = Interpreter.persistentRows(base, model)
         (quantizedExits, dequantized) = Interpreter.quantizedState(model)
+        context = ExecutionContext(arena: base, model: model, quantizedExits: quantizedExits)
     }
 
     deinit {
@@ -100,12 +76,8 @@ public final class Interpreter {
 
     private static func persistentRows(_ base: UnsafeMutableRawPointer, _ model: Model)
         -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
-        let floats = base.bindMemory(to: Float.self, capacity: model.plan.persistentBytes / 4)
-        let logits = floats
-        let gates = logits + model.exits.count * model.classCount
-        let scores = gates + model.exits.count
-        let work = scores + model.classCount
-        return (logits, gates, scores, work)
+        let layout = ArenaLayout(arena: base, exitCount: model.exits.count, classCount: model.classCount)
+        return (layout.exitLogits, layout.exitGates, layout.scores, layout.work)
     }
 
     /// Validates and sets the policy used by later runs.
@@ -256,13 +228,13 @@ public final class Interpreter {
 
     // MARK: Execution
 
-    /// The arena address of an activation, or the model address of a constant.
+    /// The arena address of a float32 activation, or the model address of a constant.
     @inline(__always)
-    func floats(_ tensor: Int) -> UnsafeMutablePointer<Float> {
-        let offset = model.plan.tensorOffsets[tensor]
-        if offset < 0 { return UnsafeMutablePointer(mutating: model.constantFloats(tensor)) }
-        return (arena + offset).assumingMemoryBound(to: Float.self)
-    }
+    func floats(_ tensor: Int) -> UnsafeMutablePointer<Float> { context.floats(tensor) }
+
+    /// The arena address of an int8 activation, or the model address of an int8 constant.
+    @inline(__always)
+    func int8s(_ tensor: Int) -> UnsafeMutablePointer<Int8> { context.int8s(tensor) }
 
     private func execute() -> RunSummary {
         if let quantizedExits { return executeQuantized(quantizedExits) }
@@ -292,7 +264,7 @@ public final class Interpreter {
     @inline(__always)
     private func runSegment(through last: Int, next: inout Int) {
         while next <= last {
-            execute(operator: next)
+            model.prepared[next].evaluate(context, operator: next)
             if let observer { observer(next) }
             next += 1
         }

@@ -10,10 +10,10 @@ enum ModelParser {
         var classCount: Int
         var policy: ExitPolicy
         var metadata: ModelMetadata
-        var plan: ArenaPlan
         var totalMACs: Int
         var versionMinor: Int
-        var prepared: [Int32]
+        /// For every tensor, the operator that writes it; −1 for the input and constants.
+        var producers: [Int]
     }
 
     struct Header {
@@ -41,20 +41,19 @@ enum ModelParser {
         producer[header.inputTensor] = -1
         var totalMACs = 0
         for index in operators.indices {
-            try OperatorValidator.validate(&operators[index], index: index, tensors: tensors, producer: &producer)
+            operators[index] = try OperatorTable.validate(operators[index], index: index, tensors: tensors, producer: &producer)
             let (sum, overflow) = totalMACs.addingReportingOverflow(operators[index].macs)
             if overflow { throw .limitExceeded(what: "total MACs", value: Int.max, limit: Int.max) }
             totalMACs = sum
         }
-        let prepared = try Int8Preparation.prepare(&operators, tensors: tensors, base: base)
         let (exits, policy, classCount) = try readExits(base: base, count: count, header: header,
                                                        tensors: tensors, operators: operators, producer: producer,
                                                        checkExitMACs: checkExitMACs)
         let metadata = try readMetadata(base: base, count: count, header: header, input: input, classCount: classCount)
-        let plan = ArenaPlan(tensors: tensors, operators: operators, exits: exits, inputTensor: header.inputTensor, classCount: classCount)
+        for index in producer.indices where producer[index] < 0 { producer[index] = -1 }
         return Parsed(tensors: tensors, operators: operators, exits: exits, inputTensor: header.inputTensor,
-                      classCount: classCount, policy: policy, metadata: metadata, plan: plan,
-                      totalMACs: totalMACs, versionMinor: header.versionMinor, prepared: prepared)
+                      classCount: classCount, policy: policy, metadata: metadata,
+                      totalMACs: totalMACs, versionMinor: header.versionMinor, producers: producer)
     }
 
     // MARK: Header

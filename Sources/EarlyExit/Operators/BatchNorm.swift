@@ -1,0 +1,61 @@
+// batch_norm: per-channel scale and shift (inference form), float32 and int8.
+
+/// A prepared batch normalization `y = x·scale[c] + shift[c]` over `[1, C, …]`.
+///
+/// Attribute words: 0 (int8 only) the rounding mode. Inputs: x, then float32 scale and shift
+/// `[C]`, or int8 the scale (int8, per channel), bias, multipliers and shifts. Fused: ReLU.
+struct BatchNorm {
+    let input: Int, scale: Int, shift: Int, output: Int
+    let channels: Int, spatial: Int
+    let relu: Bool
+    /// int8 only: requantization, the per-channel int8 scale and the int32 bias in place.
+    let requantization: Requantization?
+    let int8Scale: UnsafePointer<Int8>?
+    let int8Bias: UnsafePointer<Int32>?
+    let inputZeroPoint: Int32
+
+    static func validate(_ v: inout OperatorValidation) throws(ModelError) {
+        let inputs = v.op.inputs
+        try v.arity(v.quantized ? 5...5 : 3...3)
+        try v.attributesZero(from: v.quantized ? 1 : 0)
+        if v.quantized { try v.roundingMode(v.attributes[0]) }
+        let x = v.tensors[inputs[0]].shape
+        if x.rank < 2 || x[0] != 1 { throw v.fail("input shape \(x) must be [1, C, ...]") }
+        if v.quantized {
+            if v.tensors[inputs[1]].shape.rank != 1 { throw v.fail("scale must be a vector of \(x[1]) values") }
+            try v.quantizedParameters(weights: inputs[1], channels: x[1])
+        } else {
+            try v.constant(inputs[1], "scale")
+            try v.constant(inputs[2], "shift")
+            for role in 1...2 where v.tensors[inputs[role]].elementCount != x[1] {
+                throw v.fail("\(role == 1 ? "scale" : "shift") has \(v.tensors[inputs[role]].elementCount) elements for \(x[1]) channels")
+            }
+        }
+        try v.expectShape(x)
+        v.op.macs = x.elementCount
+    }
+
+    static func prepare(_ p: PrepareContext, _ index: Int) throws(ModelError) -> BatchNorm {
+        let op = p.operators[index]
+        let shape = p.tensors[op.inputs[0]].shape
+        let quantized = p.tensors[op.output].dataType == .int8
+        var requantization: Requantization?
+        if quantized {
+            try p.checkChannelRequantization(index, channels: shape[1])
+            requantization = p.requantization(op, perChannel: true, singleRounding: op.attributes[0] == 1)
+        }
+        return BatchNorm(input: op.inputs[0], scale: op.inputs[1], shift: op.inputs[2], output: op.output, channels: shape[1],
+                         spatial: shape.elementCount / shape[1], relu: op.activation == .relu, requantization: requantization,
+                         int8Scale: quantized ? p.constantInt8(op.inputs[1]) : nil,
+                         int8Bias: quantized ? p.constantInt32(op.inputs[2]) : nil, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0)
+    }
+
+    func evaluate(_ x: ExecutionContext) {
+        if let requantization, let int8Scale, let int8Bias {
+            Int8Kernels.batchNorm(x.int8s(input), inputZeroPoint: inputZeroPoint, scale: int8Scale, bias: int8Bias, y: x.int8s(output), channels: channels, spatial: spatial, requantization: requantization)
+            return
+        }
+        FloatKernels.batchNorm(x.floats(input), scale: x.floats(scale), shift: x.floats(shift), y: x.floats(output),
+                               channels: channels, spatial: spatial, relu: relu)
+    }
+}
