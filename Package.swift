@@ -3,10 +3,12 @@
 import PackageDescription
 import Foundation
 
-// CPU feature selection is deliberate and explicit: the default build is portable
-// (baseline x86-64 / baseline arm64). Set EARLYEXIT_TARGET_CPU (for example
-// `haswell` or `skylake-avx512`) to compile for a specific CPU; the kernels then
-// use fused multiply-add, and every benchmark prints which setting it was built with.
+// One build runs on any x86-64 or arm64 CPU and picks its kernels at run time (KernelSet):
+// the float32 kernel bodies (Sources/EarlyExit/Kernels/Generic) are compiled once per
+// instruction set by thin modules that set their own -target-cpu (Kernels/AVX2, Kernels/AVX512;
+// x86-64 only), and the core calls a module only on a CPU that has its instructions.
+// EARLYEXIT_TARGET_CPU (for example `haswell`) still compiles the whole core for one CPU, for
+// users who want a single-ISA build; nobody needs it for speed.
 let targetCPU = ProcessInfo.processInfo.environment["EARLYEXIT_TARGET_CPU"] ?? ""
 var coreSettings: [SwiftSetting] = []
 if !targetCPU.isEmpty {
@@ -14,11 +16,21 @@ if !targetCPU.isEmpty {
     coreSettings.append(.define("EARLYEXIT_TARGET_CPU_SET"))
 }
 
-// The core is compiled with optimization in debug builds too: its kernels run 50-100x slower
-// unoptimized, and the test suite (debug by default: `swift test`) runs the bundled models on
-// a thousand images. Overflow and bounds checks stay on (-O, not -Ounchecked).
+// The core and its kernels are compiled with optimization in debug builds too: kernels run
+// 50-100x slower unoptimized, and the test suite (debug by default: `swift test`) runs the
+// bundled models on a thousand images. Overflow and bounds checks stay on (-O, not -Ounchecked).
 var coreOnlySettings = coreSettings
 coreOnlySettings.append(.unsafeFlags(["-O"], .when(configuration: .debug)))
+
+/// Settings of a per-ISA kernel module: its -target-cpu on x86-64 hosts (elsewhere the module's
+/// sources compile to nothing), optimized in debug builds too.
+func instructionSetSettings(_ cpu: String) -> [SwiftSetting] {
+    #if arch(x86_64)
+    return [.unsafeFlags(["-target-cpu", cpu]), .unsafeFlags(["-O"], .when(configuration: .debug))]
+    #else
+    return [.unsafeFlags(["-O"], .when(configuration: .debug))]
+    #endif
+}
 
 let package = Package(
     name: "EarlyExit",
@@ -28,8 +40,18 @@ let package = Package(
         .executable(name: "early-exit", targets: ["early-exit"]),
     ],
     targets: [
-        // The core: imports nothing, compiles in Embedded Swift mode.
-        .target(name: "EarlyExit", swiftSettings: coreOnlySettings),
+        // CPU feature detection and other platform services the Swift core cannot express (C).
+        .target(name: "EarlyExitPlatform"),
+        // float32 kernel bodies, generic over the vector arithmetic (imports nothing).
+        .target(name: "EarlyExitKernels", path: "Sources/EarlyExit/Kernels/Generic", swiftSettings: coreOnlySettings),
+        .target(name: "EarlyExitKernelsAVX2", dependencies: ["EarlyExitKernels"], path: "Sources/EarlyExit/Kernels/AVX2",
+                swiftSettings: instructionSetSettings("haswell")),
+        .target(name: "EarlyExitKernelsAVX512", dependencies: ["EarlyExitKernels"], path: "Sources/EarlyExit/Kernels/AVX512",
+                swiftSettings: instructionSetSettings("skylake-avx512")),
+        // The core: imports only the package's own kernel and platform targets; compiles in Embedded Swift mode.
+        .target(name: "EarlyExit",
+                dependencies: ["EarlyExitPlatform", "EarlyExitKernels", "EarlyExitKernelsAVX2", "EarlyExitKernelsAVX512"],
+                exclude: ["Kernels/Generic", "Kernels/AVX2", "Kernels/AVX512"], swiftSettings: coreOnlySettings),
         .target(name: "EarlyExitC", dependencies: ["EarlyExit"]),
         // Counts heap allocations (glibc interposition) so tests and `bench` can prove `run` allocates nothing.
         .target(name: "CAllocationCounter"),

@@ -21,7 +21,7 @@ final class KernelTests: XCTestCase {
             return (b.add(.conv2d, [input, w, bias], shape: [1, 1, 2, 2], attributes: Ref.Conv(kh: 2, kw: 2).attributes), 4)
         }
         XCTAssertEqual(valid.values, [37.5, 47.5, 67.5, 77.5])
-        XCTAssertEqual(valid.model.convolutionPath(of: 0), .im2col)
+        XCTAssertEqual(valid.model.convolutionPath(of: 0), .implicitGEMM)
         XCTAssertEqual(valid.model.operators[0].macs, 4 * 4) // Cout·Ho·Wo·Cin·Kh·Kw = 1·2·2·1·2·2
 
         // Pad 1 on every side, stride 2: out (3+2−2)/2+1 = 2; windows start at −1 and 1.
@@ -54,10 +54,14 @@ final class KernelTests: XCTestCase {
         var description: String {
             "x[1,\(c),\(h),\(w)] cout \(cout) k \(p.kh)×\(p.kw) s \(p.sh)×\(p.sw) pad t\(p.padTop) l\(p.padLeft) b\(p.padBottom) r\(p.padRight) d \(p.dh)×\(p.dw) g \(p.groups) bias \(bias) relu \(relu)"
         }
-        var expectedPath: ConvolutionPath {
+        /// The float32 path under `kernels`: Winograd for 3×3 stride-1 undilated with at least 8
+        /// channels in and out (unless the set is `-direct`), pointwise for unpadded 1×1 stride 1,
+        /// else the implicit GEMM; depthwise and grouped for more than one group.
+        func expectedPath(_ kernels: KernelSet) -> ConvolutionPath {
             if p.groups == 1 {
                 let plain = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0
-                return plain ? .pointwise : .im2col
+                let winograd = kernels.winograd && p.kh == 3 && p.kw == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && c >= 8 && cout >= 8
+                return winograd ? .winograd : plain ? .pointwise : .implicitGEMM
             }
             return p.groups == c && cout == c ? .depthwise : .grouped
         }
@@ -128,14 +132,14 @@ final class KernelTests: XCTestCase {
                 return (y, test.cout * expected.ho * expected.wo)
             }
             let op = out.model.operators[0]
-            XCTAssertEqual(out.model.convolutionPath(of: 0), test.expectedPath, "\(test)")
+            XCTAssertEqual(out.model.convolutionPath(of: 0), test.expectedPath(out.model.kernels), "\(test)")
             pathsSeen.insert("\(out.model.convolutionPath(of: 0)!)")
             XCTAssertEqual(op.macs, test.cout * expected.ho * expected.wo * (test.c / test.p.groups) * test.p.kh * test.p.kw, "\(test)")
             XCTAssertEqual(op.geometry.heightOut, expected.ho, "\(test)")
             XCTAssertEqual(op.geometry.widthOut, expected.wo, "\(test)")
             assertClose(out.values, expected.y, "\(test)")
         }
-        XCTAssertEqual(pathsSeen, ["pointwise", "im2col", "depthwise", "grouped"])
+        XCTAssertEqual(pathsSeen, ["pointwise", "implicitGEMM", "depthwise", "grouped"])
     }
 
     func testConvolutionKernelEveryApplicablePathMatchesNaiveLoop() {
@@ -154,7 +158,9 @@ final class KernelTests: XCTestCase {
             g.dilationHeight = test.p.dh; g.dilationWidth = test.p.dw; g.groups = test.p.groups
             var paths: [ConvolutionPath] = [.grouped]
             if test.p.groups == 1 { paths.append(.im2col) }
-            if test.expectedPath == .pointwise || test.expectedPath == .depthwise { paths.append(test.expectedPath) }
+            // The reference NCHW kernel's own paths (no Winograd there).
+            let legacy = test.expectedPath(KernelSet.named("portable-direct")!)
+            if legacy == .pointwise || legacy == .depthwise { paths.append(legacy) }
             let memory = KernelMemory()
             let xb = memory.input(x), wb = memory.input(weights), bb = bias.map { memory.input($0) }
             for path in paths {

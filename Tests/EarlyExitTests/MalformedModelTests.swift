@@ -78,6 +78,7 @@ final class MalformedModelTests: XCTestCase {
         case .badInput: return "badInput"
         case .badPolicy: return "badPolicy"
         case .nonFiniteOutput: return "nonFiniteOutput"
+        case .unsupportedKernels: return "unsupportedKernels"
         }
     }
 

@@ -418,7 +418,7 @@ struct InterpretedOutput {
 /// Builds `input → body → reshape [1, N] (the exit logits) → fully connected [1, 1] (the gate)`,
 /// loads it with the validator, runs it, and returns the body's output read back as logits.
 /// `body` returns the tensor under test and its element count (≥ 2).
-func interpret(inputShape: [Int], input: [Float], file: StaticString = #filePath, line: UInt = #line,
+func interpret(inputShape: [Int], input: [Float], kernels: KernelSet? = nil, file: StaticString = #filePath, line: UInt = #line,
                _ body: (inout ModelBuilder, Int) -> (tensor: Int, count: Int)) throws -> InterpretedOutput {
     var b = ModelBuilder()
     let x = b.addInput(shape: inputShape)
@@ -427,7 +427,7 @@ func interpret(inputShape: [Int], input: [Float], file: StaticString = #filePath
     let gateWeights = b.addConstant([Float](repeating: 1 / Float(n), count: n), shape: [1, n])
     let gate = b.add(.fullyConnected, [logits, gateWeights], shape: [1, 1])
     b.addExit(logits: logits, gate: gate)
-    let model = try Model(bytes: try b.serialize())
+    let model = try Model(bytes: try b.serialize(), kernels: kernels)
     let interpreter = Interpreter(model: model)
     try interpreter.setPolicy(ExitPolicy(signal: .none, thresholds: []))
     let summary = try interpreter.run(input)

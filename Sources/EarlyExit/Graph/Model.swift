@@ -32,14 +32,22 @@ public final class Model {
     private let preparedStorage: PreparedStorage
     /// For every tensor, the operator that writes it; −1 for the input and constants.
     private let producers: [Int]
+    /// The microkernels this model was prepared for and runs with.
+    public let kernels: KernelSet
+    /// Every tensor's layout in the arena (`TensorLayouts`); constants are standard.
+    public let layouts: [TensorLayout]
 
     /// Loads a model from a buffer the caller owns and keeps alive, without copying it.
     ///
     /// The buffer's base address must be 16-byte aligned (a memory-mapped file or a C array
     /// with `_Alignas(16)`); the model must not outlive the buffer.
-    public init(borrowing buffer: UnsafeRawBufferPointer) throws(ModelError) {
+    ///
+    /// `kernels` selects the microkernels the model is prepared for (weights are packed for
+    /// them); nil takes `KernelSet.selected()`: `EARLYEXIT_KERNELS` when set, else the best
+    /// the CPU supports.
+    public init(borrowing buffer: UnsafeRawBufferPointer, kernels: KernelSet? = nil) throws(ModelError) {
         guard let base = buffer.baseAddress else { throw .truncated(what: "header", offset: 0, needed: EEMFormat.headerSize, available: 0) }
-        let loaded = try Model.load(base: base, count: buffer.count)
+        let loaded = try Model.load(base: base, count: buffer.count, kernels: kernels)
         self.base = base
         self.byteCount = buffer.count
         self.ownedStorage = nil
@@ -47,17 +55,19 @@ public final class Model {
             (loaded.parsed.tensors, loaded.parsed.operators, loaded.parsed.exits, loaded.parsed.inputTensor, loaded.parsed.classCount,
              loaded.parsed.policy, loaded.parsed.metadata, loaded.parsed.totalMACs, loaded.parsed.versionMinor)
         (prepared, preparedStorage, plan, producers) = (loaded.prepared, loaded.storage, loaded.plan, loaded.parsed.producers)
+        (self.kernels, layouts) = (loaded.kernels, loaded.layouts)
     }
 
-    /// Loads a model from bytes, copying them into aligned storage that the model owns.
-    public init(bytes: [UInt8]) throws(ModelError) {
+    /// Loads a model from bytes, copying them into aligned storage that the model owns; see
+    /// `init(borrowing:kernels:)` for `kernels`.
+    public init(bytes: [UInt8], kernels: KernelSet? = nil) throws(ModelError) {
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: EEMFormat.dataAlignment)
         bytes.withUnsafeBytes { raw in
             if let source = raw.baseAddress { storage.copyMemory(from: source, byteCount: raw.count) }
         }
         let loaded: Loaded
         do {
-            loaded = try Model.load(base: UnsafeRawPointer(storage), count: bytes.count)
+            loaded = try Model.load(base: UnsafeRawPointer(storage), count: bytes.count, kernels: kernels)
         } catch {
             storage.deallocate()
             throw error
@@ -69,6 +79,7 @@ public final class Model {
             (loaded.parsed.tensors, loaded.parsed.operators, loaded.parsed.exits, loaded.parsed.inputTensor, loaded.parsed.classCount,
              loaded.parsed.policy, loaded.parsed.metadata, loaded.parsed.totalMACs, loaded.parsed.versionMinor)
         (prepared, preparedStorage, plan, producers) = (loaded.prepared, loaded.storage, loaded.plan, loaded.parsed.producers)
+        (self.kernels, layouts) = (loaded.kernels, loaded.layouts)
     }
 
     deinit {
@@ -80,14 +91,26 @@ public final class Model {
         var prepared: [PreparedOperator]
         var storage: PreparedStorage
         var plan: ArenaPlan
+        var kernels: KernelSet
+        var layouts: [TensorLayout]
     }
 
     /// Parses and validates the buffer, prepares every operator, and plans the arena.
-    private static func load(base: UnsafeRawPointer, count: Int) throws(ModelError) -> Loaded {
+    private static func load(base: UnsafeRawPointer, count: Int, kernels requested: KernelSet?) throws(ModelError) -> Loaded {
+        let kernels: KernelSet
+        if let requested {
+            if !requested.isSupported { _ = try KernelSet.require(requested.name) }
+            kernels = requested
+        } else {
+            kernels = try KernelSet.selected()
+        }
         let parsed = try ModelParser.parse(base: base, count: count)
+        let quantized = parsed.tensors[parsed.exits[0].logitsTensor].dataType == .int8
+        let layouts = TensorLayouts.assign(tensors: parsed.tensors, operators: parsed.operators, inputTensor: parsed.inputTensor,
+                                           quantized: quantized)
         let storage = PreparedStorage()
         let context = PrepareContext(tensors: parsed.tensors, operators: parsed.operators, base: base,
-                                     producers: parsed.producers, storage: storage)
+                                     producers: parsed.producers, storage: storage, kernels: kernels, layouts: layouts)
         var prepared: [PreparedOperator] = []
         prepared.reserveCapacity(parsed.operators.count)
         for index in parsed.operators.indices { prepared.append(try OperatorTable.prepare(context, index)) }
@@ -95,7 +118,7 @@ public final class Model {
                                               exits: parsed.exits, inputTensor: parsed.inputTensor)
         let plan = ArenaPlan(buffers: buffers, persistentBytes: ArenaLayout.byteCount(exitCount: parsed.exits.count, classCount: parsed.classCount),
                              tensorCount: parsed.tensors.count, operatorCount: parsed.operators.count)
-        return Loaded(parsed: parsed, prepared: prepared, storage: storage, plan: plan)
+        return Loaded(parsed: parsed, prepared: prepared, storage: storage, plan: plan, kernels: kernels, layouts: layouts)
     }
 
     /// True when the model's exits (and so its arithmetic) are int8.
@@ -160,4 +183,14 @@ extension Model {
 
     /// Arena bytes of scratch operator `index` needs while it runs (planned in the arena).
     public func scratchBytes(of index: Int) -> Int { prepared[index].scratchBytes }
+}
+
+extension Model {
+    /// Multiply-accumulates the kernels of operator `index` execute: the nominal `macs` except
+    /// for Winograd convolutions, which execute 16 products per 2×2 output tile and channel pair
+    /// instead of 36. MAC accounting (`RunSummary.macs`, exits) always uses the nominal count.
+    public func executedMACs(of index: Int) -> Int {
+        if case let .conv2d(op) = prepared[index], let fast = op.fast { return fast.executedMACs }
+        return operators[index].macs
+    }
 }

@@ -12,6 +12,7 @@ struct ElementwiseFunction {
     let table: Int
     let quantized: Bool
     let zeroPoint: Int8
+    let kernels: KernelSet.Float32Path
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let isRelu = v.op.kind == .relu
@@ -27,7 +28,7 @@ struct ElementwiseFunction {
         let quantized = p.tensors[op.output].dataType == .int8
         return ElementwiseFunction(kind: op.kind, input: op.inputs[0], output: op.output, count: p.tensors[op.output].elementCount,
                                    table: quantized && op.kind != .relu ? op.inputs[1] : -1, quantized: quantized,
-                                   zeroPoint: Int8(truncatingIfNeeded: p.zeroPoint(op.output)))
+                                   zeroPoint: Int8(truncatingIfNeeded: p.zeroPoint(op.output)), kernels: p.kernels.float32)
     }
 
     func evaluate(_ x: ExecutionContext) {
@@ -42,7 +43,7 @@ struct ElementwiseFunction {
         switch kind {
         case .tanh: FloatKernels.tanh(x.floats(input), y: x.floats(output), count: count)
         case .sigmoid: FloatKernels.sigmoid(x.floats(input), y: x.floats(output), count: count)
-        default: FloatKernels.relu(x.floats(input), y: x.floats(output), count: count)
+        default: FloatKernelTable.relu(kernels, x.floats(input), y: x.floats(output), count: count)
         }
     }
 }

@@ -13,6 +13,9 @@ struct BatchNorm {
     let int8Scale: UnsafePointer<Int8>?
     let int8Bias: UnsafePointer<Int32>?
     let inputZeroPoint: Int32
+    /// float32: whether the map is stored channels-last, and the kernels that run it.
+    let channelsLast: Bool
+    let kernels: KernelSet.Float32Path
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let inputs = v.op.inputs
@@ -47,7 +50,8 @@ struct BatchNorm {
         return BatchNorm(input: op.inputs[0], scale: op.inputs[1], shift: op.inputs[2], output: op.output, channels: shape[1],
                          spatial: shape.elementCount / shape[1], relu: op.activation == .relu, requantization: requantization,
                          int8Scale: quantized ? p.constantInt8(op.inputs[1]) : nil,
-                         int8Bias: quantized ? p.constantInt32(op.inputs[2]) : nil, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0)
+                         int8Bias: quantized ? p.constantInt32(op.inputs[2]) : nil, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0,
+                         channelsLast: p.layouts[op.inputs[0]] == .channelsLast, kernels: p.kernels.float32)
     }
 
     func evaluate(_ x: ExecutionContext) {
@@ -55,7 +59,12 @@ struct BatchNorm {
             Int8Kernels.batchNorm(x.int8s(input), inputZeroPoint: inputZeroPoint, scale: int8Scale, bias: int8Bias, y: x.int8s(output), channels: channels, spatial: spatial, requantization: requantization)
             return
         }
-        FloatKernels.batchNorm(x.floats(input), scale: x.floats(scale), shift: x.floats(shift), y: x.floats(output),
-                               channels: channels, spatial: spatial, relu: relu)
+        if channelsLast {
+            FloatKernelTable.batchNormChannelsLast(kernels, x.floats(input), scale: x.floats(scale), shift: x.floats(shift),
+                                                   y: x.floats(output), channels: channels, pixels: spatial, relu: relu)
+        } else {
+            FloatKernels.batchNorm(x.floats(input), scale: x.floats(scale), shift: x.floats(shift), y: x.floats(output),
+                                   channels: channels, spatial: spatial, relu: relu)
+        }
     }
 }

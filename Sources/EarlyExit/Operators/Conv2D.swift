@@ -21,6 +21,8 @@ struct Conv2D {
     let requantization: Requantization?
     let int8Bias: UnsafePointer<Int32>?
     let inputZeroPoint: Int32
+    /// float32 fast paths (Winograd, implicit GEMM, pointwise): the prepared data.
+    let fast: FloatConvolution?
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let a = v.attributes, quantized = v.quantized
@@ -58,6 +60,12 @@ struct Conv2D {
         let g = op.geometry
         let quantized = p.tensors[op.output].dataType == .int8
         let kernelArea = g.kernelHeight * g.kernelWidth
+        if !quantized && g.groups == 1 {
+            let fast = FloatConvolution.prepare(p, index)
+            return Conv2D(input: op.inputs[0], weights: op.inputs[1], output: op.output, bias: op.inputs.count == 3 ? op.inputs[2] : -1,
+                          geometry: g, path: fast.path, relu: op.activation == .relu, scratchBytes: fast.scratchBytes,
+                          requantization: nil, int8Bias: nil, inputZeroPoint: 0, fast: fast)
+        }
         var path = Path.grouped
         var scratch = 0
         if g.groups == 1 {
@@ -85,12 +93,16 @@ struct Conv2D {
         return Conv2D(input: op.inputs[0], weights: op.inputs[1], output: op.output,
                       bias: !quantized && op.inputs.count == 3 ? op.inputs[2] : -1, geometry: g, path: path,
                       relu: op.activation == .relu, scratchBytes: scratch, requantization: requantization,
-                      int8Bias: int8Bias, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0)
+                      int8Bias: int8Bias, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0, fast: nil)
     }
 
     func evaluate(_ x: ExecutionContext, operator index: Int) {
         if let requantization, let int8Bias {
             evaluateInt8(x, index, requantization, int8Bias)
+            return
+        }
+        if let fast {
+            fast.evaluate(x, operator: index, input: input, output: output, relu: relu)
             return
         }
         let scratch: UnsafeMutablePointer<Float>? = scratchBytes > 0 ? x.scratch(index).assumingMemoryBound(to: Float.self) : nil
@@ -116,7 +128,7 @@ struct Conv2D {
             let rowSums = (x.scratch(index) + Int8Kernels.rowSumsOffset(k: k, n: pixels)).assumingMemoryBound(to: Int32.self)
             Int8Kernels.gemm(m: g.channelsOut, n: pixels, k: k, weights: w, patches: patches, bias: bias,
                              requantization: q, rowSums: rowSums, c: y)
-        case .depthwise, .grouped:
+        case .depthwise, .grouped, .implicitGEMM, .winograd:
             Int8Kernels.groupedConvolution(x.int8s(input), inputZeroPoint: inputZeroPoint, weights: w, bias: bias, g,
                                            requantization: q, y: y)
         }
@@ -127,8 +139,13 @@ struct Conv2D {
 public enum ConvolutionPath: Sendable {
     /// 1×1, stride 1, no padding, one group: a matrix product straight over the input.
     case pointwise
-    /// One group: image-to-column into scratch, then a matrix product.
+    /// One group: image-to-column into scratch, then a matrix product (int8).
     case im2col
+    /// One group, float32: a GEMM whose rows are gathered per tap through an indirection table
+    /// over the channels-last input (no image-to-column copy).
+    case implicitGEMM
+    /// 3×3, stride 1, one group, float32: Winograd F(2×2, 3×3).
+    case winograd
     /// One filter per input channel.
     case depthwise
     /// Any other grouping: the reference loop.

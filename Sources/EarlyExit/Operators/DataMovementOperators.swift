@@ -6,6 +6,8 @@ struct Transpose {
     let inputShape: TensorShape
     let permutation: [Int32]
     let elementSize: Int
+    /// A `[1, C, L]` channels-last input is already `[1, L, C]` in memory: the transpose is a copy.
+    let copies: Bool
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         try v.arity(1...1)
@@ -29,11 +31,14 @@ struct Transpose {
         let op = p.operators[index]
         let shape = p.tensors[op.inputs[0]].shape
         return Transpose(input: op.inputs[0], output: op.output, inputShape: shape,
-                         permutation: Array(op.attributes[0..<shape.rank]), elementSize: p.tensors[op.output].dataType.size)
+                         permutation: Array(op.attributes[0..<shape.rank]), elementSize: p.tensors[op.output].dataType.size,
+                         copies: p.layouts[op.inputs[0]] == .channelsLast)
     }
 
     func evaluate(_ x: ExecutionContext) {
-        if elementSize == 1 {
+        if copies {
+            UnsafeMutableRawPointer(x.int8s(output)).copyMemory(from: x.int8s(input), byteCount: inputShape.elementCount * elementSize)
+        } else if elementSize == 1 {
             DataMovement.transpose(x.int8s(input), y: x.int8s(output), input: inputShape, permutation: permutation)
         } else {
             DataMovement.transpose(x.floats(input), y: x.floats(output), input: inputShape, permutation: permutation)

@@ -15,6 +15,7 @@ struct ElementwiseBinary {
     /// int8 mul: output requantization and the inputs' zero points.
     let mulRequantization: Requantization?
     let zeroPointA: Int32, zeroPointB: Int32
+    let kernels: KernelSet.Float32Path
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let a = v.attributes
@@ -65,7 +66,7 @@ struct ElementwiseBinary {
                                  rhsShape: p.tensors[op.inputs[1]].shape, outputShape: p.tensors[op.output].shape,
                                  multiply: op.kind == .mul, relu: op.activation == .relu, addParameters: add,
                                  mulRequantization: mul, zeroPointA: quantized ? p.zeroPoint(op.inputs[0]) : 0,
-                                 zeroPointB: quantized ? p.zeroPoint(op.inputs[1]) : 0)
+                                 zeroPointB: quantized ? p.zeroPoint(op.inputs[1]) : 0, kernels: p.kernels.float32)
     }
 
     func evaluate(_ x: ExecutionContext) {
@@ -75,6 +76,10 @@ struct ElementwiseBinary {
         } else if let mulRequantization {
             Int8Kernels.mul(x.int8s(lhs), zeroPointA: zeroPointA, x.int8s(rhs), zeroPointB: zeroPointB, y: x.int8s(output),
                             lhs: lhsShape, rhs: rhsShape, out: outputShape, requantization: mulRequantization)
+        } else if lhsShape == outputShape && rhsShape == outputShape {
+            // Same shapes (and so the same layout): element by element, in vectors.
+            FloatKernelTable.elementwise(kernels, x.floats(lhs), x.floats(rhs), y: x.floats(output), count: outputShape.elementCount,
+                                         multiply: multiply, relu: relu)
         } else {
             FloatKernels.binary(x.floats(lhs), x.floats(rhs), y: x.floats(output), lhs: lhsShape, rhs: rhsShape,
                                 out: outputShape, multiply: multiply, relu: relu)

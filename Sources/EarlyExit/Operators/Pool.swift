@@ -54,6 +54,8 @@ struct GlobalAveragePool {
     let input: Int, output: Int
     let channels: Int, spatial: Int
     let quantized: Bool
+    let channelsLast: Bool
+    let kernels: KernelSet.Float32Path
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         try v.arity(1...1)
@@ -72,12 +74,15 @@ struct GlobalAveragePool {
         let op = p.operators[index]
         let g = op.geometry
         return GlobalAveragePool(input: op.inputs[0], output: op.output, channels: g.channelsIn, spatial: g.heightIn * g.widthIn,
-                                 quantized: p.tensors[op.output].dataType == .int8)
+                                 quantized: p.tensors[op.output].dataType == .int8,
+                                 channelsLast: p.layouts[op.inputs[0]] == .channelsLast, kernels: p.kernels.float32)
     }
 
     func evaluate(_ x: ExecutionContext) {
         if quantized {
             Int8Kernels.globalAveragePool(x.int8s(input), y: x.int8s(output), channels: channels, spatial: spatial)
+        } else if channelsLast {
+            FloatKernelTable.globalAveragePoolChannelsLast(kernels, x.floats(input), y: x.floats(output), channels: channels, pixels: spatial)
         } else {
             FloatKernels.globalAveragePool(x.floats(input), y: x.floats(output), channels: channels, spatial: spatial)
         }

@@ -6,6 +6,18 @@ final class PreparedStorage {
     private var blocks: [UnsafeMutableRawPointer] = []
     /// Bytes allocated so far, for `Model.preparedBytes`.
     private(set) var byteCount = 0
+    private var zeroFloats: UnsafeMutablePointer<Float>?
+    private var zeroFloatCount = 0
+
+    /// At least `count` float zeros, shared by every operator (read-only: padding rows).
+    func zeros(_ count: Int) -> UnsafePointer<Float> {
+        if let zeroFloats, zeroFloatCount >= count { return UnsafePointer(zeroFloats) }
+        let block = allocate(Float.self, count: count)
+        block.initialize(repeating: 0, count: count)
+        zeroFloats = block
+        zeroFloatCount = count
+        return UnsafePointer(block)
+    }
 
     /// Uninitialized memory for `count` values of `type`, 64-byte aligned.
     func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -30,6 +42,10 @@ struct PrepareContext {
     /// For every tensor, the index of the operator that writes it, or −1.
     let producers: [Int]
     let storage: PreparedStorage
+    /// The kernels the model is prepared for (packing depends on their vector width).
+    let kernels: KernelSet
+    /// Every activation's layout (`TensorLayouts`).
+    let layouts: [TensorLayout]
 
     func fail(_ index: Int, _ reason: String) -> ModelError {
         .badOperator(op: index, kind: operators[index].kind.name, reason: reason)

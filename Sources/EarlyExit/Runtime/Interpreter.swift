@@ -164,12 +164,30 @@ public final class Interpreter {
         }
     }
 
-    /// The current contents of a float32 tensor: valid for constants always, and for an
-    /// activation only between the operator that produces it and the next reuse of its memory.
+    /// The current contents of a float32 tensor as stored: valid for constants always, and for
+    /// an activation only between the operator that produces it and the next reuse of its
+    /// memory. A channels-last activation (`model.layouts`) is in that order; see
+    /// `standardValues(of:)`.
     /// Empty for tensors that are not float32 (see `int8Values(of:)`).
     public func values(of tensor: Int) -> UnsafeBufferPointer<Float> {
         guard model.tensors[tensor].dataType == .float32 else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: floats(tensor), count: model.tensors[tensor].elementCount)
+    }
+
+    /// A float32 tensor's current values in the model's declared (standard, NCHW) order,
+    /// converted from channels-last storage when the model stores it so (`model.layouts`).
+    /// A host convenience: it allocates the returned array. Same validity as `values(of:)`.
+    public func standardValues(of tensor: Int) -> [Float] {
+        let raw = values(of: tensor)
+        guard model.layouts[tensor] == .channelsLast, raw.count > 0 else { return Array(raw) }
+        let shape = model.tensors[tensor].shape
+        let channels = shape[1]
+        let spatial = shape.elementCount / channels
+        var result = [Float](repeating: 0, count: raw.count)
+        for c in 0..<channels {
+            for p in 0..<spatial { result[c * spatial + p] = raw[p * channels + c] }
+        }
+        return result
     }
 
     /// The current contents of an int8 tensor (quantized values), with the same validity as

@@ -46,6 +46,9 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
     /// A float32 run produced a score or gate that is NaN or infinite at this exit (0-based):
     /// the weights or the normalization overflow float32 on the input.
     case nonFiniteOutput(exit: Int)
+    /// A kernel set was requested (by name, `EARLYEXIT_KERNELS` or `--kernels`) that does not
+    /// exist or that this CPU cannot run.
+    case unsupportedKernels(name: String, reason: String)
 
     public var description: String {
         switch self {
@@ -89,6 +92,8 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
             return "bad exit policy: \(reason)"
         case let .nonFiniteOutput(exit):
             return "exit \(exit + 1) produced a score or gate that is NaN or infinite: the model's weights or input normalization overflow float32 on this input"
+        case let .unsupportedKernels(name, reason):
+            return "kernel set '\(name)': \(reason)"
         }
     }
 }

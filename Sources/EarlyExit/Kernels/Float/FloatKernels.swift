@@ -184,7 +184,7 @@ public enum FloatKernels {
         case .pointwise:
             gemm(m: g.channelsOut, n: pixels, k: g.channelsIn, a: weights, b: x, ldb: pixels,
                  readableColumns: pixels, c: y, bias: bias, relu: relu)
-        case .im2col:
+        case .im2col, .implicitGEMM, .winograd:
             guard let scratch else { return }
             let ldb = paddedColumns(pixels)
             im2col(x, g, columns: scratch, ldb: ldb)

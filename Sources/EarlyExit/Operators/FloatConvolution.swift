@@ -1,0 +1,182 @@
+// The float32 convolution paths with one group: Winograd F(2×2, 3×3), implicit GEMM, and
+
+import EarlyExitKernels
+// pointwise; weights packed at load for the model's kernel set.
+
+/// A float32 convolution prepared for the fast kernels: packed weights, padded bias, the
+/// indirection table, and where its scratch sections lie.
+///
+/// Scratch, in order (each 64-byte aligned): the input converted to channels-last (only when
+/// the input is stored in the standard layout), the GEMM's row pointers, the tile buffer of a
+/// standard-layout output, and for Winograd the transformed inputs and the 16 products.
+struct FloatConvolution {
+    let path: ConvolutionPath
+    let kernels: KernelSet.Float32Path
+    let geometry: WindowGeometry
+    let weights: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>?
+    /// `[pixels][taps]` element offsets into the channels-last input, −1 for padding.
+    let indirection: UnsafePointer<Int32>?
+    let zeroRow: UnsafePointer<Float>
+    let convertsInput: Bool
+    let outputChannelsLast: Bool
+    let paddedChannelsOut: Int
+    let convertedOffset: Int, pointersOffset: Int, tileOffset: Int, transformedOffset: Int, productsOffset: Int
+    let scratchBytes: Int
+
+    /// Winograd pays once both channel counts reach this.
+    static let winogradMinimumChannels = 8
+
+    static func prepare(_ p: PrepareContext, _ index: Int) -> FloatConvolution {
+        let op = p.operators[index]
+        let g = op.geometry
+        let kernels = p.kernels.float32
+        let taps = g.kernelHeight * g.kernelWidth
+        let pixels = g.heightOut * g.widthOut
+        let blocking = FloatKernelTable.blocking(columns: g.channelsOut, kernels)
+        let padded = blocking.paddedColumns
+        let w = p.constantFloats(op.inputs[1])
+        let unit = g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 && g.dilationWidth == 1
+        let path: ConvolutionPath
+        if taps == 9 && g.kernelHeight == 3 && unit && p.kernels.winograd
+            && g.channelsIn >= winogradMinimumChannels && g.channelsOut >= winogradMinimumChannels {
+            path = .winograd
+        } else if taps == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.isUnpadded {
+            path = .pointwise
+        } else {
+            path = .implicitGEMM
+        }
+        // Packed weights.
+        let packed: UnsafeMutablePointer<Float>
+        if path == .winograd {
+            let perPosition = FloatPacking.packedCount(depth: g.channelsIn, blocking: blocking)
+            packed = p.storage.allocate(Float.self, count: 16 * perPosition)
+            // U = G g Gᵀ for every (output, input) channel pair, in Double.
+            let transformed = p.storage.allocate(Float.self, count: 16 * g.channelsOut * g.channelsIn)
+            for co in 0..<g.channelsOut {
+                for ci in 0..<g.channelsIn {
+                    let f = w + (co * g.channelsIn + ci) * 9
+                    var gg = [Double](repeating: 0, count: 12) // G g: 4×3
+                    for column in 0..<3 {
+                        let a = Double(f[column]), b = Double(f[3 + column]), c = Double(f[6 + column])
+                        gg[column] = a
+                        gg[3 + column] = 0.5 * (a + b + c)
+                        gg[6 + column] = 0.5 * (a - b + c)
+                        gg[9 + column] = c
+                    }
+                    for row in 0..<4 {
+                        let a = gg[row * 3], b = gg[row * 3 + 1], c = gg[row * 3 + 2]
+                        let u = [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c]
+                        for column in 0..<4 {
+                            transformed[((row * 4 + column) * g.channelsOut + co) * g.channelsIn + ci] = Float(u[column])
+                        }
+                    }
+                }
+            }
+            for position in 0..<16 {
+                let u = transformed + position * g.channelsOut * g.channelsIn
+                FloatPacking.pack(depth: g.channelsIn, columns: g.channelsOut, blocking: blocking, into: packed + position * perPosition) { ci, co in
+                    u[co * g.channelsIn + ci]
+                }
+            }
+        } else {
+            packed = p.storage.allocate(Float.self, count: FloatPacking.packedCount(depth: taps * g.channelsIn, blocking: blocking))
+            FloatPacking.pack(depth: taps * g.channelsIn, columns: g.channelsOut, blocking: blocking, into: packed) { d, co in
+                let tap = d / g.channelsIn, ci = d % g.channelsIn
+                return w[((co * g.channelsIn + ci) * g.kernelHeight + tap / g.kernelWidth) * g.kernelWidth + tap % g.kernelWidth]
+            }
+        }
+        var bias: UnsafePointer<Float>?
+        if op.inputs.count == 3 {
+            let values = p.constantFloats(op.inputs[2])
+            let storage = p.storage.allocate(Float.self, count: padded)
+            for c in 0..<padded { storage[c] = c < g.channelsOut ? values[c] : 0 }
+            bias = UnsafePointer(storage)
+        }
+        // The indirection table of an implicit GEMM.
+        var indirection: UnsafePointer<Int32>?
+        if path == .implicitGEMM {
+            let table = p.storage.allocate(Int32.self, count: pixels * taps)
+            var slot = 0
+            for oy in 0..<g.heightOut {
+                for ox in 0..<g.widthOut {
+                    for ky in 0..<g.kernelHeight {
+                        for kx in 0..<g.kernelWidth {
+                            let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
+                            let ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth
+                            let inside = iy >= 0 && iy < g.heightIn && ix >= 0 && ix < g.widthIn
+                            table[slot] = inside ? Int32((iy * g.widthIn + ix) * g.channelsIn) : -1
+                            slot += 1
+                        }
+                    }
+                }
+            }
+            indirection = UnsafePointer(table)
+        }
+        // Scratch sections.
+        let spatialIn = g.heightIn * g.widthIn
+        let convertsInput = p.layouts[op.inputs[0]] == .standard && g.channelsIn > 1 && spatialIn > 1
+        let outputChannelsLast = p.layouts[op.output] == .channelsLast
+        func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
+        var offset = 0
+        let convertedOffset = offset
+        if convertsInput { offset += aligned(g.channelsIn * spatialIn * 4) }
+        let pointersOffset = offset
+        offset += aligned(FloatGEMMJob.pointerCount(taps: path == .implicitGEMM ? taps : 1) * MemoryLayout<UnsafePointer<Float>>.stride)
+        let tileOffset = offset
+        if !outputChannelsLast { offset += aligned(12 * padded * 4) }
+        let transformedOffset = offset
+        var productsOffset = offset
+        if path == .winograd {
+            let tiles = ((g.heightOut + 1) / 2) * ((g.widthOut + 1) / 2)
+            offset += aligned(16 * tiles * g.channelsIn * 4)
+            productsOffset = offset
+            offset += aligned(16 * tiles * padded * 4)
+        }
+        return FloatConvolution(path: path, kernels: kernels, geometry: g, weights: UnsafePointer(packed), bias: bias,
+                                indirection: indirection, zeroRow: p.storage.zeros(g.channelsIn), convertsInput: convertsInput,
+                                outputChannelsLast: outputChannelsLast, paddedChannelsOut: padded, convertedOffset: convertedOffset,
+                                pointersOffset: pointersOffset, tileOffset: tileOffset, transformedOffset: transformedOffset,
+                                productsOffset: productsOffset, scratchBytes: offset)
+    }
+
+    /// Multiply-accumulates the kernels execute (Winograd: its 16 products per tile and channel
+    /// pair, instead of the nominal 36 per 2×2 outputs).
+    var executedMACs: Int {
+        let g = geometry
+        if path == .winograd { return 16 * ((g.heightOut + 1) / 2) * ((g.widthOut + 1) / 2) * g.channelsIn * g.channelsOut }
+        return g.heightOut * g.widthOut * g.kernelHeight * g.kernelWidth * g.channelsIn * g.channelsOut
+    }
+
+    func evaluate(_ x: ExecutionContext, operator index: Int, input: Int, output: Int, relu: Bool) {
+        let g = geometry
+        let scratch = x.scratch(index)
+        var source = UnsafePointer(x.floats(input))
+        if convertsInput {
+            let converted = (scratch + convertedOffset).assumingMemoryBound(to: Float.self)
+            transposePlanes(source, y: converted, rows: g.channelsIn, columns: g.heightIn * g.widthIn)
+            source = UnsafePointer(converted)
+        }
+        let y = x.floats(output)
+        let pointers = (scratch + pointersOffset).assumingMemoryBound(to: UnsafePointer<Float>.self)
+        let pixels = g.heightOut * g.widthOut
+        switch path {
+        case .winograd:
+            let job = WinogradJob(input: source, height: g.heightIn, width: g.widthIn, channelsIn: g.channelsIn, padTop: g.padTop,
+                                  padLeft: g.padLeft, heightOut: g.heightOut, widthOut: g.widthOut, channelsOut: g.channelsOut,
+                                  weights: weights, bias: bias, output: y, transposedOutput: !outputChannelsLast, residual: nil,
+                                  relu: relu, transformed: (scratch + transformedOffset).assumingMemoryBound(to: Float.self),
+                                  products: (scratch + productsOffset).assumingMemoryBound(to: Float.self), pointers: pointers,
+                                  zeroRow: zeroRow)
+            FloatKernelTable.winograd(kernels, job)
+        default:
+            let job = FloatGEMMJob(rows: pixels, taps: path == .implicitGEMM ? g.kernelHeight * g.kernelWidth : 1, k: g.channelsIn,
+                                   input: source, inputStride: g.channelsIn, indirection: indirection, zeroRow: zeroRow,
+                                   weights: weights, bias: bias, columns: g.channelsOut, output: y,
+                                   outputStride: outputChannelsLast ? g.channelsOut : pixels, transposedOutput: !outputChannelsLast,
+                                   residual: nil, residualStride: 0, relu: relu, pointers: pointers,
+                                   tileBuffer: (scratch + tileOffset).assumingMemoryBound(to: Float.self))
+            FloatKernelTable.gemm(kernels, job)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+// Every float32 kernel path the CPU supports (forced kernel sets, Winograd and direct) against
+// the naive reference loops and the independent Double executor, on single convolutions and
+// on chains that keep their maps channels-last.
+@testable import EarlyExit
+import EarlyExitTools
+import Foundation
+import XCTest
+
+final class KernelPathTests: XCTestCase {
+    /// Every kernel set this CPU supports, each also with direct 3×3 convolutions.
+    static var kernelSets: [KernelSet] {
+        KernelSet.supported.flatMap { [$0, KernelSet.named($0.name + "-direct")!] }
+    }
+
+    func testSupportedKernelSetsIncludeTheBaselineAndLoadEveryName() throws {
+        let names = KernelSet.supported.map(\.name)
+        #if arch(x86_64)
+        XCTAssertTrue(names.contains("sse2"), "\(names)")
+        #elseif arch(arm64)
+        XCTAssertTrue(names.contains("neon"), "\(names)")
+        #endif
+        XCTAssertEqual(KernelSet.detected, KernelSet.supported.first)
+        for name in names { XCTAssertEqual(try KernelSet.require(name).name, name) }
+        XCTAssertThrowsError(try KernelSet.require("avx1024")) { error in
+            XCTAssertTrue("\(error)".contains("unknown kernel set"), "\(error)")
+        }
+        for set in KernelSet.all where !set.isSupported {
+            XCTAssertThrowsError(try Model(bytes: SyntheticModels.attentionNetwork().serialize(), kernels: set)) { error in
+                XCTAssertTrue("\(error)".contains("lacks"), "\(error)")
+            }
+        }
+    }
+
+    struct Case: CustomStringConvertible {
+        var c, h, w, cout: Int
+        var p: Ref.Conv
+        var bias: Bool, relu: Bool
+        var description: String {
+            "x[1,\(c),\(h),\(w)] cout \(cout) k \(p.kh)×\(p.kw) s \(p.sh)×\(p.sw) pad \(p.padTop),\(p.padLeft),\(p.padBottom),\(p.padRight) d \(p.dh)×\(p.dw) bias \(bias) relu \(relu)"
+        }
+    }
+
+    /// Winograd-eligible 3×3 stride-1 cases (odd and even sizes, every padding, channel counts
+    /// around the vector widths), then stride-2 and 1×1 cases for the implicit and pointwise GEMMs.
+    static let cases: [Case] = [
+        Case(c: 8, h: 7, w: 7, cout: 8, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
+        Case(c: 16, h: 14, w: 14, cout: 16, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: false),
+        Case(c: 9, h: 6, w: 11, cout: 21, p: Ref.Conv(kh: 3, kw: 3, padTop: 0, padLeft: 1, padBottom: 2, padRight: 0), bias: false, relu: true),
+        Case(c: 33, h: 5, w: 5, cout: 70, p: Ref.Conv(kh: 3, kw: 3), bias: true, relu: false),
+        Case(c: 17, h: 9, w: 8, cout: 64, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
+        Case(c: 12, h: 4, w: 13, cout: 130, p: Ref.Conv(kh: 3, kw: 3, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2), bias: true, relu: true),
+        Case(c: 16, h: 14, w: 14, cout: 64, p: Ref.Conv(kh: 3, kw: 3, sh: 2, sw: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
+        Case(c: 64, h: 7, w: 7, cout: 128, p: Ref.Conv(kh: 1, kw: 1, sh: 2, sw: 2), bias: false, relu: false),
+        Case(c: 20, h: 6, w: 5, cout: 2, p: Ref.Conv(), bias: true, relu: false),
+        Case(c: 3, h: 10, w: 9, cout: 47, p: Ref.Conv(kh: 5, kw: 3, sh: 1, sw: 2, padTop: 2, padLeft: 1, padBottom: 1, padRight: 0, dh: 1, dw: 2), bias: true, relu: true),
+        Case(c: 48, h: 3, w: 3, cout: 96, p: Ref.Conv(), bias: true, relu: true),
+    ]
+
+    func testConvolutionsMatchTheNaiveLoopOnEveryKernelSet() throws {
+        var rng = SeededGenerator(seed: 707)
+        var pathsSeen: Set<String> = []
+        for test in Self.cases {
+            let x = rng.uniforms(test.c * test.h * test.w, scale: 1)
+            let weights = rng.uniforms(test.cout * test.c * test.p.kh * test.p.kw, scale: 1)
+            let bias = test.bias ? rng.uniforms(test.cout, scale: 1) : nil
+            let expected = Ref.conv2d(x.doubles, c: test.c, h: test.h, w: test.w, weights: weights.doubles, cout: test.cout,
+                                      bias: bias?.doubles, test.p, relu: test.relu)
+            for kernels in Self.kernelSets {
+                let out = try interpret(inputShape: [1, test.c, test.h, test.w], input: x, kernels: kernels) { b, input in
+                    var inputs = [input, b.addConstant(weights, shape: [test.cout, test.c, test.p.kh, test.p.kw])]
+                    if let bias { inputs.append(b.addConstant(bias, shape: [test.cout])) }
+                    let y = b.add(.conv2d, inputs, shape: [1, test.cout, expected.ho, expected.wo], attributes: test.p.attributes,
+                                  activation: test.relu ? .relu : .none)
+                    return (y, test.cout * expected.ho * expected.wo)
+                }
+                let path = out.model.convolutionPath(of: 0)!
+                pathsSeen.insert("\(path)")
+                let unit = test.p.sh == 1 && test.p.sw == 1 && test.p.dh == 1 && test.p.dw == 1
+                if kernels.winograd && test.p.kh == 3 && test.p.kw == 3 && unit { XCTAssertEqual(path, .winograd, "\(test)") }
+                if !kernels.winograd { XCTAssertNotEqual(path, .winograd, "\(test)") }
+                assertClose(out.values, expected.y, "\(test) \(kernels.name) \(path)")
+            }
+        }
+        XCTAssertEqual(pathsSeen, ["winograd", "implicitGEMM", "pointwise"])
+    }
+
+    /// A residual chain whose maps stay channels-last: conv → BN+ReLU → 3×3 conv (Winograd) →
+    /// + skip → ReLU → strided conv → 1×1 conv → global pooling → head; the attention network
+    /// (its [1,C,L] reshape and transpose are copies of channels-last maps) beside it.
+    static func chain(seed: UInt64, channels: Int, size: Int) -> ModelBuilder {
+        var rng = SeededGenerator(seed: seed)
+        var b = ModelBuilder()
+        func weights(_ shape: [Int]) -> Int { b.addConstant(rng.uniforms(Ref.count(shape), scale: 1 / Float(shape[1] * shape[2] * shape[3]).squareRoot()), shape: shape) }
+        func vector(_ n: Int, _ center: Float) -> Int { b.addConstant(rng.uniforms(n, scale: 0.2).map { $0 + center }, shape: [n]) }
+        let pad1 = Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1)
+        let x = b.addInput(shape: [1, 3, size, size])
+        let stem = b.add(.conv2d, [x, weights([channels, 3, 3, 3]), vector(channels, 0)], shape: [1, channels, size, size], attributes: pad1.attributes)
+        let normalized = b.add(.batchNorm, [stem, vector(channels, 1), vector(channels, 0)], shape: [1, channels, size, size], activation: .relu)
+        let body = b.add(.conv2d, [normalized, weights([channels, channels, 3, 3]), vector(channels, 0)], shape: [1, channels, size, size],
+                         attributes: pad1.attributes, activation: .relu)
+        let body2 = b.add(.conv2d, [body, weights([channels, channels, 3, 3])], shape: [1, channels, size, size], attributes: pad1.attributes)
+        let sum = b.add(.add, [body2, stem], shape: [1, channels, size, size], activation: .relu)
+        let half = (size + 1) / 2
+        let down = b.add(.conv2d, [sum, weights([2 * channels, channels, 3, 3]), vector(2 * channels, 0)], shape: [1, 2 * channels, half, half],
+                         attributes: Ref.Conv(kh: 3, kw: 3, sh: 2, sw: 2, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1).attributes,
+                         activation: .relu)
+        let mixed = b.add(.conv2d, [down, weights([2 * channels, 2 * channels, 1, 1])], shape: [1, 2 * channels, half, half], attributes: Ref.Conv().attributes)
+        let pooled = b.add(.globalAvgPool, [mixed], shape: [1, 2 * channels])
+        let logits = b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(10 * 2 * channels, scale: 0.3), shape: [10, 2 * channels])], shape: [1, 10])
+        let score = b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(2 * channels, scale: 0.3), shape: [1, 2 * channels])], shape: [1, 1])
+        let gate = b.add(.tanh, [score], shape: [1, 1])
+        b.addExit(logits: logits, gate: gate)
+        return b
+    }
+
+    func testChannelsLastChainsMatchTheReferenceExecutorOnEveryKernelSet() throws {
+        var rng = SeededGenerator(seed: 909)
+        let builders = [Self.chain(seed: 1, channels: 16, size: 14), Self.chain(seed: 2, channels: 24, size: 9),
+                        SyntheticModels.attentionNetwork(),
+                        SyntheticModels.attentionNetwork(channels: 3, size: 12, width: 16, heads: 2, classes: 5, seed: 31)]
+        for (index, builder) in builders.enumerated() {
+            let bytes = try builder.serialize()
+            for kernels in Self.kernelSets {
+                let model = try Model(bytes: bytes, kernels: kernels)
+                if index < 2 {
+                    // Every convolution output is channels-last, and so is the residual sum.
+                    for (o, op) in model.operators.enumerated() where op.kind == .conv2d || op.kind == .add {
+                        XCTAssertEqual(model.layouts[op.output], .channelsLast, "model \(index) op \(o) \(kernels.name)")
+                    }
+                }
+                let input = rng.uniforms(model.input.elementCount, scale: 1)
+                let reference = ReferenceExecutor(model: model).run(input)
+                let interpreter = Interpreter(model: model)
+                try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
+                var observed: [Int: [Float]] = [:]
+                _ = try input.withUnsafeBufferPointer { buffer in
+                    try interpreter.run(buffer, afterEachOperator: { o in
+                        observed[o] = interpreter.standardValues(of: model.operators[o].output)
+                    })
+                }
+                for (o, op) in model.operators.enumerated() {
+                    assertClose(observed[o] ?? [], reference[op.output] ?? [], tolerance: 2e-4,
+                                "model \(index) op \(o) \(op.kind.name) \(kernels.name)")
+                }
+            }
+        }
+    }
+}
