@@ -13,10 +13,12 @@
 # toolchain's bin folder, for ld.lld, llvm-objcopy and llvm-ar; found next to swiftc).
 #
 # How the library is made, per target:
-#   1. swiftc -enable-experimental-feature Embedded -wmo -parse-as-library -D EARLYEXIT_SINGLE_MODULE
-#      compiles every core and C API file into one object, one section per function
-#      (-function-sections) and position independent (-Xcc -fPIC), with the Embedded Swift
-#      runtime (retain/release, allocation) emitted into the object itself.
+#   1. scripts/embedded-modules.sh compiles, in Embedded Swift mode (-wmo, one section per
+#      function, position independent), the generic kernel bodies, on x86_64 the AVX2 and
+#      AVX-512 kernel modules (each with its own -target-cpu: one library carries every variant
+#      and picks one at run time), then the core and the C API as one module
+#      (-D EARLYEXIT_SINGLE_MODULE) with the Embedded Swift runtime emitted into it, and the C
+#      platform target with clang; ld.lld -r joins the objects.
 #   2. ld.lld -r --gc-sections with the ee_* functions as roots keeps only the code the C API
 #      can reach: Swift-only entry points (for example ModelError's ==, which would need the
 #      toolchain's Unicode tables) are dropped, so the only undefined symbols left are libc's
@@ -26,6 +28,7 @@
 #   4. llvm-ar packs the object into build/lib/<target>/libearlyexit.a.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/embedded-modules.sh
 
 SWIFTC="${SWIFTC:-swiftc}"
 SWIFT_BIN="${SWIFT_BIN:-$(dirname "$(readlink -f "$(command -v "$SWIFTC")")")}"
@@ -69,14 +72,11 @@ build() {
   out="build/lib/$name"
   work="build/obj/$name"
   mkdir -p "$out" "$work"
-  local pic=(-Xcc -fPIC)
-  [ "$name" = armv7em ] && pic=()
   echo "== $name: $target, $OPT"
-  "$SWIFTC" -enable-experimental-feature Embedded -target "$target" -wmo "$OPT" -parse-as-library \
-    -module-name EarlyExit -D EARLYEXIT_SINGLE_MODULE "${pic[@]}" -Xfrontend -function-sections \
-    -c $(find Sources/EarlyExit -name "*.swift" | sort) Sources/EarlyExitC/*.swift -o "$work/earlyexit-all.o" \
-    2> "$work/swiftc.log" || { cat "$work/swiftc.log" >&2; exit 1; }
+  compile_embedded_modules "$target" "$OPT" "$work/modules" Sources/EarlyExitC/*.swift 2> "$work/swiftc.log" \
+    || { cat "$work/swiftc.log" >&2; exit 1; }
   grep -E "error" "$work/swiftc.log" >&2 || true
+  "$LLD" -r "${EMBEDDED_OBJECTS[@]}" -o "$work/earlyexit-all.o"
 
   local roots=()
   while read -r symbol; do roots+=(-u "$symbol"); done < <("$NM" --defined-only -g "$work/earlyexit-all.o" | awk '$3 ~ /^ee_/ {print $3}')
@@ -104,7 +104,7 @@ llvm_relocated_symbols() {
 
 case "${1:-host}" in
   all) build host; build aarch64 ;;
-  host | aarch64 | armv7em) build "$1" ;;
+  host | aarch64 | armv7em) build "${1:-host}" ;;
   -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
   *) echo "usage: $0 [host|aarch64|armv7em|all]" >&2; exit 2 ;;
 esac

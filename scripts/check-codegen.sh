@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Checks the machine code of the int8 GEMM in a release binary (default .build/release/early-exit):
-# its int16 multiply-adds must be pmaddwd and its SIMD widenings inlined. The optimizer's inlining
-# decisions can change when unrelated code changes; once that turned the widenings into calls to
-# the standard library's generic conversions and int8 ran 3x slower. Not a timing test: it reads
-# the instructions.
+# Reads the machine code of a release binary (default .build/release/early-exit) or of the static
+# library's object, and fails when the kernels are not what they are meant to be. Not a timing
+# test: it reads instructions. Checks:
+#  1. Every function that uses ymm or zmm registers belongs to a per-ISA kernel module (its name
+#     mentions AVX2 or AVX512). Anything else would run AVX code on a CPU the run-time kernel
+#     selection did not check (for example a standard-library specialization emitted inside an
+#     ISA module and picked by the linker for a baseline caller).
+#  2. The float32 GEMM microkernels of each ISA module use fused multiply-adds on their own
+#     registers (vfmadd on zmm for AVX-512, on ymm for AVX2), and no kernel calls fmaf or a
+#     generic standard-library function (an out-of-line pointwiseMax once cost 20% of a run).
+#  3. The portable int8 GEMM's int16 multiply-adds are pmaddwd and its SIMD widenings inlined
+#     (once they became calls into the standard library's generic conversions: int8 ran 3x slower).
+# usage: scripts/check-codegen.sh [BINARY_OR_OBJECT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary="${1:-.build/release/early-exit}"
@@ -12,11 +20,36 @@ SWIFT_BIN="$(dirname "$(readlink -f "$(command -v swift)")")"
 objdump="$SWIFT_BIN/llvm-objdump"
 [ -x "$objdump" ] || objdump="$(command -v objdump || true)"
 if [ -z "$objdump" ]; then echo "check-codegen: no llvm-objdump or objdump; skipped"; exit 0; fi
-"$objdump" -d --no-show-raw-insn "$binary" | awk '
-  /^[0-9a-f]+ <.*>:$/ { inside = ($0 ~ /Int8KernelsO4gemm/); if (inside) functions++; next }
-  inside && /pmaddwd/ { madd++ }
-  inside && /call.*truncatingIfNeeded/ { calls++ }
+listing="$(mktemp)"
+trap 'rm -f "$listing"' EXIT
+"$objdump" -d --no-show-raw-insn "$binary" > "$listing"
+awk '
+  /^[0-9a-f]+ <.*>:$/ {
+    name = $2
+    isa = (name ~ /AVX2|AVX512|avx2|avx512/)
+    avx512 = (name ~ /AVX512|avx512/)
+    micro = (name ~ /microkernel[0-9]x[0-9]+/ && isa)
+    int8gemm = (name ~ /Int8KernelsO4gemm/)
+    if (micro) { micro_functions++; if (avx512) zmm_micro++; else ymm_micro++ }
+    if (int8gemm) int8_functions++
+    next
+  }
+  /[yz]mm[0-9]/ && !isa { stray[name] = 1 }
+  micro && /vfmadd[0-9]+ps/ { if (avx512 && /zmm/) zmm_fma++; if (!avx512 && /ymm/) ymm_fma++ }
+  isa && /call.*fmaf/ { fmaf_calls++ }
+  isa && /call.*<\$ss/ { generic_calls[name] = 1 }
+  int8gemm && /pmaddwd/ { madd++ }
+  int8gemm && /call.*truncatingIfNeeded/ { int8_calls++ }
   END {
-    printf "check-codegen: int8 GEMM (%d function(s)): %d pmaddwd, %d calls to generic conversions\n", functions, madd, calls
-    if (functions == 0 || madd == 0 || calls > 0) { print "check-codegen: FAILED"; exit 1 }
-  }'
+    failed = 0
+    n = 0; for (f in stray) { n++; if (n <= 5) print "  AVX registers outside an ISA module: " f }
+    if (n > 0) { print "check-codegen: " n " function(s) outside the ISA modules use ymm/zmm"; failed = 1 }
+    printf "check-codegen: float32 GEMM microkernels: %d AVX-512 (%d zmm vfmadd), %d AVX2 (%d ymm vfmadd); %d fmaf calls\n", zmm_micro, zmm_fma, ymm_micro, ymm_fma, fmaf_calls
+    if (zmm_micro == 0 || ymm_micro == 0 || zmm_fma == 0 || ymm_fma == 0 || fmaf_calls > 0) failed = 1
+    n = 0; for (f in generic_calls) { n++; if (n <= 5) print "  a call to a generic standard-library function in " f }
+    if (n > 0) { print "check-codegen: " n " ISA kernel function(s) call generic standard-library code"; failed = 1 }
+    printf "check-codegen: int8 GEMM (%d function(s)): %d pmaddwd, %d calls to generic conversions\n", int8_functions, madd, int8_calls
+    if (int8_functions == 0 || madd == 0 || int8_calls > 0) failed = 1
+    if (failed) { print "check-codegen: FAILED"; exit 1 }
+    print "check-codegen: passed"
+  }' "$listing"
