@@ -29,6 +29,10 @@ struct Options {
     var models = true
     var synthetic = true
     var single = true
+    /// `--layers`: per-operator profiles of these models under these kernel sets.
+    var layers = false
+    var kernelSets: [String] = []
+    var runs = 200
 }
 
 let usage = """
@@ -48,6 +52,10 @@ let usage = """
       --no-models          skip the end-to-end table
       --no-synthetic       skip the synthetic model in the end-to-end table
       --pairs-only         of the end-to-end runs, only the int8 vs float32 table
+      --layers             per-operator profile (fastest thread CPU time over --runs runs) of each
+                           --model (default the bundled float32 and int8 models), then exit
+      --kernels NAME       kernel set for --layers (repeatable; default: the detected one)
+      --runs N             full-network runs for --layers (default 200)
     """
 
 func parseOptions() -> Options {
@@ -86,6 +94,9 @@ func parseOptions() -> Options {
         case "--no-models": options.models = false
         case "--no-synthetic": options.synthetic = false
         case "--pairs-only": options.single = false
+        case "--layers": options.layers = true
+        case "--kernels": options.kernelSets.append(value(argument))
+        case "--runs": options.runs = max(1, Int(number(argument)))
         case "--help", "-h": print(usage); exit(0)
         default:
             FileHandle.standardError.write("error: unknown option '\(argument)'\n\(usage)\n".data(using: .utf8)!)
@@ -655,6 +666,24 @@ if !options.json {
     print("build: \(BuildInfo.description)")
     print("CPU:   \(cpuModel()) (\(cpuFeatures().joined(separator: " ")))")
     print("")
+}
+if options.layers {
+    do {
+        let paths = options.modelPaths.isEmpty
+            ? ["fashion-attn-wrn.eem", "fashion-attn-wrn-int8.eem"].map { options.modelsDirectory + "/" + $0 } : options.modelPaths
+        let sets = try options.kernelSets.isEmpty ? [KernelSet.detected] : options.kernelSets.map { try KernelSet.require($0) }
+        for path in paths {
+            let probe = try Model(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+            var limited = options
+            limited.limit = 64
+            let inputs = dataset(for: probe, options: limited).0.inputs
+            for set in sets { printLayers(try profileLayers(path: path, kernels: set, images: inputs, runs: options.runs)) }
+        }
+    } catch {
+        FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
+    exit(0)
 }
 let kernelResults = options.kernels ? runKernels(options) : []
 let modelResults = options.models && options.single ? runModels(options) : []
