@@ -312,7 +312,11 @@ private func sampleModel() -> [UInt8] {
                 }
             }
         }
-        model.string(14, "trailing unknown")
+        model.message(14) { entry in
+            entry.string(1, "earlyexit.mean")
+            entry.string(2, "0.5,0.25")
+        }
+        model.string(99, "trailing unknown")
     }
 }
 
@@ -390,6 +394,7 @@ final class ONNXDecoderTests: XCTestCase {
         XCTAssertEqual(decoded.irVersion, 8)
         XCTAssertEqual(decoded.producerName, "hand")
         XCTAssertEqual(decoded.producerVersion, "0.1")
+        XCTAssertEqual(decoded.metadataProps, ["earlyexit.mean": "0.5,0.25"])
         XCTAssertEqual(
             decoded.opsetImports,
             [ONNXOperatorSetID(domain: "", version: 17), ONNXOperatorSetID(domain: "com.example", version: 1)])
