@@ -38,6 +38,11 @@ extension ONNXConverter {
         let hint = "name the exits with --exit LOGITS[,GATE] (repeated, in order of depth) and --final LOGITS[,GATE], or rename the graph outputs exit{i}_logits/exit{i}_gate (i = 1, 2, …) and final_logits/final_gate (each gate optional)"
         if !options.exits.isEmpty || options.final != nil {
             let known = Set(outputs).union(graph.nodes.flatMap(\.outputs))
+            for (flag, naming) in options.exits.map({ ("--exit", $0) }) + (options.final.map { [("--final", $0)] } ?? []) {
+                for value in [naming.logits] + (naming.gate.map { [$0] } ?? []) where !known.contains(value) {
+                    throw ConversionError("\(flag) names '\(value)', which no node produces; graph outputs: \(listed)")
+                }
+            }
             var named = options.exits
             var how = "named by --exit/--final"
             if let final = options.final {
@@ -55,12 +60,8 @@ extension ONNXConverter {
                 how = "named by --exit, the final head is the one other graph output"
             }
             var seen = Set<String>()
-            for (index, exit) in named.enumerated() {
-                let flag = index == named.count - 1 && (options.final != nil || index == options.exits.count) ? "--final" : "--exit"
+            for exit in named {
                 for value in [exit.logits] + (exit.gate.map { [$0] } ?? []) {
-                    guard known.contains(value) else {
-                        throw ConversionError("\(flag) names '\(value)', which no node produces; graph outputs: \(listed)")
-                    }
                     guard seen.insert(value).inserted else { throw ConversionError("'\(value)' is named as more than one exit tensor") }
                 }
             }

@@ -145,14 +145,16 @@ public struct ONNXConverter {
         var problems: [ConversionError] = []
         var unknown = Set<String>()
         for node in graph.nodes {
+            // An operator type that is not supported at all is reported whatever its inputs (even
+            // when they are unknown because of an earlier problem), so all of them show at once.
+            if (node.domain.isEmpty || node.domain == "ai.onnx") && !ONNXConverter.supportedOperators.contains(node.opType) {
+                var error = ConversionError(node: node.reportedName, opType: node.opType, ONNXConverter.unsupportedMessage(node.opType))
+                error.isUnsupportedOperator = true
+                problems.append(error)
+                unknown.formUnion(node.outputs)
+                continue
+            }
             if node.inputs.contains(where: { unknown.contains($0) }) {
-                // Its inputs are unknown, but an operator type that is not supported at all is
-                // still worth reporting now rather than after the first problem is fixed.
-                if (node.domain.isEmpty || node.domain == "ai.onnx") && !ONNXConverter.supportedOperators.contains(node.opType) {
-                    var error = ConversionError(node: node.reportedName, opType: node.opType, ONNXConverter.unsupportedMessage(node.opType))
-                    error.isUnsupportedOperator = true
-                    problems.append(error)
-                }
                 unknown.formUnion(node.outputs)
                 continue
             }
