@@ -73,7 +73,7 @@ struct QuantizedExits {
                 logitExp[index * 256 + d] = Int32((FloatMath.exp(-logits.scale * Float(d)) * 1_048_576).rounded())
             }
         }
-        let gateScale = model.exits.first(where: \.hasGate).map { model.tensors[$0.gateTensor].quantization.scale } ?? 1
+        let gateScale = model.exits.first(where: { $0.hasGate }).map { model.tensors[$0.gateTensor].quantization.scale } ?? 1
         for d in 0..<256 {
             gateExp[d] = Int32((FloatMath.exp(-gateScale * Float(d)) * 1_048_576).rounded())
         }

@@ -307,8 +307,8 @@ enum ModelParser {
         for index in 0..<header.exitCount {
             let after = try reader.index("exit operator")
             let logits = try reader.index("exit logits tensor")
-            let gateField = try reader.index("exit gate tensor")
-            let gate = gateField == ExitInfo.noGateRecord ? ExitInfo.noGate : gateField
+            let gateField = try reader.u32("exit gate tensor")
+            let gate = gateField == ExitInfo.noGateRecord ? ExitInfo.noGate : (Int(exactly: gateField) ?? Int.max)
             if let at = try reader.reserved(4, "exit reserved") {
                 throw .badExit(exit: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.0)")
             }
@@ -342,7 +342,7 @@ enum ModelParser {
             if logitsShape[1] != classCount {
                 throw .badExit(exit: index, reason: "has \(logitsShape[1]) classes, exit 0 has \(classCount)")
             }
-            if gate != ExitInfo.noGate, tensors[gate].dataType == .int8, let firstGated = exits.first(where: \.hasGate) {
+            if gate != ExitInfo.noGate, tensors[gate].dataType == .int8, let firstGated = exits.first(where: { $0.hasGate }) {
                 let first = tensors[firstGated.gateTensor].quantization, this = tensors[gate].quantization
                 if first.scale != this.scale || first.zeroPoint != this.zeroPoint {
                     throw .badExit(exit: index, reason: "gate tensor \(gate) is quantized differently from exit 0's gate; the gates of an int8 model must share one scale and zero point (eq. 9 weighs integer gate differences)")

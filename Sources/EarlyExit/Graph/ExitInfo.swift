@@ -16,7 +16,7 @@ public struct ExitInfo: Sendable {
     /// `gateTensor` of an exit without a gate.
     public static let noGate = -1
     /// The gate field of an exit record without a gate.
-    public static let noGateRecord = 0xFFFF_FFFF
+    public static let noGateRecord: UInt32 = 0xFFFF_FFFF
     /// True when the exit has a gate tensor.
     public var hasGate: Bool { gateTensor >= 0 }
 }
