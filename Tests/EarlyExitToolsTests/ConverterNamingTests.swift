@@ -159,6 +159,12 @@ final class ConverterNamingTests: XCTestCase {
             XCTAssertTrue(text.contains("cannot tell which graph outputs are exits"), text)
             XCTAssertFalse(text.contains("node 'node"), text)
         }
+        // An attribute of the wrong type: the node is named once.
+        var badAttribute = graph(outputs: ["b_logits"])
+        badAttribute.graph.nodes[11].attributes = [ONNXAttribute(name: "transB", type: .float, f: 1)]
+        XCTAssertThrowsError(try convert(badAttribute)) { error in
+            XCTAssertEqual("\(error)", "node 'head_b' (Gemm): attribute transB has type FLOAT, expected INT")
+        }
         // Alone, an unsupported operator names the node once, its type, and the supported set.
         let single = graph(outputs: ["b_logits"], extraNodes: [node("/attn.0/Expand", "Expand", ["f1", "shape"], ["e"])])
         XCTAssertThrowsError(try convert(single)) { error in

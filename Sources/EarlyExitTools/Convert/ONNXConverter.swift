@@ -164,7 +164,9 @@ public struct ONNXConverter {
                 problems.append(error)
                 unknown.formUnion(node.outputs)
             } catch let error as ONNXError {
-                problems.append(ConversionError(node: node.reportedName, opType: node.opType, "\(error)"))
+                // The node is named once, by the conversion error (the ONNX error's path names it too).
+                let unwrapped = error.path.hasPrefix(node.displayName) ? ONNXError(error.reason, offset: error.offset) : error
+                problems.append(ConversionError(node: node.reportedName, opType: node.opType, "\(unwrapped)"))
                 unknown.formUnion(node.outputs)
             }
         }
