@@ -9,10 +9,15 @@ The eq. 9 combination is NOT in the graph (the runtime computes it).
     python Training/export.py --run Training/runs/main --out /tmp/m-dynamo.onnx --exporter dynamo
 
 Both exporters are supported: `dynamo` (torch.onnx.export(dynamo=True), needs onnxscript)
-and `legacy` (dynamo=False, TorchScript-based). After exporting, the script checks the
-model (onnx.checker), verifies that all weights are inside the file, prints the histogram
-of ONNX op types, flags ops outside the runtime's supported set, and compares onnxruntime
-against PyTorch.
+and `legacy` (dynamo=False, TorchScript-based). This script keeps every weight inside the
+.onnx file; `dynamo-default` exports as torch.onnx.export(..., dynamo=True) does by default,
+with the weights in a side file <out>.data (the converter reads it from the same folder).
+After exporting, the script writes the input normalization into the file's metadata_props
+(`earlyexit.mean`, `earlyexit.std`: applied after x/255; `convert` reads them, its flags
+override them), checks the model (onnx.checker), prints the histogram of ONNX op types,
+flags ops outside the runtime's supported set, and compares onnxruntime against PyTorch.
+
+    python Training/export.py --add-normalization Models/fashion-attn-wrn.onnx   # metadata only
 """
 from __future__ import annotations
 
@@ -64,9 +69,32 @@ def op_histogram(onnx_model):
     return dict(sorted(hist.items()))
 
 
+MEAN_KEY, STD_KEY = "earlyexit.mean", "earlyexit.std"
+
+
+def add_normalization(path: str, mean, std):
+    """Writes the input normalization into the ONNX file's metadata_props (comma-separated,
+    per channel or one value; applied after x/255), keeping every other byte's meaning. A model
+    whose weights are in a side file keeps them there."""
+    import onnx
+
+    m = onnx.load(path, load_external_data=False)
+    props = [p for p in m.metadata_props if p.key not in (MEAN_KEY, STD_KEY)]
+    del m.metadata_props[:]
+    m.metadata_props.extend(props)
+    for key, values in ((MEAN_KEY, mean), (STD_KEY, std)):
+        entry = m.metadata_props.add()
+        entry.key = key
+        entry.value = ",".join(f"{float(v):.6g}" for v in values)
+    onnx.save(m, path)
+    return m
+
+
 def export_model(model: AttnWRN, path: str, exporter: str = "legacy", opset: int | None = None,
-                 verbose: bool = True):
-    """Exports `model` (eval mode) to `path` with all weights inside the file. Returns the onnx ModelProto."""
+                 verbose: bool = True, mean=None, std=None):
+    """Exports `model` (eval mode) to `path` (all weights inside the file, except with the
+    `dynamo-default` exporter) and records `mean`/`std` in its metadata_props when given.
+    Returns the onnx ModelProto."""
     import onnx
 
     model = model.eval()
@@ -88,15 +116,22 @@ def export_model(model: AttnWRN, path: str, exporter: str = "legacy", opset: int
             prog = torch.onnx.export(wrapper, (x,), dynamo=True, input_names=["input"],
                                      output_names=names, optimize=True, verbose=False, **kw)
             prog.save(path, external_data=False)
+        elif exporter == "dynamo-default":
+            kw = {"opset_version": opset} if opset else {}
+            torch.onnx.export(wrapper, (x,), path, dynamo=True, input_names=["input"], output_names=names,
+                              verbose=False, **kw)
         else:
             raise ValueError(exporter)
+    if mean is not None and std is not None:
+        add_normalization(path, mean, std)
     m = onnx.load(path, load_external_data=False)
-    onnx.checker.check_model(m)
-    for init in m.graph.initializer:
-        if init.data_location == onnx.TensorProto.EXTERNAL:
-            raise RuntimeError(f"{path}: initializer {init.name} uses external data")
-    if os.path.exists(path + ".data"):
-        raise RuntimeError(f"{path}: external data file written")
+    onnx.checker.check_model(path)
+    if exporter != "dynamo-default":
+        for init in m.graph.initializer:
+            if init.data_location == onnx.TensorProto.EXTERNAL:
+                raise RuntimeError(f"{path}: initializer {init.name} uses external data")
+        if os.path.exists(path + ".data"):
+            raise RuntimeError(f"{path}: external data file written")
     got_in = [i.name for i in m.graph.input]
     got_out = [o.name for o in m.graph.output]
     if got_in != ["input"] or got_out != names:
@@ -138,14 +173,27 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", help="training run directory (uses <run>/model.pt)")
     p.add_argument("--checkpoint", help="path to model.pt (alternative to --run)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--exporter", choices=["legacy", "dynamo"], default="legacy")
+    p.add_argument("--out")
+    p.add_argument("--exporter", choices=["legacy", "dynamo", "dynamo-default"], default="legacy")
     p.add_argument("--opset", type=int, default=None, help="default: 17 for legacy, exporter default for dynamo")
+    p.add_argument("--mean", default=None, help="input normalization mean(s), comma-separated (default: the data set's)")
+    p.add_argument("--std", default=None, help="input normalization std(s), comma-separated (default: the data set's)")
+    p.add_argument("--add-normalization", metavar="ONNX",
+                   help="only write the normalization into an existing ONNX file's metadata_props")
     a = p.parse_args()
+    import data
+    mean = [float(v) for v in a.mean.split(",")] if a.mean else [data.MEAN]
+    std = [float(v) for v in a.std.split(",")] if a.std else [data.STD]
+    if a.add_normalization:
+        add_normalization(a.add_normalization, mean, std)
+        print(f"{a.add_normalization}: metadata_props {MEAN_KEY}={mean} {STD_KEY}={std}")
+        return
+    if not a.out:
+        p.error("--out is required")
     torch.set_num_threads(2)
     ck = a.checkpoint or os.path.join(a.run, "model.pt")
     model = load_checkpoint(ck)
-    export_model(model, a.out, a.exporter, a.opset)
+    export_model(model, a.out, a.exporter, a.opset, mean=mean, std=std)
     rng = np.random.RandomState(0)
     x = rng.randn(1, model.cfg.in_ch, model.cfg.in_hw, model.cfg.in_hw).astype(np.float32)
     print(f"  max |onnxruntime - torch| over all outputs: {compare_with_torch(model, a.out, x):.3g}")

@@ -275,7 +275,9 @@ ee_status ee_interpreter_scores(const ee_interpreter *interpreter, float *scores
  *  which holds capacity floats; *out_count (may be NULL) receives exits_evaluated. For int8
  *  models whose gates are tanh of a one-output fully connected layer, each value is tanh of that
  *  layer's int32 accumulator, the value gate thresholds are compared with (an exit is taken
- *  exactly when its gate is at or above its threshold). */
+ *  exactly when its gate is at or above its threshold). An exit without a gate (a plain
+ *  classifier's head, or one converted with `--exit LOGITS` and no GATE) reports 0; such a model
+ *  refuses the gate signal and eq. 9's combination at ee_interpreter_set_policy. */
 ee_status ee_interpreter_gates(const ee_interpreter *interpreter, float *gates, size_t capacity, size_t *out_count);
 
 /** Copies the logits (class count values) exit `exit` produced in the last run; the exit

@@ -351,6 +351,7 @@ final class ExplainAndCLITests: XCTestCase {
         let logits = b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(40, scale: 0.5), shape: [10, 4])], shape: [1, 10])
         let gate = b.add(.tanh, [b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(4, scale: 0.5), shape: [1, 4])], shape: [1, 1])], shape: [1, 1])
         b.addExit(logits: logits, gate: gate)
+        b.metadata = ModelMetadata(mean: [0], std: [1])  // plain x/255 pixels: explain reads an IDX image
         let plain = path("plain.eem")
         try Data(try b.serialize()).write(to: URL(fileURLWithPath: plain))
         XCTAssertTrue(AttentionMasks.find(in: try Model(bytes: try b.serialize())).isEmpty)

@@ -312,7 +312,11 @@ private func sampleModel() -> [UInt8] {
                 }
             }
         }
-        model.string(14, "trailing unknown")
+        model.message(14) { entry in
+            entry.string(1, "earlyexit.mean")
+            entry.string(2, "0.5,0.25")
+        }
+        model.string(99, "trailing unknown")
     }
 }
 
@@ -390,6 +394,7 @@ final class ONNXDecoderTests: XCTestCase {
         XCTAssertEqual(decoded.irVersion, 8)
         XCTAssertEqual(decoded.producerName, "hand")
         XCTAssertEqual(decoded.producerVersion, "0.1")
+        XCTAssertEqual(decoded.metadataProps, ["earlyexit.mean": "0.5,0.25"])
         XCTAssertEqual(
             decoded.opsetImports,
             [ONNXOperatorSetID(domain: "", version: 17), ONNXOperatorSetID(domain: "com.example", version: 1)])
@@ -791,7 +796,7 @@ final class ONNXDecoderTests: XCTestCase {
 
     // MARK: Tensor accessors
 
-    func testExternalDataIsRefusedWithAClearMessage() throws {
+    func testExternalDataNotLoadedIsRefusedWithAClearMessage() throws {
         let located = try decodeTensor { tensor in
             tensor.int(1, 2)
             tensor.int(2, Int64(ONNXDataType.float.rawValue))
@@ -800,9 +805,10 @@ final class ONNXDecoderTests: XCTestCase {
         }
         XCTAssertTrue(located.usesExternalData)
         let error = capture { try located.floatValues() }
-        XCTAssertEqual(error?.reason, .externalData(tensor: "conv.weight"))
+        XCTAssertEqual(error?.reason, .externalData(tensor: "conv.weight", location: ""))
         XCTAssertEqual(
-            error?.description, "tensor conv.weight uses external data; re-export with weights inside the .onnx file")
+            error?.description,
+            "tensor conv.weight keeps its data in a side file; read the model from its .onnx file so that side files next to it are loaded")
 
         let listed = try decodeTensor { tensor in
             tensor.int(2, Int64(ONNXDataType.int64.rawValue))
@@ -812,7 +818,8 @@ final class ONNXDecoderTests: XCTestCase {
                 entry.string(2, "weights.bin")
             }
         }
-        XCTAssertEqual(capture { try listed.int64Values() }?.reason, .externalData(tensor: "shape"))
+        XCTAssertEqual(listed.externalData, ["location": "weights.bin"])
+        XCTAssertEqual(capture { try listed.int64Values() }?.reason, .externalData(tensor: "shape", location: "weights.bin"))
     }
 
     func testTensorConsistencyChecks() throws {

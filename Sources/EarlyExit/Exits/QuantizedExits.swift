@@ -61,7 +61,7 @@ struct QuantizedExits {
         QuantizedExits.findGateAccumulators(model, slots: gateSlots, scales: gateAccumulatorScales)
         for (index, exit) in model.exits.enumerated() {
             let logits = model.tensors[exit.logitsTensor].quantization
-            let gate = model.tensors[exit.gateTensor].quantization
+            let gate = exit.hasGate ? model.tensors[exit.gateTensor].quantization : Quantization.none
             logitScales[index] = logits.scale
             logitZeroPoints[index] = logits.zeroPoint
             gateScales[index] = gate.scale
@@ -73,7 +73,7 @@ struct QuantizedExits {
                 logitExp[index * 256 + d] = Int32((FloatMath.exp(-logits.scale * Float(d)) * 1_048_576).rounded())
             }
         }
-        let gateScale = model.tensors[model.exits[0].gateTensor].quantization.scale
+        let gateScale = model.exits.first(where: { $0.hasGate }).map { model.tensors[$0.gateTensor].quantization.scale } ?? 1
         for d in 0..<256 {
             gateExp[d] = Int32((FloatMath.exp(-gateScale * Float(d)) * 1_048_576).rounded())
         }
@@ -99,7 +99,7 @@ struct QuantizedExits {
         let producers = model.tensorProducers()
         func producer(_ tensor: Int) -> Int? { producers[tensor] >= 0 ? producers[tensor] : nil }
         for (index, exit) in model.exits.enumerated() {
-            guard let tanhIndex = producer(exit.gateTensor), model.operators[tanhIndex].kind == .tanh,
+            guard exit.hasGate, let tanhIndex = producer(exit.gateTensor), model.operators[tanhIndex].kind == .tanh,
                   let fcIndex = producer(model.operators[tanhIndex].inputs[0]) else { continue }
             let fc = model.operators[fcIndex]
             guard fc.kind == .fullyConnected, fc.inputs.count >= 5, model.tensors[fc.output].shape.elementCount == 1,

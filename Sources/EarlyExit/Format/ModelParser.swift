@@ -307,7 +307,8 @@ enum ModelParser {
         for index in 0..<header.exitCount {
             let after = try reader.index("exit operator")
             let logits = try reader.index("exit logits tensor")
-            let gate = try reader.index("exit gate tensor")
+            let gateField = try reader.u32("exit gate tensor")
+            let gate = gateField == ExitInfo.noGateRecord ? ExitInfo.noGate : (Int(exactly: gateField) ?? Int.max)
             if let at = try reader.reserved(4, "exit reserved") {
                 throw .badExit(exit: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.0)")
             }
@@ -319,7 +320,7 @@ enum ModelParser {
             if after >= operators.count || after < nextOperator {
                 throw .badExit(exit: index, reason: "it follows operator \(after); exits must follow operators in increasing order within 0..<\(operators.count)")
             }
-            for (role, tensor) in [("logits", logits), ("gate", gate)] {
+            for (role, tensor) in [("logits", logits), ("gate", gate)] where tensor != ExitInfo.noGate {
                 if tensor >= tensors.count {
                     throw .badExit(exit: index, reason: "\(role) tensor \(tensor) out of range (model has \(tensors.count) tensors)")
                 }
@@ -341,13 +342,13 @@ enum ModelParser {
             if logitsShape[1] != classCount {
                 throw .badExit(exit: index, reason: "has \(logitsShape[1]) classes, exit 0 has \(classCount)")
             }
-            if tensors[gate].dataType == .int8 && index > 0 {
-                let first = tensors[exits[0].gateTensor].quantization, this = tensors[gate].quantization
+            if gate != ExitInfo.noGate, tensors[gate].dataType == .int8, let firstGated = exits.first(where: { $0.hasGate }) {
+                let first = tensors[firstGated.gateTensor].quantization, this = tensors[gate].quantization
                 if first.scale != this.scale || first.zeroPoint != this.zeroPoint {
                     throw .badExit(exit: index, reason: "gate tensor \(gate) is quantized differently from exit 0's gate; the gates of an int8 model must share one scale and zero point (eq. 9 weighs integer gate differences)")
                 }
             }
-            if tensors[gate].elementCount != 1 {
+            if gate != ExitInfo.noGate && tensors[gate].elementCount != 1 {
                 throw .badExit(exit: index, reason: "gate tensor \(gate) has shape \(tensors[gate].shape); one element is required")
             }
             for op in nextOperator...after { cumulative += operators[op].macs }
@@ -362,7 +363,9 @@ enum ModelParser {
         if nextOperator != operators.count {
             throw .badExit(exit: header.exitCount - 1, reason: "the final exit follows operator \(nextOperator - 1), but the schedule has \(operators.count) operators; operators after the final exit would never run")
         }
-        return (exits, ExitPolicy(signal: signal, thresholds: thresholds, combineSeenExits: flags & 1 != 0), classCount)
+        let policy = ExitPolicy(signal: signal, thresholds: thresholds, combineSeenExits: flags & 1 != 0)
+        try policy.checkGates(exits)
+        return (exits, policy, classCount)
     }
 
     // MARK: Metadata

@@ -6,10 +6,19 @@ public struct ExitInfo: Sendable {
     public let afterOperator: Int
     /// The float32 `[1, classes]` logits tensor.
     public let logitsTensor: Int
-    /// The float32 `[1, 1]` gate tensor, `tanh` of the gate projection.
+    /// The float32 `[1, 1]` gate tensor, `tanh` of the gate projection; `ExitInfo.noGate` (−1)
+    /// for an exit without a gate (stored as 0xFFFFFFFF), which supports the maxprob, entropy
+    /// and none signals only and is never weighed by eq. 9.
     public let gateTensor: Int
     /// Multiply-accumulates of operators 0 through `afterOperator`.
     public let cumulativeMACs: Int
+
+    /// `gateTensor` of an exit without a gate.
+    public static let noGate = -1
+    /// The gate field of an exit record without a gate.
+    public static let noGateRecord: UInt32 = 0xFFFF_FFFF
+    /// True when the exit has a gate tensor.
+    public var hasGate: Bool { gateTensor >= 0 }
 }
 
 /// Descriptive metadata: input normalization, class names and a model name.

@@ -21,7 +21,7 @@ enum BufferLifetimes {
         }
         for exit in exits {
             last[exit.logitsTensor] = max(last[exit.logitsTensor], exit.afterOperator)
-            last[exit.gateTensor] = max(last[exit.gateTensor], exit.afterOperator)
+            if exit.hasGate { last[exit.gateTensor] = max(last[exit.gateTensor], exit.afterOperator) }
         }
         var buffers: [ArenaPlan.Buffer] = []
         for (index, tensor) in tensors.enumerated() where !tensor.isConstant && first[index] >= 0 {

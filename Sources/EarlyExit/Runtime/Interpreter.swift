@@ -83,6 +83,7 @@ public final class Interpreter {
     /// Validates and sets the policy used by later runs.
     public func setPolicy(_ policy: ExitPolicy) throws(ModelError) {
         try policy.validate(earlyExitCount: model.earlyExitCount)
+        try policy.checkGates(model.exits)
         self.policy = policy
         quantizedExits?.setThresholds(policy)
     }
@@ -263,7 +264,7 @@ public final class Interpreter {
             let exit = exits[index]
             runSegment(through: exit.afterOperator, next: &next)
             (exitLogits + index * classes).update(from: floats(exit.logitsTensor), count: classes)
-            exitGates[index] = floats(exit.gateTensor)[0]
+            exitGates[index] = exit.hasGate ? floats(exit.gateTensor)[0] : 0
             let isFinal = index == exits.count - 1
             if !isFinal && policy.passes(signal(exit: index), threshold: policy.thresholds[index]) {
                 if policy.combineSeenExits {
@@ -303,7 +304,7 @@ public final class Interpreter {
             let row = logits + index * classes
             let source = int8s(exit.logitsTensor)
             for c in 0..<classes { row[c] = Int32(source[c]) }
-            gates[index] = Int32(int8s(exit.gateTensor)[0])
+            gates[index] = exit.hasGate ? Int32(int8s(exit.gateTensor)[0]) : 0
             let isFinal = index == exits.count - 1
             if !isFinal && q.passes(exit: index, signal: policy.signal, logits: row, gate: gates[index]) {
                 if policy.combineSeenExits {
@@ -314,7 +315,11 @@ public final class Interpreter {
                 return quantizedSummary(exit: index, early: true, scores: scores)
             }
         }
-        q.combine(logits: logits, gates: gates, exitCount: exits.count, into: scores, work: work)
+        if model.exitsHaveGates {
+            q.combine(logits: logits, gates: gates, exitCount: exits.count, into: scores, work: work)
+        } else {
+            q.logSoftmaxQ16(logits + (exits.count - 1) * classes, exit: exits.count - 1, into: scores)
+        }
         return quantizedSummary(exit: exits.count - 1, early: false, scores: scores)
     }
 
@@ -339,6 +344,12 @@ public final class Interpreter {
 
     /// Eq. 9 over the first `exitCount` exits: softmax(gates)-weighted sum of log-softmax outputs.
     private func combine(exitCount: Int) {
+        if !model.exitsHaveGates {
+            // Without a gate on every exit there are no eq. 9 weights: the scores are the
+            // log-softmax of the deepest exit seen (for a full run, the network's own head).
+            ExitMath.logSoftmax(exitLogits + (exitCount - 1) * model.classCount, into: scoreRow, count: model.classCount)
+            return
+        }
         ExitMath.combine(logits: exitLogits, gates: exitGates, exitCount: exitCount, classCount: model.classCount,
                          into: scoreRow, work: workRow)
     }

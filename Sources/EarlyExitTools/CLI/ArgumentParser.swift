@@ -14,11 +14,14 @@ public struct OptionSpec: Sendable {
     /// The placeholder of the option's value, or nil for a flag.
     public let valueName: String?
     public let help: String
+    /// True for an option that may be given more than once (its values are kept in order).
+    public var repeatable = false
 
-    public init(_ name: String, _ valueName: String? = nil, _ help: String) {
+    public init(_ name: String, _ valueName: String? = nil, _ help: String, repeatable: Bool = false) {
         self.name = name
         self.valueName = valueName
         self.help = help
+        self.repeatable = repeatable
     }
 }
 
@@ -74,7 +77,7 @@ public struct CommandSpec: Sendable {
                     throw UsageError("unknown option '\(name)' for '\(self.name)'")
                 }
                 if option.valueName != nil {
-                    if parsed.values[name] != nil { throw UsageError("option '\(name)' is given twice") }
+                    if parsed.values[name] != nil && !option.repeatable { throw UsageError("option '\(name)' is given twice") }
                     if let inlineValue {
                         parsed.values[name] = inlineValue
                     } else {
@@ -82,6 +85,7 @@ public struct CommandSpec: Sendable {
                         parsed.values[name] = arguments[index + 1]
                         index += 1
                     }
+                    parsed.repeatedValues[name, default: []].append(parsed.values[name]!)
                 } else {
                     if inlineValue != nil { throw UsageError("option '\(name)' takes no value") }
                     parsed.flags.insert(name)
@@ -106,6 +110,8 @@ public struct CommandSpec: Sendable {
 public struct ParsedArguments {
     public var positionals: [String] = []
     public var values: [String: String] = [:]
+    /// Every value of each option, in order (several only for repeatable options).
+    public var repeatedValues: [String: [String]] = [:]
     public var flags: Set<String> = []
     public var helpRequested = false
 

@@ -26,6 +26,7 @@ enum ClassifyCommand {
             labels = dataset.labels
         } else {
             let images = try IDXFile.parse(try ModelFiles.readBytes(imagesPath, what: "image file"), source: imagesPath)
+            try ModelFiles.requirePixelNormalization(model, pixels: imagesPath)
             if images.itemSize != model.input.elementCount {
                 throw ToolError("images in '\(imagesPath)' have \(images.itemSize) pixels; the model's input \(model.input.shape) needs \(model.input.elementCount)")
             }

@@ -111,6 +111,7 @@ enum ExplainCommand {
         }
         let channels = shape[1], height = shape[2], width = shape[3]
         let images = try IDXFile.parse(try ModelFiles.readBytes(imagesPath, what: "image file"), source: imagesPath)
+        try ModelFiles.requirePixelNormalization(model, pixels: imagesPath)
         if index >= images.count {
             throw UsageError("--index \(index) is out of range: '\(imagesPath)' has \(images.count) images\(images.count > 0 ? " (0...\(images.count - 1))" : "")")
         }

@@ -20,6 +20,8 @@ enum InfoCommand {
         text += "input:      \(model.input.shape) \(model.input.dataType.name)"
         if !model.metadata.mean.isEmpty {
             text += ", normalized (x/255 - \(model.metadata.mean.map { "\($0)" }.joined(separator: ","))) / \(model.metadata.std.map { "\($0)" }.joined(separator: ","))"
+        } else {
+            text += ", no normalization recorded (8-bit images are refused; .npy tensors are used as they are)"
         }
         text += "\nclasses:    \(model.classCount)"
         if !model.metadata.classNames.isEmpty { text += " (\(model.metadata.classNames.joined(separator: ", ")))" }
@@ -40,7 +42,9 @@ enum InfoCommand {
             let share = percent(exit.cumulativeMACs, model.totalMACs)
             let threshold = index < model.earlyExitCount ? "\(model.defaultPolicy.thresholds[index])" : "-"
             text += "\n  \(pad(exitName(index, model), 8)) \(pad("\(exit.afterOperator)", 9)) \(pad("\(exit.cumulativeMACs)", 16)) \(pad(share, 10)) \(threshold)"
+            if !exit.hasGate { text += " (no gate)" }
         }
+        for line in LateExits.warnings(model) { text += "\n  warning: \(line)" }
         if arguments.flag("--operators") {
             text += "\n\noperators:\n  \(pad("#", 5)) \(pad("kind", 16)) \(pad("inputs -> output", 22)) \(pad("output shape", 16)) MACs"
             for (index, op) in model.operators.enumerated() {
@@ -74,7 +78,9 @@ enum InfoCommand {
             ("exits", .array(model.exits.enumerated().map { index, exit in
                 .object([("name", .string(exitName(index, model))), ("after_operator", .int(exit.afterOperator)),
                          ("cumulative_macs", .int(exit.cumulativeMACs)),
-                         ("fraction_of_full", .number(Double(exit.cumulativeMACs) / Double(max(model.totalMACs, 1))))])
+                         ("fraction_of_full", .number(Double(exit.cumulativeMACs) / Double(max(model.totalMACs, 1)))),
+                         ("has_gate", .bool(exit.hasGate)),
+                         ("late", .bool(LateExits.find(model).contains { $0.exit == index }))])
             })),
         ])
     }

@@ -37,6 +37,15 @@ public enum ModelFiles {
         }
     }
 
+    /// Refuses to turn 8-bit pixels into the input of a model that records no normalization
+    /// (converted without --mean/--std, --plain-pixels or normalization in the ONNX metadata):
+    /// its input would be silently wrong. Float32 `.npy` inputs do not need it.
+    public static func requirePixelNormalization(_ model: Model, pixels source: String) throws {
+        guard model.metadata.mean.isEmpty else { return }
+        let name = model.metadata.name.isEmpty ? "the model" : "model '\(model.metadata.name)'"
+        throw ToolError("\(name) records no input normalization, so the 8-bit pixels of '\(source)' cannot be turned into its input: convert it again with --mean M[,M...] --std S[,S...] (the values the network was trained with, applied after x/255), or with --plain-pixels if it takes x/255 in [0, 1] as it is; float32 .npy inputs are used as they are")
+    }
+
     /// Converts 8-bit pixels to the model's input: x/255, then (x − mean)/std per channel.
     public static func normalize(_ pixels: ArraySlice<UInt8>, for model: Model) -> [Float] {
         let shape = model.input.shape
@@ -71,6 +80,7 @@ public enum ModelFiles {
             return array.values
         }
         let images = try IDXFile.parse(bytes, source: path)
+        try requirePixelNormalization(model, pixels: path)
         guard let index else { throw UsageError("'\(path)' is an IDX file with \(images.count) images: choose one with --index N") }
         if index < 0 || index >= images.count {
             throw UsageError("--index \(index) is out of range: '\(path)' has \(images.count) images (0...\(images.count - 1))")
@@ -85,6 +95,7 @@ public enum ModelFiles {
     public static func loadDataset(images imagesPath: String, labels labelsPath: String, for model: Model, limit: Int? = nil) throws -> Dataset {
         let images = try IDXFile.parse(try readBytes(imagesPath, what: "image file"), source: imagesPath)
         let labels = try IDXFile.parse(try readBytes(labelsPath, what: "label file"), source: labelsPath)
+        try requirePixelNormalization(model, pixels: imagesPath)
         if images.count != labels.count {
             throw ToolError("'\(imagesPath)' has \(images.count) images but '\(labelsPath)' has \(labels.count) labels")
         }

@@ -22,6 +22,7 @@ enum QuantizeCommand {
             throw UsageError("unknown calibration method '\(methodName)'; use minmax, percentile or mse")
         }
         let file = try IDXFile.parse(try ModelFiles.readBytes(images, what: "calibration image file"), source: images)
+        try ModelFiles.requirePixelNormalization(model, pixels: images)
         if file.itemSize != model.input.elementCount {
             throw ToolError("images in '\(images)' have \(file.itemSize) pixels; the model's input \(model.input.shape) needs \(model.input.elementCount)")
         }

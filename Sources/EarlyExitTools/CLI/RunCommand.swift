@@ -54,7 +54,7 @@ enum RunCommand {
         text += summary.exitedEarly ? " (early, \(summary.exitIndex + 1) of \(model.exits.count) exits evaluated)" : " (full network)"
         text += "\nclass:   \(summary.classIndex)\(className.isEmpty ? "" : " (\(className))")"
         text += "\nscores:  \(scores.map { format($0) }.joined(separator: " "))"
-        text += "\ngates:   \(gates.enumerated().map { "\(exitName($0.offset, model))=\(format($0.element))" }.joined(separator: " "))"
+        text += "\ngates:   \(gates.enumerated().map { "\(exitName($0.offset, model))=\(model.exits[$0.offset].hasGate ? format($0.element) : "none")" }.joined(separator: " "))"
         text += "\nMACs:    \(summary.macs) of \(summary.macsFull) executed, \(summary.macsSaved) saved (\(percent(summary.macsSaved, summary.macsFull)))"
         if allExits {
             for exit in 0..<model.exits.count {

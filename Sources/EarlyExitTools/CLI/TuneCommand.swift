@@ -32,9 +32,13 @@ enum TuneCommand {
         let maxDrop = try arguments.double("--max-drop", range: 0...100)
         let budget = try arguments.double("--mac-budget", range: 0...1)
         if (maxDrop == nil) == (budget == nil) { throw UsageError("give exactly one of --max-drop PP or --mac-budget FRACTION") }
-        let signalName = arguments.value("--signal") ?? "gate"
+        let gateless = (0..<model.earlyExitCount).filter { !model.exits[$0].hasGate }
+        let signalName = arguments.value("--signal") ?? (gateless.isEmpty ? "gate" : "maxprob")
         guard let signal = ExitSignal(name: signalName), signal != .none else {
             throw UsageError("unknown signal '\(signalName)'; use gate, maxprob or entropy")
+        }
+        if signal == .gate, let exit = gateless.first {
+            throw UsageError("exit\(exit + 1) of '\(path)' has no gate, so gate thresholds cannot be tuned; use --signal maxprob or entropy")
         }
         let holdout = try arguments.double("--holdout", default: 0.3, range: 0...0.9)!
         let seed = try arguments.int("--seed", default: 1, range: 0...Int(Int32.max))!
@@ -144,6 +148,7 @@ enum TuneCommand {
                 if let agreementHoldout { pairs.append(("holdout_agreement", .number(agreementHoldout))) }
             }
             pairs.append(("written_to", writtenTo.map { .string($0) } ?? .null))
+            for line in LateExits.warnings(model) { console.err("note: \(line)") }
             console.out(JSON.object(pairs).text)
             return
         }
@@ -162,6 +167,7 @@ enum TuneCommand {
             text += "\n"
         }
         if let writtenTo { text += "\nstored the policy in \(writtenTo)" }
+        for line in LateExits.warnings(model) { text += "\nnote: \(line); its threshold is tuned with the others, but it cannot save more than that" }
         console.out(text)
     }
 

@@ -4,7 +4,7 @@ import EarlyExit
 extension ONNXConverter {
     /// Lowers one ONNX node; its outputs become named values.
     mutating func lower(_ node: ONNXNode) throws {
-        let name = node.displayName
+        let name = node.reportedName
         func fail(_ message: String) -> ConversionError { ConversionError(node: name, opType: node.opType, message) }
         if !(node.domain.isEmpty || node.domain == "ai.onnx") {
             throw fail("operator domain '\(node.domain)' is not supported (only the default ai.onnx domain is)")
@@ -392,9 +392,32 @@ extension ONNXConverter {
             }
 
         default:
-            throw fail("operator type '\(node.opType)' is not supported (supported: \(ONNXConverter.supportedOperators.joined(separator: ", ")))")
+            var error = fail(ONNXConverter.unsupportedMessage(node.opType))
+            error.isUnsupportedOperator = true
+            throw error
         }
     }
+
+    /// The message for an operator type the converter does not lower: the rewrite that avoids
+    /// it where one exists, and the supported set.
+    static func unsupportedMessage(_ opType: String) -> String {
+        let rewrite = unsupportedRewrites[opType].map { "; \($0)" } ?? ""
+        return "operator type '\(opType)' is not supported\(rewrite)"
+    }
+
+    /// Rewrites in the PyTorch source that avoid an unsupported operator.
+    static let unsupportedRewrites: [String: String] = [
+        "Expand": "rewrite: let broadcasting do it (`a * l` instead of `a.expand_as(l) * l`)",
+        "ReduceSum": "rewrite: a sum over the spatial axes is `x.mean((2, 3)) * (H * W)` (ReduceMean over [2, 3] is supported), a sum against weights is a matmul",
+        "Einsum": "rewrite: write the contraction with torch.matmul and transpose/reshape (for 'bkn,bcn->bkc': torch.matmul(masks, features.transpose(1, 2)))",
+        "Resize": "rewrite: bilinear upsampling by a fixed factor is a matmul with constant interpolation matrices (rows, then columns)",
+        "Upsample": "rewrite: bilinear upsampling by a fixed factor is a matmul with constant interpolation matrices (rows, then columns)",
+        "GlobalMaxPool": "rewrite: `F.max_pool2d(x, x.shape[2:])` (MaxPool over the whole map) instead of adaptive_max_pool2d(x, 1)",
+        "Pad": "rewrite: give the padding to the convolution or pooling instead of a separate F.pad",
+        "Clip": "ReLU6 and clamp have no rewrite without retraining (nn.ReLU6 → nn.ReLU changes the network)",
+        "HardSwish": "no rewrite without Clip (x * relu6(x + 3) / 6)",
+        "HardSigmoid": "no rewrite without Clip (relu6(x + 3) / 6)",
+    ]
 
     static let supportedOperators = ["Add", "AveragePool", "BatchNormalization", "Concat", "Constant", "Conv", "Div", "Dropout",
                                      "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul",

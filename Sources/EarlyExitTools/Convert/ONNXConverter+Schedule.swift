@@ -6,51 +6,18 @@ extension ONNXConverter {
     struct ExitValues {
         var name: String
         var logits: Int
-        var gate: Int
-    }
-
-    /// Reads the exits from the graph outputs, by the naming convention.
-    func findExits(_ graph: ONNXGraph) throws -> [ExitValues] {
-        let outputNames = graph.outputs.map(\.name)
-        func value(_ name: String) throws -> Int {
-            guard let value = names[name] else { throw ConversionError("graph output '\(name)' is not produced by any node") }
-            if values[value].isConstant { throw ConversionError("graph output '\(name)' is a constant") }
-            return value
-        }
-        var exits: [ExitValues] = []
-        var index = 1
-        while outputNames.contains("exit\(index)_logits") || outputNames.contains("exit\(index)_gate") {
-            let logits = "exit\(index)_logits", gate = "exit\(index)_gate"
-            guard outputNames.contains(logits), outputNames.contains(gate) else {
-                throw ConversionError("exit \(index) needs both graph outputs '\(logits)' and '\(gate)'")
-            }
-            exits.append(ExitValues(name: "exit\(index)", logits: try value(logits), gate: try value(gate)))
-            index += 1
-        }
-        guard outputNames.contains("final_logits"), outputNames.contains("final_gate") else {
-            throw ConversionError("the graph outputs must include 'final_logits' and 'final_gate' (and exit{i}_logits/exit{i}_gate for the attention exits); found: \(outputNames.joined(separator: ", "))")
-        }
-        exits.append(ExitValues(name: "final", logits: try value("final_logits"), gate: try value("final_gate")))
-        let known = Set(exits.flatMap { ["\($0.name)_logits", "\($0.name)_gate"] })
-        for name in outputNames where !known.contains(name) {
-            throw ConversionError("graph output '\(name)' does not follow the exit naming convention (exit{i}_logits, exit{i}_gate for i = 1, 2, …, then final_logits, final_gate)")
-        }
-        for exit in exits {
-            let logits = values[exit.logits].shape, gate = values[exit.gate].shape
-            if logits.count != 2 || logits[0] != 1 { throw ConversionError("output '\(exit.name)_logits' has shape \(logits); [1, classes] is required") }
-            if gate.reduce(1, *) != 1 { throw ConversionError("output '\(exit.name)_gate' has shape \(gate); [1, 1] is required") }
-            if logits[1] != values[exits[0].logits].shape[1] {
-                throw ConversionError("output '\(exit.name)_logits' has \(logits[1]) classes, '\(exits[0].name)_logits' has \(values[exits[0].logits].shape[1])")
-            }
-        }
-        return exits
+        /// The gate value; nil for an exit without a gate.
+        var gate: Int?
     }
 
     /// How many nodes read each value, plus one for each exit output that is that value.
     func readers(protecting exits: [ExitValues]) -> [Int] {
         var count = [Int](repeating: 0, count: values.count)
         for node in nodes { for input in node.inputs { count[input] += 1 } }
-        for exit in exits { count[exit.logits] += 1; count[exit.gate] += 1 }
+        for exit in exits {
+            count[exit.logits] += 1
+            if let gate = exit.gate { count[gate] += 1 }
+        }
         return count
     }
 
@@ -119,7 +86,7 @@ extension ONNXConverter {
         var exitEnds: [Int] = []
         for exit in exits {
             var needed = [Bool](repeating: false, count: nodes.count)
-            var stack = [exit.logits, exit.gate]
+            var stack = [exit.logits] + (exit.gate.map { [$0] } ?? [])
             while let value = stack.popLast() {
                 let node = producer[value]
                 if node < 0 || needed[node] || scheduled[node] { continue }
@@ -158,11 +125,21 @@ extension ONNXConverter {
             tensorOf[node.output] = output
             builder.addOperator(node.kind, inputs: inputs, output: output, attributes: node.attributes, activation: node.activation)
             if let exit = schedule.exitEnds.firstIndex(of: builder.operatorCount - 1) {
-                builder.addExit(logits: tensorOf[exits[exit].logits], gate: tensorOf[exits[exit].gate])
+                builder.addExit(logits: tensorOf[exits[exit].logits], gate: exits[exit].gate.map { tensorOf[$0] } ?? ExitInfo.noGate)
             }
         }
-        builder.signal = .gate
+        // The gate signal when every early exit has a gate; maxprob when one has none; none
+        // for a network without early exits. The threshold waits for `tune`.
+        let early = exits.dropLast()
+        builder.signal = early.isEmpty ? .none : early.allSatisfy({ $0.gate != nil }) ? .gate : .maxProbability
         builder.thresholds = [Float](repeating: options.defaultGateThreshold, count: exits.count - 1)
+        switch builder.signal {
+        case .none: report.policy = "none (no early exit)"
+        case .gate: report.policy = "gate ≥ \(options.defaultGateThreshold) at every early exit"
+        default:
+            let gateless = early.filter { $0.gate == nil }.map(\.name).joined(separator: ", ")
+            report.policy = "maxprob ≥ \(options.defaultGateThreshold) at every early exit (\(gateless) ha\(early.filter { $0.gate == nil }.count == 1 ? "s" : "ve") no gate)"
+        }
         builder.metadata = ModelMetadata(mean: options.mean, std: options.std, classNames: options.classNames, name: options.name)
         report.operators = builder.operatorCount
         report.removedNodes = nodes.count - schedule.order.count

@@ -1,5 +1,6 @@
 // Converts an ONNX graph that follows the exit naming convention into an `.eem` model.
 import EarlyExit
+import Foundation
 
 /// Options of a conversion: metadata the ONNX file does not carry.
 public struct ConversionOptions {
@@ -9,6 +10,13 @@ public struct ConversionOptions {
     public var name = ""
     /// Threshold stored for every early exit (gate signal) until `tune` chooses better ones.
     public var defaultGateThreshold: Float = 0.9
+    /// Early exits named explicitly (`--exit`), in order of depth; empty: the naming convention.
+    public var exits: [ExitNaming] = []
+    /// The final head named explicitly (`--final`).
+    public var final: ExitNaming?
+    /// Where `mean`/`std` came from, in words (for the report); when they are empty the ONNX
+    /// metadata_props are used if they record a normalization.
+    public var normalizationSource = ""
 
     public init() {}
 }
@@ -22,6 +30,18 @@ public struct ConversionReport {
     public var foldedConstantNodes = 0
     public var removedNodes = 0
     public var exits: [String] = []
+    /// Each exit's logits and gate value names, in order of depth.
+    public var exitNamings: [ExitNaming] = []
+    /// How the exits were found (convention, flags, plain classifier).
+    public var exitsFoundBy = ""
+    /// Graph outputs that are not exits (ignored when the exits are named explicitly).
+    public var ignoredOutputs: [String] = []
+    /// The stored exit signal and its threshold, in words.
+    public var policy = ""
+    /// The stored input normalization and where it came from (flags, ONNX metadata, none).
+    public var mean: [Float] = []
+    public var std: [Float] = []
+    public var normalizationSource = ""
 }
 
 /// Lowers ONNX (opset 11–23, static shapes, batch 1) to the runtime's operators.
@@ -64,9 +84,16 @@ public struct ONNXConverter {
 
     // MARK: Entry point
 
-    /// Converts ONNX bytes to `.eem` bytes.
+    /// Converts ONNX bytes to `.eem` bytes (weights must be inside the bytes).
     public static func convert(onnx bytes: [UInt8], options: ConversionOptions) throws -> (bytes: [UInt8], report: ConversionReport) {
         let model = try ONNXModel.decode(bytes)
+        var converter = ONNXConverter()
+        return try converter.convert(model, options: options)
+    }
+
+    /// Converts an ONNX file to `.eem` bytes, loading external data from side files in its folder.
+    public static func convert(onnxFile url: URL, options: ConversionOptions) throws -> (bytes: [UInt8], report: ConversionReport) {
+        let model = try ONNXModel(contentsOf: url, loadingExternalData: true)
         var converter = ONNXConverter()
         return try converter.convert(model, options: options)
     }
@@ -104,14 +131,56 @@ public struct ONNXConverter {
         if inputShape.count != 4 || inputShape[0] != 1 {
             throw ConversionError("graph input '\(input.name)' has shape \(inputShape); [1, C, H, W] is required")
         }
+        var options = options
+        let normalization = try ONNXConverter.resolveNormalization(model, options: options, channels: inputShape[1])
+        (options.mean, options.std) = (normalization.mean, normalization.std)
+        (report.mean, report.std, report.normalizationSource) = normalization
         values.append(Value(shape: inputShape))
         inputValue = values.count - 1
         names[input.name] = inputValue
         report.onnxNodes = graph.nodes.count
 
-        for node in graph.nodes { try lower(node) }
-
-        let exits = try findExits(graph)
+        // Every node is tried, so that all unsupported operators are reported at once, together
+        // with an exit naming problem; a node after a failed one is skipped (its inputs are unknown).
+        var problems: [ConversionError] = []
+        var unknown = Set<String>()
+        for node in graph.nodes {
+            // An operator type that is not supported at all is reported whatever its inputs (even
+            // when they are unknown because of an earlier problem), so all of them show at once.
+            if (node.domain.isEmpty || node.domain == "ai.onnx") && !ONNXConverter.supportedOperators.contains(node.opType) {
+                var error = ConversionError(node: node.reportedName, opType: node.opType, ONNXConverter.unsupportedMessage(node.opType))
+                error.isUnsupportedOperator = true
+                problems.append(error)
+                unknown.formUnion(node.outputs)
+                continue
+            }
+            if node.inputs.contains(where: { unknown.contains($0) }) {
+                unknown.formUnion(node.outputs)
+                continue
+            }
+            do {
+                try lower(node)
+            } catch let error as ConversionError {
+                problems.append(error)
+                unknown.formUnion(node.outputs)
+            } catch let error as ONNXError {
+                // The node is named once, by the conversion error (the ONNX error's path names it too).
+                let unwrapped = error.path.hasPrefix(node.displayName) ? ONNXError(error.reason, offset: error.offset) : error
+                problems.append(ConversionError(node: node.reportedName, opType: node.opType, "\(unwrapped)"))
+                unknown.formUnion(node.outputs)
+            }
+        }
+        var named: NamedExits?
+        do {
+            named = try ONNXConverter.exitNames(graph, options: options)
+        } catch let error as ConversionError {
+            problems.append(error)
+        }
+        guard problems.isEmpty, let named else { throw ConversionError.gathering(problems) }
+        let exits = try exitValues(named)
+        report.exitNamings = named.exits.map(\.naming)
+        report.exitsFoundBy = named.how
+        report.ignoredOutputs = named.ignoredOutputs
         fuseBatchNorms(protecting: exits)
         fuseActivations(protecting: exits)
         let schedule = try scheduleByExit(exits)

@@ -35,8 +35,11 @@ public struct ONNXError: Error, Equatable, Sendable, CustomStringConvertible {
         case nestingTooDeep(limit: Int)
         /// A field the reader needs is absent.
         case missingField(String)
-        /// A tensor keeps its data in an external file.
-        case externalData(tensor: String)
+        /// A tensor keeps its data in an external file that was not loaded (the model was
+        /// decoded from bytes, without the folder its side files are relative to).
+        case externalData(tensor: String, location: String)
+        /// A tensor's external data (side file) cannot be used: what is wrong, and with which file.
+        case invalidExternalData(tensor: String, file: String, detail: String)
         /// A tensor's dims, data type or data are inconsistent.
         case invalidTensor(tensor: String, detail: String)
         /// An attribute has a different type than the caller asked for.
@@ -96,8 +99,11 @@ public struct ONNXError: Error, Equatable, Sendable, CustomStringConvertible {
             text = "messages nested deeper than \(limit) levels\(at)"
         case let .missingField(name):
             text = "required field \(name) is missing\(at)"
-        case let .externalData(tensor):
-            text = "tensor \(tensor) uses external data; re-export with weights inside the .onnx file"
+        case let .externalData(tensor, location):
+            let file = location.isEmpty ? "a side file" : "the side file '\(location)'"
+            text = "tensor \(tensor) keeps its data in \(file); read the model from its .onnx file so that side files next to it are loaded"
+        case let .invalidExternalData(tensor, file, detail):
+            text = "tensor \(tensor): external data file '\(file)': \(detail)"
         case let .invalidTensor(tensor, detail):
             text = "tensor \(tensor): \(detail)\(at)"
         case let .attributeTypeMismatch(name, actual, expected):

@@ -18,8 +18,8 @@ public struct ONNXOperatorSetID: Equatable, Hashable, Sendable {
 
 /// A decoded ONNX model: version information, operator sets and the main graph.
 ///
-/// Only the parts a lowering needs are decoded; every other field (doc strings, metadata,
-/// functions, training info) is skipped safely. For a singular message field that appears more
+/// Only the parts a lowering needs (and `metadata_props`) are decoded; every other field (doc
+/// strings, functions, training info) is skipped safely. For a singular message field that appears more
 /// than once, the last occurrence wins (protobuf would merge them; exporters never do this).
 public struct ONNXModel: Equatable, Sendable {
     /// The IR version (`ir_version`).
@@ -32,6 +32,9 @@ public struct ONNXModel: Equatable, Sendable {
     public var opsetImports: [ONNXOperatorSetID]
     /// The main graph.
     public var graph: ONNXGraph
+    /// `metadata_props`: free key/value text, such as the input normalization `Training/export.py`
+    /// writes (`earlyexit.mean`, `earlyexit.std`); for a key given twice the last value wins.
+    public var metadataProps: [String: String] = [:]
 
     /// Creates a model.
     public init(
@@ -93,6 +96,10 @@ public struct ONNXModel: Equatable, Sendable {
             case 7:
                 graph = try reader.readMessage(tag, path: ".graph", ONNXGraph.init(decoding:))
                 sawGraph = true
+            case 14:
+                let entry = try reader.readMessage(
+                    tag, path: ".metadata_props[\(metadataProps.count)]", ONNXTensor.decodeStringEntry)
+                metadataProps[entry.key] = entry.value
             case 8:
                 let opset = try reader.readMessage(
                     tag, path: ".opset_import[\(opsetImports.count)]", Self.decodeOperatorSetID)

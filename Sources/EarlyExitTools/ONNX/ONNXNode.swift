@@ -87,6 +87,11 @@ public struct ONNXNode: Equatable, Sendable {
         try typedAttribute(name, .graph)?.g
     }
 
+    /// The node's name, or its first output's name when it has none (exporters leave some unnamed).
+    public var reportedName: String {
+        name.isEmpty ? (outputs.first { !$0.isEmpty } ?? "") : name
+    }
+
     /// How errors name this node: `node 'conv1' (Conv)`.
     public var displayName: String {
         "node '\(name)' (\(domain.isEmpty ? opType : domain + "." + opType))"

@@ -24,7 +24,11 @@ public struct ONNXTensor: Equatable, Sendable {
     /// `double_data`: values of DOUBLE (and COMPLEX128) tensors.
     public var doubleData: [Double]
     /// Whether the data lives outside the file (`data_location = EXTERNAL` or `external_data`).
+    /// `ONNXModel.resolveExternalData(relativeTo:)` loads such data into `rawData` and clears this.
     public var usesExternalData: Bool
+    /// The `external_data` key/value entries (`location`, `offset`, `length`, `checksum`);
+    /// for a key given twice the last value wins.
+    public var externalData: [String: String]
     /// Whether the tensor is one segment of a larger tensor (`segment` set); not supported.
     public var isSegment: Bool
 
@@ -32,7 +36,7 @@ public struct ONNXTensor: Equatable, Sendable {
     public init(
         name: String = "", dims: [Int64] = [], dataType: ONNXDataType = .undefined, rawData: [UInt8]? = nil,
         floatData: [Float] = [], int32Data: [Int32] = [], int64Data: [Int64] = [], doubleData: [Double] = [],
-        usesExternalData: Bool = false, isSegment: Bool = false
+        usesExternalData: Bool = false, externalData: [String: String] = [:], isSegment: Bool = false
     ) {
         self.name = name
         self.dims = dims
@@ -43,6 +47,7 @@ public struct ONNXTensor: Equatable, Sendable {
         self.int64Data = int64Data
         self.doubleData = doubleData
         self.usesExternalData = usesExternalData
+        self.externalData = externalData
         self.isSegment = isSegment
     }
 
@@ -117,7 +122,9 @@ public struct ONNXTensor: Equatable, Sendable {
 
     /// Checks the data is inside the file and of `type`, then returns the element count.
     private func checkedCount(_ type: ONNXDataType, _ accessor: String) throws(ONNXError) -> Int {
-        guard !usesExternalData else { throw ONNXError(.externalData(tensor: displayName)) }
+        guard !usesExternalData else {
+            throw ONNXError(.externalData(tensor: displayName, location: externalData["location"] ?? ""))
+        }
         guard !isSegment else { throw invalid("segmented tensors are not supported") }
         guard dataType == type else { throw invalid("has data type \(dataType), but \(accessor) needs \(type)") }
         return try elementCount()
@@ -180,7 +187,9 @@ public struct ONNXTensor: Equatable, Sendable {
             case 9: rawData = try reader.readBytes(tag)
             case 10: try reader.appendDoubles(tag, to: &doubleData)
             case 13:
-                _ = try reader.readLengthDelimited(tag)
+                let entry = try reader.readMessage(
+                    tag, path: ".external_data[\(externalData.count)]", Self.decodeStringEntry)
+                externalData[entry.key] = entry.value
                 usesExternalData = true
             case 14:
                 let location = try reader.readInt32(tag)
@@ -193,5 +202,18 @@ public struct ONNXTensor: Equatable, Sendable {
             default: try reader.skip(tag)
             }
         }
+    }
+
+    /// Decodes a `StringStringEntryProto` (key 1, value 2).
+    static func decodeStringEntry(_ reader: inout ProtobufReader) throws(ONNXError) -> (key: String, value: String) {
+        var key = "", value = ""
+        while let tag = try reader.nextTag() {
+            switch tag.field {
+            case 1: key = try reader.readString(tag)
+            case 2: value = try reader.readString(tag)
+            default: try reader.skip(tag)
+            }
+        }
+        return (key, value)
     }
 }

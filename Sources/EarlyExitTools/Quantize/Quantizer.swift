@@ -127,8 +127,9 @@ public struct Quantizer {
             parameters[tensor] = groupFixed[root] ?? Quantizer.parameters(low: groupRange[root].0, high: groupRange[root].1)
         }
         // Every gate must share one quantization (the tanh range), so gate differences are integers of one scale.
-        let gate = parameters[model.exits[0].gateTensor]
-        for exit in model.exits where parameters[exit.gateTensor]?.scale != gate?.scale || parameters[exit.gateTensor]?.zeroPoint != gate?.zeroPoint {
+        let gated = model.exits.filter(\.hasGate)
+        let gate = gated.first.flatMap { parameters[$0.gateTensor] }
+        for exit in gated where parameters[exit.gateTensor]?.scale != gate?.scale || parameters[exit.gateTensor]?.zeroPoint != gate?.zeroPoint {
             throw QuantizationError("exit gates must all be tanh outputs (one fixed int8 range) to be quantized")
         }
     }
@@ -259,7 +260,9 @@ public struct Quantizer {
             let output = try activation(out)
             builder.addOperator(op.kind, inputs: inputs, output: output, attributes: attributes, activation: op.activation)
             while nextExit < model.exits.count && model.exits[nextExit].afterOperator == index {
-                builder.addExit(logits: mapped[model.exits[nextExit].logitsTensor], gate: mapped[model.exits[nextExit].gateTensor])
+                let gateTensor = model.exits[nextExit].gateTensor
+                builder.addExit(logits: mapped[model.exits[nextExit].logitsTensor],
+                                gate: gateTensor == ExitInfo.noGate ? ExitInfo.noGate : mapped[gateTensor])
                 nextExit += 1
             }
         }
