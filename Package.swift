@@ -42,6 +42,10 @@ let package = Package(
     targets: [
         // CPU feature detection and other platform services the Swift core cannot express (C).
         .target(name: "EarlyExitPlatform"),
+        // int8 microkernels in C: the instructions Swift cannot emit (VNNI, 256-bit vpmaddwd),
+        // each function behind its own target attribute; optimized in debug builds too.
+        .target(name: "EarlyExitNativeKernels", path: "Sources/EarlyExit/Kernels/Native",
+                cSettings: [.unsafeFlags(["-O2"])]),
         // float32 kernel bodies, generic over the vector arithmetic (imports nothing).
         .target(name: "EarlyExitKernels", path: "Sources/EarlyExit/Kernels/Generic", swiftSettings: coreOnlySettings),
         .target(name: "EarlyExitKernelsAVX2", dependencies: ["EarlyExitKernels"], path: "Sources/EarlyExit/Kernels/AVX2",
@@ -50,8 +54,9 @@ let package = Package(
                 swiftSettings: instructionSetSettings("skylake-avx512")),
         // The core: imports only the package's own kernel and platform targets; compiles in Embedded Swift mode.
         .target(name: "EarlyExit",
-                dependencies: ["EarlyExitPlatform", "EarlyExitKernels", "EarlyExitKernelsAVX2", "EarlyExitKernelsAVX512"],
-                exclude: ["Kernels/Generic", "Kernels/AVX2", "Kernels/AVX512"], swiftSettings: coreOnlySettings),
+                dependencies: ["EarlyExitPlatform", "EarlyExitNativeKernels", "EarlyExitKernels", "EarlyExitKernelsAVX2",
+                               "EarlyExitKernelsAVX512"],
+                exclude: ["Kernels/Generic", "Kernels/AVX2", "Kernels/AVX512", "Kernels/Native"], swiftSettings: coreOnlySettings),
         .target(name: "EarlyExitC", dependencies: ["EarlyExit"]),
         // Counts heap allocations (glibc interposition) so tests and `bench` can prove `run` allocates nothing.
         .target(name: "CAllocationCounter"),

@@ -9,7 +9,9 @@
 #  2. The float32 GEMM microkernels of each ISA module use fused multiply-adds on their own
 #     registers (vfmadd on zmm for AVX-512, on ymm for AVX2), and no kernel calls fmaf or a
 #     generic standard-library function (an out-of-line pointwiseMax once cost 20% of a run).
-#  3. The portable int8 GEMM's int16 multiply-adds are pmaddwd and its SIMD widenings inlined
+#  3. The native int8 tile kernels (C, Kernels/Native) use their dot-product instructions:
+#     vpdpbusd on zmm (AVX-512 VNNI) and on ymm (AVX-VNNI), vpmaddwd on ymm (AVX2).
+#  4. The portable int8 GEMM's int16 multiply-adds are pmaddwd and its SIMD widenings inlined
 #     (once they became calls into the standard library's generic conversions: int8 ran 3x slower).
 # usage: scripts/check-codegen.sh [BINARY_OR_OBJECT]
 set -euo pipefail
@@ -26,10 +28,12 @@ trap 'rm -f "$listing"' EXIT
 awk '
   /^[0-9a-f]+ <.*>:$/ {
     name = $2
-    isa = (name ~ /AVX2|AVX512|avx2|avx512/)
+    isa = (name ~ /AVX2|AVX512|avx2|avx512|avxvnni/)
     avx512 = (name ~ /AVX512|avx512/)
     micro = (name ~ /microkernel[0-9]x[0-9]+/ && isa)
     int8gemm = (name ~ /Int8KernelsO4gemm/)
+    tile = (name ~ /<ee_qs8_tile_/) ? name : ""
+
     if (micro) { micro_functions++; if (avx512) zmm_micro++; else ymm_micro++ }
     if (int8gemm) int8_functions++
     next
@@ -39,6 +43,9 @@ awk '
   isa && /call.*fmaf/ { fmaf_calls++ }
   isa && /call.*<\$ss/ { generic_calls[name] = 1 }
   int8gemm && /pmaddwd/ { madd++ }
+  tile ~ /avx512vnni/ && /vpdpbusd.*zmm/ { vnni512++ }
+  tile ~ /avxvnni/ && /vpdpbusd.*ymm/ { vnni256++ }
+  tile ~ /tile_avx2/ && /vpmaddwd.*ymm/ { madd256++ }
   int8gemm && /call.*truncatingIfNeeded/ { int8_calls++ }
   END {
     failed = 0
@@ -48,7 +55,9 @@ awk '
     if (zmm_micro == 0 || ymm_micro == 0 || zmm_fma == 0 || ymm_fma == 0 || fmaf_calls > 0) failed = 1
     n = 0; for (f in generic_calls) { n++; if (n <= 5) print "  a call to a generic standard-library function in " f }
     if (n > 0) { print "check-codegen: " n " ISA kernel function(s) call generic standard-library code"; failed = 1 }
-    printf "check-codegen: int8 GEMM (%d function(s)): %d pmaddwd, %d calls to generic conversions\n", int8_functions, madd, int8_calls
+    printf "check-codegen: native int8 tiles: %d zmm vpdpbusd (AVX-512 VNNI), %d ymm vpdpbusd (AVX-VNNI), %d ymm vpmaddwd (AVX2)\n", vnni512, vnni256, madd256
+    if (vnni512 == 0 || vnni256 == 0 || madd256 == 0) failed = 1
+    printf "check-codegen: portable int8 GEMM (%d function(s)): %d pmaddwd, %d calls to generic conversions\n", int8_functions, madd, int8_calls
     if (int8_functions == 0 || madd == 0 || int8_calls > 0) failed = 1
     if (failed) { print "check-codegen: FAILED"; exit 1 }
     print "check-codegen: passed"

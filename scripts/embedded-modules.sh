@@ -11,8 +11,9 @@
 # 3. EarlyExit: the core (everything else under Sources/EarlyExit) plus EXTRA_SWIFT_FILES (the
 #    C API's files for the static library), importing the modules above and the C module
 #    EarlyExitPlatform.
-# 4. Sources/EarlyExitPlatform/*.c with the toolchain's clang (CPU detection; on bare metal
-#    the parts that need an OS compile to stubs).
+# 4. Sources/EarlyExitPlatform/*.c and Sources/EarlyExit/Kernels/Native/*.c (the int8
+#    microkernels; their x86 functions carry their own target attributes and compile to nothing
+#    elsewhere) with the toolchain's clang.
 # Every object is built with one section per function so that a later --gc-sections link keeps
 # only what is reachable. Sets EMBEDDED_OBJECTS to the list of objects.
 # Needs SWIFTC (default swiftc) and SWIFT_BIN (the toolchain's bin folder, for clang).
@@ -28,7 +29,8 @@ compile_embedded_modules() {
   local cpic=(-fPIC)
   case "$triple" in armv7em-*) pic=(); cpic=() ;; esac
   local common=(-enable-experimental-feature Embedded -target "$triple" -wmo "$opt" -parse-as-library
-                -Xfrontend -function-sections "${pic[@]}" -I "$out" -Xcc -I -Xcc Sources/EarlyExitPlatform/include)
+                -Xfrontend -function-sections "${pic[@]}" -I "$out" -Xcc -I -Xcc Sources/EarlyExitPlatform/include
+                -Xcc -I -Xcc Sources/EarlyExit/Kernels/Native/include)
   EMBEDDED_OBJECTS=()
 
   "$swiftc" "${common[@]}" -module-name EarlyExitKernels -emit-module -emit-module-path "$out/EarlyExitKernels.swiftmodule" \
@@ -47,16 +49,17 @@ compile_embedded_modules() {
   local core=()
   while IFS= read -r file; do core+=("$file"); done < <(find Sources/EarlyExit -name '*.swift' \
     -not -path 'Sources/EarlyExit/Kernels/Generic/*' -not -path 'Sources/EarlyExit/Kernels/AVX2/*' \
-    -not -path 'Sources/EarlyExit/Kernels/AVX512/*' | sort)
+    -not -path 'Sources/EarlyExit/Kernels/AVX512/*' -not -path 'Sources/EarlyExit/Kernels/Native/*' | sort)
   "$swiftc" "${common[@]}" -module-name EarlyExit -D EARLYEXIT_SINGLE_MODULE -c "${core[@]}" "$@" -o "$out/EarlyExit.o"
   EMBEDDED_OBJECTS+=("$out/EarlyExit.o")
   local c
-  for c in Sources/EarlyExitPlatform/*.c; do
-    local object="$out/platform-$(basename "$c" .c).o"
-    "$clang" --target="$triple" "$opt" -ffunction-sections -fdata-sections "${cpic[@]}" \
-      -I Sources/EarlyExitPlatform/include -c "$c" -o "$object" 2>/dev/null \
-      || "$clang" --target="$triple" -Os -ffunction-sections -fdata-sections "${cpic[@]}" \
-           $(case "$triple" in *-none-*) echo -ffreestanding ;; esac) -I Sources/EarlyExitPlatform/include -c "$c" -o "$object"
+  local freestanding=()
+  case "$triple" in *-none-*) freestanding=(-ffreestanding) ;; esac
+  for c in Sources/EarlyExitPlatform/*.c Sources/EarlyExit/Kernels/Native/*.c; do
+    local object="$out/c-$(basename "$(dirname "$c")")-$(basename "$c" .c).o"
+    # Optimized for speed: these are the int8 inner loops (and a few small platform queries).
+    "$clang" --target="$triple" -O2 -ffunction-sections -fdata-sections "${cpic[@]}" "${freestanding[@]}" \
+      -I Sources/EarlyExitPlatform/include -I Sources/EarlyExit/Kernels/Native/include -c "$c" -o "$object"
     EMBEDDED_OBJECTS+=("$object")
   done
 }

@@ -133,13 +133,13 @@ enum Int8KernelFixtures {
     /// Builds `input → body → trivial exit`, loads the model with the runtime's validator,
     /// runs it on the int8 input with `run(_: UnsafeBufferPointer<Int8>)` and returns the
     /// int8 values of the tensor `body` returned, read from the arena.
-    static func run(inputShape: [Int], input: [Int8], quantization: Quantization,
+    static func run(inputShape: [Int], input: [Int8], quantization: Quantization, kernels: KernelSet? = nil,
                     _ body: (inout ModelBuilder, Int) throws -> (tensor: Int, shape: [Int])) throws -> (values: [Int8], model: Model) {
         var b = ModelBuilder()
         let x = b.addInput(shape: inputShape, dataType: .int8, quantization: quantization)
         let (y, shape) = try body(&b, x)
         let read = addTrivialExit(&b, reading: y, shape: shape)
-        let model = try Model(bytes: try b.serialize())
+        let model = try Model(bytes: try b.serialize(), kernels: kernels)
         let interpreter = Interpreter(model: model)
         let summary = try input.withUnsafeBufferPointer { try interpreter.run($0) }
         XCTAssertEqual(summary.exitIndex, 0)
@@ -285,17 +285,25 @@ final class Int8KernelTests: XCTestCase {
                 return F.requantize(acc[i], requant[c].multiplier, requant[c].shift, zeroPoint: zpy, lo: lo, singleRounding: spec.singleRounding)
             }
 
-            let (actual, model) = try F.run(inputShape: [1, spec.cin, spec.h, spec.w], input: x, quantization: F.perTensor(sx, zpx)) { b, input in
-                let wt = F.int8Constant(&b, w, shape: [spec.cout, inPerGroup, spec.kh, spec.kw], F.perChannel, channelScales: sw)
-                let inputs = [input, wt, F.int32Constant(&b, bias), F.int32Constant(&b, requant.map(\.multiplier)),
-                              F.int32Constant(&b, requant.map(\.shift))]
-                let y = b.addActivation(shape: [1, spec.cout, ho, wo], dataType: .int8, quantization: F.perTensor(sy, zpy))
-                b.addOperator(.conv2d, inputs: inputs, output: y, attributes: spec.attributes, activation: spec.relu ? .relu : .none)
-                return (y, [1, spec.cout, ho, wo])
+            // Every kernel set this CPU supports: the portable Int16 GEMM, AVX2 vpmaddwd, AVX-VNNI and
+            // AVX-512 VNNI (the native paths take the convolutions with one group).
+            var actual: [Int8] = []
+            for kernels in KernelPathTests.kernelSets {
+                let (values, model) = try F.run(inputShape: [1, spec.cin, spec.h, spec.w], input: x, quantization: F.perTensor(sx, zpx),
+                                                kernels: kernels) { b, input in
+                    let wt = F.int8Constant(&b, w, shape: [spec.cout, inPerGroup, spec.kh, spec.kw], F.perChannel, channelScales: sw)
+                    let inputs = [input, wt, F.int32Constant(&b, bias), F.int32Constant(&b, requant.map(\.multiplier)),
+                                  F.int32Constant(&b, requant.map(\.shift))]
+                    let y = b.addActivation(shape: [1, spec.cout, ho, wo], dataType: .int8, quantization: F.perTensor(sy, zpy))
+                    b.addOperator(.conv2d, inputs: inputs, output: y, attributes: spec.attributes, activation: spec.relu ? .relu : .none)
+                    return (y, [1, spec.cout, ho, wo])
+                }
+                let native = spec.groups == 1 && kernels.int8 != .portable && kernels.int8 != .neonDotProduct
+                XCTAssertEqual(model.convolutionPath(of: 0), native && spec.path == .im2col ? .implicitGEMM : spec.path, "\(spec) \(kernels.name)")
+                XCTAssertEqual(model.operators[0].macs, spec.cout * ho * wo * taps, "\(spec)")
+                XCTAssertNil(F.firstMismatch(values, expected), "\(spec) \(kernels.name)")
+                actual = values
             }
-            XCTAssertEqual(model.convolutionPath(of: 0), spec.path, "\(spec)")
-            XCTAssertEqual(model.operators[0].macs, spec.cout * ho * wo * taps, "\(spec)")
-            XCTAssertNil(F.firstMismatch(actual, expected), "\(spec)")
             // The case must exercise clamping at both ends and unclamped values.
             XCTAssertTrue(actual.contains(127) && actual.contains(Int8(lo)), "\(spec): saturation not exercised")
             let error = F.floatError(actual, real, scale: sy, zeroPoint: zpy, lo: lo)

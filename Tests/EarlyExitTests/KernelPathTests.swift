@@ -146,3 +146,55 @@ final class KernelPathTests: XCTestCase {
         }
     }
 }
+
+extension KernelPathTests {
+    /// The bundled int8 model and quantized synthetic networks on every kernel set give, image by
+    /// image, the same exit, class, integer logits and gates as the portable kernels (the Swift
+    /// reference arithmetic, NCHW) — bit for bit — while keeping their maps channels-last.
+    func testInt8ModelsAreBitExactWithThePortableKernelsOnEveryKernelSet() throws {
+        var models: [(String, [UInt8])] = []
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let bundled = root.appendingPathComponent("Models/fashion-attn-wrn-int8.eem")
+        if let bytes = try? Data(contentsOf: bundled) { models.append(("bundled int8", [UInt8](bytes))) }
+        for (seed, builder) in [(UInt64(3), Self.chain(seed: 3, channels: 16, size: 12)), (4, SyntheticModels.attentionNetwork())] {
+            let float = try Model(bytes: try builder.serialize())
+            var rng = SeededGenerator(seed: seed)
+            let calibration = (0..<24).map { _ in rng.uniforms(float.input.elementCount, scale: 1) }
+            let quantized = try Quantizer.quantize(model: float, calibration: calibration, method: .minmax)
+            models.append(("synthetic \(seed)", quantized.bytes))
+        }
+        XCTAssertGreaterThanOrEqual(models.count, 2)
+        let portableName: String
+        #if arch(x86_64)
+        portableName = "sse2"
+        #else
+        portableName = "neon"
+        #endif
+        for (name, bytes) in models {
+            let reference = try Model(bytes: bytes, kernels: KernelSet.require(portableName))
+            let referenceRun = Interpreter(model: reference)
+            var rng = SeededGenerator(seed: 77)
+            let inputs = (0..<12).map { _ in rng.uniforms(reference.input.elementCount, scale: 1.5) }
+            for kernels in Self.kernelSets where kernels.name != portableName {
+                let model = try Model(bytes: bytes, kernels: kernels)
+                if Int8KernelTable.hasNativeKernels(kernels.int8) {
+                    XCTAssertTrue(model.layouts.contains(.channelsLast), "\(name) \(kernels.name): no channels-last map")
+                }
+                let run = Interpreter(model: model)
+                for policy in [model.defaultPolicy, .fullNetwork(earlyExitCount: model.earlyExitCount)] {
+                    try run.setPolicy(policy)
+                    try referenceRun.setPolicy(policy)
+                    for (i, input) in inputs.enumerated() {
+                        let expected = try referenceRun.run(input), actual = try run.run(input)
+                        XCTAssertEqual(actual, expected, "\(name) \(kernels.name) image \(i)")
+                        for exit in 0..<actual.exitsEvaluated {
+                            XCTAssertEqual(Array(run.logits(exit: exit)), Array(referenceRun.logits(exit: exit)), "\(name) \(kernels.name) image \(i) exit \(exit)")
+                            XCTAssertEqual(run.gate(exit: exit), referenceRun.gate(exit: exit), "\(name) \(kernels.name) image \(i) exit \(exit)")
+                        }
+                        XCTAssertEqual(Array(run.scores), Array(referenceRun.scores), "\(name) \(kernels.name) image \(i)")
+                    }
+                }
+            }
+        }
+    }
+}

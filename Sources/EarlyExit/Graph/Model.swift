@@ -107,7 +107,7 @@ public final class Model {
         let parsed = try ModelParser.parse(base: base, count: count)
         let quantized = parsed.tensors[parsed.exits[0].logitsTensor].dataType == .int8
         let layouts = TensorLayouts.assign(tensors: parsed.tensors, operators: parsed.operators, inputTensor: parsed.inputTensor,
-                                           quantized: quantized)
+                                           quantized: quantized, kernels: kernels)
         let storage = PreparedStorage()
         let context = PrepareContext(tensors: parsed.tensors, operators: parsed.operators, base: base,
                                      producers: parsed.producers, storage: storage, kernels: kernels, layouts: layouts)

@@ -1,5 +1,7 @@
 // batch_norm: per-channel scale and shift (inference form), float32 and int8.
 
+import EarlyExitNativeKernels
+
 /// A prepared batch normalization `y = x·scale[c] + shift[c]` over `[1, C, …]`.
 ///
 /// Attribute words: 0 (int8 only) the rounding mode. Inputs: x, then float32 scale and shift
@@ -13,9 +15,19 @@ struct BatchNorm {
     let int8Scale: UnsafePointer<Int8>?
     let int8Bias: UnsafePointer<Int32>?
     let inputZeroPoint: Int32
-    /// float32: whether the map is stored channels-last, and the kernels that run it.
+    /// Whether the map is stored channels-last, and the kernels that run it.
     let channelsLast: Bool
     let kernels: KernelSet.Float32Path
+    let int8Kernels: KernelSet.Int8Path
+    /// int8 channels-last on the native kernels: the widened scale, the offset
+    /// `bias − zp·scale` and the requantization arrays, one entry per channel.
+    let native: NativeParameters?
+
+    struct NativeParameters {
+        let scale: UnsafePointer<Int32>, offset: UnsafePointer<Int32>
+        let multipliers: UnsafePointer<Int32>, leftShifts: UnsafePointer<Int32>, rightShifts: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>
+        let zeroPoint: Int32, minimum: Int32, maximum: Int32, singleRounding: Bool
+    }
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let inputs = v.op.inputs
@@ -43,18 +55,47 @@ struct BatchNorm {
         let shape = p.tensors[op.inputs[0]].shape
         let quantized = p.tensors[op.output].dataType == .int8
         var requantization: Requantization?
+        var native: NativeParameters?
+        let channelsLast = p.layouts[op.inputs[0]] == .channelsLast
         if quantized {
             try p.checkChannelRequantization(index, channels: shape[1])
             requantization = p.requantization(op, perChannel: true, singleRounding: op.attributes[0] == 1)
+            if channelsLast && Int8KernelTable.hasNativeKernels(p.kernels.int8) {
+                let channels = shape[1]
+                let scale = p.storage.allocate(Int32.self, count: channels), offset = p.storage.allocate(Int32.self, count: channels)
+                let multipliers = p.storage.allocate(Int32.self, count: channels), left = p.storage.allocate(Int32.self, count: channels)
+                let right = p.storage.allocate(Int32.self, count: channels), shifts = p.storage.allocate(Int32.self, count: channels)
+                let w = p.constantInt8(op.inputs[1]), bias = p.constantInt32(op.inputs[2])
+                let m = p.constantInt32(op.inputs[3]), sh = p.constantInt32(op.inputs[4])
+                let zp = p.zeroPoint(op.inputs[0])
+                for c in 0..<channels {
+                    scale[c] = Int32(w[c])
+                    offset[c] = bias[c] &- zp &* Int32(w[c]) // as the reference kernel: wrapping int32
+                    multipliers[c] = m[c]; shifts[c] = sh[c]
+                    left[c] = min(max(sh[c], 0), 31); right[c] = -min(max(sh[c], -31), 0)
+                }
+                let outZero = p.zeroPoint(op.output)
+                native = NativeParameters(scale: scale, offset: offset, multipliers: multipliers, leftShifts: left, rightShifts: right,
+                                          shifts: shifts, zeroPoint: outZero, minimum: op.activation == .relu ? max(-128, outZero) : -128,
+                                          maximum: 127, singleRounding: op.attributes[0] == 1)
+            }
         }
         return BatchNorm(input: op.inputs[0], scale: op.inputs[1], shift: op.inputs[2], output: op.output, channels: shape[1],
                          spatial: shape.elementCount / shape[1], relu: op.activation == .relu, requantization: requantization,
                          int8Scale: quantized ? p.constantInt8(op.inputs[1]) : nil,
                          int8Bias: quantized ? p.constantInt32(op.inputs[2]) : nil, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0,
-                         channelsLast: p.layouts[op.inputs[0]] == .channelsLast, kernels: p.kernels.float32)
+                         channelsLast: channelsLast, kernels: p.kernels.float32, int8Kernels: p.kernels.int8, native: native)
     }
 
     func evaluate(_ x: ExecutionContext) {
+        if let native {
+            var q = ee_requantization(multipliers: native.multipliers, left_shifts: native.leftShifts, right_shifts: native.rightShifts,
+                                      shifts: native.shifts, output_zero_point: native.zeroPoint, minimum: native.minimum,
+                                      maximum: native.maximum, single_rounding: native.singleRounding ? 1 : 0)
+            Int8KernelTable.batchNormChannelsLast(int8Kernels, x.int8s(input), scale: native.scale, offset: native.offset,
+                                                  requantization: &q, y: x.int8s(output), channels: channels, pixels: spatial)
+            return
+        }
         if let requantization, let int8Scale, let int8Bias {
             Int8Kernels.batchNorm(x.int8s(input), inputZeroPoint: inputZeroPoint, scale: int8Scale, bias: int8Bias, y: x.int8s(output), channels: channels, spatial: spatial, requantization: requantization)
             return

@@ -23,6 +23,8 @@ struct Conv2D {
     let inputZeroPoint: Int32
     /// float32 fast paths (Winograd, implicit GEMM, pointwise): the prepared data.
     let fast: FloatConvolution?
+    /// int8 native paths (VNNI, AVX2): the prepared data.
+    let native: Int8Convolution?
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let a = v.attributes, quantized = v.quantized
@@ -64,7 +66,13 @@ struct Conv2D {
             let fast = FloatConvolution.prepare(p, index)
             return Conv2D(input: op.inputs[0], weights: op.inputs[1], output: op.output, bias: op.inputs.count == 3 ? op.inputs[2] : -1,
                           geometry: g, path: fast.path, relu: op.activation == .relu, scratchBytes: fast.scratchBytes,
-                          requantization: nil, int8Bias: nil, inputZeroPoint: 0, fast: fast)
+                          requantization: nil, int8Bias: nil, inputZeroPoint: 0, fast: fast, native: nil)
+        }
+        if quantized && g.groups == 1 && Int8Convolution.supported(p.kernels) {
+            let native = try Int8Convolution.prepare(p, index)
+            return Conv2D(input: op.inputs[0], weights: op.inputs[1], output: op.output, bias: -1, geometry: g, path: native.path,
+                          relu: op.activation == .relu, scratchBytes: native.scratchBytes, requantization: nil, int8Bias: nil,
+                          inputZeroPoint: p.zeroPoint(op.inputs[0]), fast: nil, native: native)
         }
         var path = Path.grouped
         var scratch = 0
@@ -93,7 +101,7 @@ struct Conv2D {
         return Conv2D(input: op.inputs[0], weights: op.inputs[1], output: op.output,
                       bias: !quantized && op.inputs.count == 3 ? op.inputs[2] : -1, geometry: g, path: path,
                       relu: op.activation == .relu, scratchBytes: scratch, requantization: requantization,
-                      int8Bias: int8Bias, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0, fast: nil)
+                      int8Bias: int8Bias, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0, fast: nil, native: nil)
     }
 
     func evaluate(_ x: ExecutionContext, operator index: Int) {
@@ -103,6 +111,10 @@ struct Conv2D {
         }
         if let fast {
             fast.evaluate(x, operator: index, input: input, output: output, relu: relu)
+            return
+        }
+        if let native {
+            native.evaluate(x, operator: index, input: input, output: output)
             return
         }
         let scratch: UnsafeMutablePointer<Float>? = scratchBytes > 0 ? x.scratch(index).assumingMemoryBound(to: Float.self) : nil

@@ -1,5 +1,7 @@
 // add and mul: element-wise with NumPy broadcasting, float32 and int8.
 
+import EarlyExitNativeKernels
+
 /// A prepared element-wise addition or multiplication of two tensors.
 ///
 /// Attribute words: float32 none. int8 add: 0 the left shift of both inputs, 1–2 and 3–4
@@ -16,6 +18,9 @@ struct ElementwiseBinary {
     let mulRequantization: Requantization?
     let zeroPointA: Int32, zeroPointB: Int32
     let kernels: KernelSet.Float32Path
+    let int8Kernels: KernelSet.Int8Path
+    /// int8 add on the native kernels: TFLite's parameters (the kernel rescales in vectors).
+    let nativeAdd: ee_qs8_add_parameters?
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let a = v.attributes
@@ -44,6 +49,7 @@ struct ElementwiseBinary {
         let quantized = p.tensors[op.output].dataType == .int8
         var add: AddParameters?
         var mul: Requantization?
+        var nativeAdd: ee_qs8_add_parameters?
         if quantized && op.kind == .add {
             // TFLite's int8 add rescales each input by (x − zp) << leftShift, then a multiplier and
             // shift: a function of the int8 value alone, tabulated for all 256 values (bit-identical
@@ -57,6 +63,11 @@ struct ElementwiseBinary {
                 }
             }
             let zp = p.zeroPoint(op.output)
+            let zpOut = p.zeroPoint(op.output)
+            nativeAdd = ee_qs8_add_parameters(left_shift: a[0], zero_point_a: p.zeroPoint(op.inputs[0]), multiplier_a: a[1], shift_a: a[2],
+                                              zero_point_b: p.zeroPoint(op.inputs[1]), multiplier_b: a[3], shift_b: a[4],
+                                              multiplier_out: a[5], shift_out: a[6], zero_point_out: zpOut,
+                                              minimum: op.activation == .relu ? max(-128, zpOut) : -128, maximum: 127)
             add = AddParameters(tables: UnsafePointer(tables), outputZeroPoint: zp, multiplierOut: a[5], shiftOut: a[6],
                                 minimum: op.activation == .relu ? max(-128, zp) : -128, maximum: 127)
         } else if quantized {
@@ -66,11 +77,15 @@ struct ElementwiseBinary {
                                  rhsShape: p.tensors[op.inputs[1]].shape, outputShape: p.tensors[op.output].shape,
                                  multiply: op.kind == .mul, relu: op.activation == .relu, addParameters: add,
                                  mulRequantization: mul, zeroPointA: quantized ? p.zeroPoint(op.inputs[0]) : 0,
-                                 zeroPointB: quantized ? p.zeroPoint(op.inputs[1]) : 0, kernels: p.kernels.float32)
+                                 zeroPointB: quantized ? p.zeroPoint(op.inputs[1]) : 0, kernels: p.kernels.float32,
+                                 int8Kernels: p.kernels.int8, nativeAdd: nativeAdd)
     }
 
     func evaluate(_ x: ExecutionContext) {
-        if let addParameters {
+        if var nativeAdd, lhsShape == outputShape, rhsShape == outputShape, Int8KernelTable.hasNativeKernels(int8Kernels) {
+            Int8KernelTable.add(int8Kernels, x.int8s(lhs), x.int8s(rhs), parameters: &nativeAdd, y: x.int8s(output),
+                                count: outputShape.elementCount)
+        } else if let addParameters {
             Int8Kernels.add(x.int8s(lhs), x.int8s(rhs), y: x.int8s(output), lhs: lhsShape, rhs: rhsShape, out: outputShape,
                             parameters: addParameters)
         } else if let mulRequantization {

@@ -1,6 +1,8 @@
 // matmul: batched matrix products of two activations, float32 and int8 (with the fused
 // int8 attention pooling).
 
+import EarlyExitNativeKernels
+
 /// A prepared matrix product `A (B?,M,K) · B (B?,K,N) -> C (B,M,N)`, batch axes broadcast.
 ///
 /// Attribute words: int8 only: 0–1 the output multiplier and shift.
@@ -19,6 +21,18 @@ struct MatMul {
     let softmaxInput: Int
     let softmaxTable: UnsafePointer<Int32>?
     let softmaxInverseOutputScale: Int32
+    /// The attention pooling on the native C kernel (x86-64 AVX2 and up): its vector width code
+    /// (`Int8KernelTable.poolingISA`), its requantization (one entry) and scratch, or nil.
+    let nativePooling: NativePooling?
+
+    struct NativePooling {
+        let isa: Int32
+        let multiplier: UnsafePointer<Int32>, leftShift: UnsafePointer<Int32>, rightShift: UnsafePointer<Int32>,
+            shift: UnsafePointer<Int32>
+        let zeroPoint: Int32, minimum: Int32, maximum: Int32
+        let sumsOffset: Int
+        let scratchBytes: Int
+    }
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         try v.arity(2...2)
@@ -55,19 +69,53 @@ struct MatMul {
             if source.kind == .softmax && source.inputs.count == 2 { pooled = p.producers[op.inputs[0]] }
         }
         let softmax = pooled >= 0 ? p.operators[pooled] : nil
+        var native: NativePooling?
+        if softmax != nil && Int8KernelTable.hasNativeKernels(p.kernels.int8) {
+            let lhs = p.tensors[op.inputs[0]].shape, rhs = p.tensors[op.inputs[1]].shape
+            let k = lhs[lhs.rank - 1], n = rhs[rhs.rank - 1]
+            let values = p.storage.allocate(Int32.self, count: 4)
+            values[0] = op.attributes[0]
+            values[1] = min(max(op.attributes[1], 0), 31)
+            values[2] = -min(max(op.attributes[1], -31), 0)
+            values[3] = op.attributes[1]
+            let zp = p.zeroPoint(op.output)
+            // The vector sums split each exponential in 12-bit halves: they stay in int32 while
+            // k · 4096 · 255 < 2^31; longer rows take the plain C loop (same results).
+            let isa = k * 4096 * 255 < Int(Int32.max) ? Int8KernelTable.poolingISA(p.kernels.int8) : 0
+            let sumsOffset = (k * 4 + 63) / 64 * 64
+            native = NativePooling(isa: isa, multiplier: values, leftShift: values + 1, rightShift: values + 2, shift: values + 3,
+                                   zeroPoint: zp, minimum: -128, maximum: 127, sumsOffset: sumsOffset, scratchBytes: sumsOffset + n * 8)
+        }
         return MatMul(lhs: op.inputs[0], rhs: op.inputs[1], output: op.output, lhsShape: p.tensors[op.inputs[0]].shape,
                       rhsShape: p.tensors[op.inputs[1]].shape, outputShape: p.tensors[op.output].shape,
                       requantization: quantized ? p.requantization(op, multiplier: op.attributes[0], shift: op.attributes[1],
                                                                    perChannel: false, singleRounding: false) : nil,
                       zeroPointA: quantized ? p.zeroPoint(op.inputs[0]) : 0, zeroPointB: quantized ? p.zeroPoint(op.inputs[1]) : 0,
                       pooledSoftmax: pooled, softmaxInput: softmax?.inputs[0] ?? -1,
-                      softmaxTable: softmax.map { p.constantInt32($0.inputs[1]) }, softmaxInverseOutputScale: softmax?.attributes[1] ?? 0)
+                      softmaxTable: softmax.map { p.constantInt32($0.inputs[1]) }, softmaxInverseOutputScale: softmax?.attributes[1] ?? 0,
+                      nativePooling: native)
     }
 
     /// A tensor this operator reads besides its inputs (the pooled softmax's input), or −1.
     var additionalRead: Int { softmaxInput }
 
-    func evaluate(_ x: ExecutionContext) {
+    var scratchBytes: Int { nativePooling?.scratchBytes ?? 0 }
+
+    func evaluate(_ x: ExecutionContext, operator index: Int) {
+        if let native = nativePooling, let softmaxTable {
+            var q = ee_requantization(multipliers: native.multiplier, left_shifts: native.leftShift, right_shifts: native.rightShift,
+                                      shifts: native.shift, output_zero_point: native.zeroPoint, minimum: native.minimum,
+                                      maximum: native.maximum, single_rounding: 0)
+            let batch = BatchedMatrices(lhs: lhsShape, rhs: rhsShape, out: outputShape)
+            let scratch = x.scratch(index)
+            let a = x.int8s(softmaxInput), v = x.int8s(rhs), c = x.int8s(output)
+            batch.forEach { aOffset, vOffset, cOffset in
+                ee_qs8_attention_pooling(native.isa, a + aOffset, softmaxTable, softmaxInverseOutputScale, v + vOffset, zeroPointB,
+                                         batch.m, batch.k, batch.n, &q, c + cOffset, scratch.assumingMemoryBound(to: Int32.self),
+                                         (scratch + native.sumsOffset).assumingMemoryBound(to: Int64.self))
+            }
+            return
+        }
         guard let requantization else {
             FloatKernels.matmul(x.floats(lhs), x.floats(rhs), c: x.floats(output), lhs: lhsShape, rhs: rhsShape, out: outputShape)
             return

@@ -19,6 +19,7 @@ enum PreparedOperator {
     var scratchBytes: Int {
         switch self {
         case let .conv2d(op): return op.scratchBytes
+        case let .matmul(op): return op.scratchBytes
         default: return 0
         }
     }
@@ -43,7 +44,7 @@ enum PreparedOperator {
         case let .pool(op): op.evaluate(x)
         case let .globalAveragePool(op): op.evaluate(x)
         case let .softmax(op): op.evaluate(x)
-        case let .matmul(op): op.evaluate(x)
+        case let .matmul(op): op.evaluate(x, operator: index)
         case let .transpose(op): op.evaluate(x)
         case let .reshape(op): op.evaluate(x)
         case let .concat(op): op.evaluate(x)

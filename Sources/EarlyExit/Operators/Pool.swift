@@ -79,7 +79,9 @@ struct GlobalAveragePool {
     }
 
     func evaluate(_ x: ExecutionContext) {
-        if quantized {
+        if quantized && channelsLast {
+            Int8Kernels.globalAveragePoolChannelsLast(x.int8s(input), y: x.int8s(output), channels: channels, spatial: spatial)
+        } else if quantized {
             Int8Kernels.globalAveragePool(x.int8s(input), y: x.int8s(output), channels: channels, spatial: spatial)
         } else if channelsLast {
             FloatKernelTable.globalAveragePoolChannelsLast(kernels, x.floats(input), y: x.floats(output), channels: channels, pixels: spatial)

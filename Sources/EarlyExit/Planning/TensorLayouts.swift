@@ -21,11 +21,13 @@ public enum TensorLayout: UInt8, Sendable {
 ///    operator that needs the standard layout. Besides the group's own operators, the readers
 ///    that accept channels-last are convolutions with one group, global average pooling, and
 ///    the transpose `[1, C, L] -> [1, L, C]` (which then becomes a copy).
-/// int8 models keep the standard layout everywhere (their kernels read NCHW).
+/// int8 models do the same on kernel sets with native int8 kernels (`Int8KernelTable`), and
+/// keep the standard layout everywhere on the others (their convolution kernels read NCHW).
 enum TensorLayouts {
-    static func assign(tensors: [TensorInfo], operators: [Operator], inputTensor: Int, quantized: Bool) -> [TensorLayout] {
+    static func assign(tensors: [TensorInfo], operators: [Operator], inputTensor: Int, quantized: Bool,
+                       kernels: KernelSet) -> [TensorLayout] {
         var layouts = [TensorLayout](repeating: .standard, count: tensors.count)
-        if quantized { return layouts }
+        if quantized && !Int8KernelTable.hasNativeKernels(kernels.int8) { return layouts }
         func candidate(_ t: Int) -> Bool {
             let info = tensors[t], s = info.shape
             if info.isConstant || s[0] != 1 { return false }

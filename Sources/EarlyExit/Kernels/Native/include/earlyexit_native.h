@@ -1,0 +1,104 @@
+// The int8 microkernels written in C: the instructions Swift cannot emit (VNNI vpdpbusd, AVX2
+// vpmaddwd on 256 bits with 64-bit products for requantization, Arm sdot). Everything around
+// them (drivers, packing, tests) is Swift; the Swift reference kernels are the specification
+// every function here is tested against, bit for bit.
+#ifndef EARLYEXIT_NATIVE_H
+#define EARLYEXIT_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Per-output-channel requantization of int32 accumulators to int8, TFLite's arithmetic:
+/// double rounding RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc << left, m), right),
+/// or single rounding (acc·m + 2^(s−1)) >> s with s = 31 − shift; then + zero point, clamped.
+/// Arrays hold one value per column of the block the call covers (padded like the weights).
+typedef struct {
+    const int32_t *multipliers;   // ≥ 0 (validated at load)
+    const int32_t *left_shifts;   // 0…31
+    const int32_t *right_shifts;  // 0…31 (double rounding)
+    const int32_t *shifts;        // the raw shift, −31…30 (single rounding)
+    int32_t output_zero_point;    // −128…127
+    int32_t minimum, maximum;     // ⊂ −128…127 (the fused activation's bounds)
+    int32_t single_rounding;      // 0: double rounding (TFLite's default), 1: single
+} ee_requantization;
+
+/// One microkernel call of an int8 convolution as an implicit GEMM: `rows` pointers per tap
+/// (each to `k` input values of one output pixel for that tap: u8 = x XOR 0x80 for the VNNI
+/// kernels, int16 for the AVX2 kernel), times a block of packed weights, plus the folded bias,
+/// requantized, stored as int8.
+typedef struct {
+    const void *const *rows;      // [taps][row_tile]
+    size_t taps;
+    size_t k;                     // values per row per tap: a multiple of 4 (VNNI) or 2 (AVX2)
+    const int8_t *weights;        // packed: [taps][k/4][vectors·lanes][4] (VNNI), [taps][k/2][vectors·lanes][2] int16 (AVX2)
+    const int32_t *bias;          // [vectors·lanes], compensation folded in
+    ee_requantization requantization;
+    int8_t *output;               // row 0, column 0 of the block
+    size_t output_row_stride;     // bytes between rows (channels-last)
+    size_t output_column_stride;  // bytes between columns (1 channels-last; the plane size for NCHW)
+    size_t row_count;             // rows to store (≤ the row tile)
+    size_t column_count;          // columns to store (≤ vectors·lanes)
+    size_t vectors;               // column vectors in the block: 1, 2 or 4 (4: zmm only)
+    size_t row_tile;              // rows per call: 6, or 12 with at most 2 vectors (the
+                                  // driver's ColumnBlocking, with 16 lanes and 32 registers for
+                                  // zmm, 8 lanes and 16 registers for ymm)
+} ee_qs8_tile;
+
+/// The tile kernels. Call only on a CPU that has the instructions (KernelSet checks).
+void ee_qs8_tile_avx512vnni(const ee_qs8_tile *tile);
+void ee_qs8_tile_avxvnni(const ee_qs8_tile *tile);
+void ee_qs8_tile_avx2(const ee_qs8_tile *tile);
+
+/// `count` int32 accumulators of consecutive columns (column c uses the requantization's
+/// entry c) requantized to int8, with AVX-512 / AVX2; used by the element-wise int8 kernels.
+void ee_qs8_requantize_avx512(const int32_t *accumulators, size_t count, const ee_requantization *q, int8_t *output);
+void ee_qs8_requantize_avx2(const int32_t *accumulators, size_t count, const ee_requantization *q, int8_t *output);
+
+/// The input copy of an int8 convolution: `pixels` rows of `row_length` values (channels, then
+/// padding channels of 0x80 / 0) from a channels-last (`channels_last` ≠ 0) or NCHW input;
+/// u8 = x + 128 (VNNI) or int16 (vpmaddwd).
+void ee_qs8_convert_rows_u8(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, uint8_t *out);
+void ee_qs8_convert_rows_i16(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, int16_t *out);
+
+/// `// x (P, C) -> requantize(x·scale[c] + offset[c]) -> y (P, C)`: int8 batch normalization over
+/// channels-last pixels (scale widened to int32; offset = bias − zp·scale, wrapping).
+void ee_qs8_batch_norm_channels_last_avx512(const int8_t *x, const int32_t *scale, const int32_t *offset,
+                                            const ee_requantization *q, int8_t *y, size_t channels, size_t pixels);
+void ee_qs8_batch_norm_channels_last_avx2(const int8_t *x, const int32_t *scale, const int32_t *offset,
+                                          const ee_requantization *q, int8_t *y, size_t channels, size_t pixels);
+
+/// TFLite's int8 add (double rounding throughout): each input's (x − zp) << left_shift rescaled
+/// with its multiplier and shift, the sum (wrapping int32) requantized with the output's.
+typedef struct {
+    int32_t left_shift;                        // 0…22
+    int32_t zero_point_a, multiplier_a, shift_a;
+    int32_t zero_point_b, multiplier_b, shift_b;
+    int32_t multiplier_out, shift_out, zero_point_out;
+    int32_t minimum, maximum;
+} ee_qs8_add_parameters;
+
+int8_t ee_qs8_add_scalar(int8_t a, int8_t b, const ee_qs8_add_parameters *p);
+void ee_qs8_add_avx512(const int8_t *a, const int8_t *b, const ee_qs8_add_parameters *p, int8_t *y, size_t count);
+void ee_qs8_add_avx2(const int8_t *a, const int8_t *b, const ee_qs8_add_parameters *p, int8_t *y, size_t count);
+
+/// The int8 attention pooling of Int8Kernels.attentionPooling for one matrix: `a` (m, k) softmax
+/// logits, `v` (k, n), `c` (m, n); `q` is the matmul's scalar requantization (entry 0).
+/// `isa`: 0 portable C, 1 AVX2, 2 AVX-512 (column sums in vectors; the caller ensures
+/// k · 4096 · 255 < 2^31 for 1 and 2). Scratch: `exponentials` (k), `sums` (n).
+void ee_qs8_attention_pooling(int isa, const int8_t *a, const int32_t *table, int32_t inverse_output_scale, const int8_t *v,
+                              int32_t zero_point_v, size_t m, size_t k, size_t n, const ee_requantization *q, int8_t *c,
+                              int32_t *exponentials, int64_t *sums);
+
+/// The scalar requantization of one accumulator with column entry `c` (the reference the SIMD
+/// forms match; used for tails and single rounding).
+int8_t ee_qs8_requantize_scalar(int32_t accumulator, const ee_requantization *q, size_t c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

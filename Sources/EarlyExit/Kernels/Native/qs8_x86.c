@@ -1,0 +1,377 @@
+// int8 implicit-GEMM tile kernels for x86-64: AVX-512 VNNI (vpdpbusd on zmm), AVX-VNNI
+// (vpdpbusd on ymm) and AVX2 (vpmaddwd on ymm), each with the vectorized TFLite
+// requantization in its epilogue. Compiled for baseline x86-64; each function carries its own
+// target attribute, and the Swift driver calls one only when KernelSet found the instructions.
+#if defined(__x86_64__)
+#include "earlyexit_native.h"
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define AVX_VNNI __attribute__((target("avx2,fma,avxvnni")))
+#define AVX2_ONLY __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+// Every loop over tile rows and column vectors has a constant trip count after inlining;
+// unrolling them fully lets the compiler keep each accumulator in its own register (without it,
+// clang kept the accumulator array in memory and stored every vector on every step: 3× slower).
+#define UNROLL _Pragma("clang loop unroll(full)")
+
+static inline int32_t load32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
+
+// MARK: AVX-512
+
+/// 16 accumulators of one column vector (columns c…c+15), requantized: TFLite's double
+/// rounding lane by lane (see requantize.c), 64-bit products with vpmuldq.
+/// TFLite's MultiplyByQuantizedMultiplier (double rounding) of 16 lanes, without the zero point.
+INLINE AVX512_VNNI __m512i rescale16v(__m512i acc, __m512i multiplier, __m512i left, __m512i right) {
+    const __m512i x = _mm512_sllv_epi32(acc, left);
+    const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
+    // Even lanes: bits 31…62 of a·m + 2^30 in the low dword; odd lanes: in the high dword.
+    const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, multiplier), nudge), 31);
+    const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(
+        _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(multiplier, 32)), nudge), 1);
+    // (The saturating case a == m == INT32_MIN cannot occur: multipliers are ≥ 0.)
+    const __m512i high = _mm512_mask_blend_epi32(0xAAAA, even, odd);
+    const __m512i ones = _mm512_set1_epi32(1);
+    const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(ones, right), ones);
+    const __m512i remainder = _mm512_and_si512(high, mask);
+    const __m512i threshold = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1), _mm512_srai_epi32(high, 31));
+    const __m512i shifted = _mm512_srav_epi32(high, right);
+    return _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(remainder, threshold), shifted, ones);
+}
+
+INLINE AVX512_VNNI __m512i requantize16v(__m512i acc, __m512i multiplier, __m512i left, __m512i right, int32_t zero_point,
+                                          int32_t minimum, int32_t maximum) {
+    __m512i scaled = rescale16v(acc, multiplier, left, right);
+    // Clamping to ±1024 first cannot change the final clamp (zero points are in −128…127).
+    scaled = _mm512_min_epi32(_mm512_max_epi32(scaled, _mm512_set1_epi32(-1024)), _mm512_set1_epi32(1024));
+    scaled = _mm512_add_epi32(scaled, _mm512_set1_epi32(zero_point));
+    return _mm512_min_epi32(_mm512_max_epi32(scaled, _mm512_set1_epi32(minimum)), _mm512_set1_epi32(maximum));
+}
+
+/// `requantize16v` with the per-column parameters of columns c…c+15.
+INLINE AVX512_VNNI __m512i requantize16(__m512i acc, const ee_requantization *q, size_t c) {
+    return requantize16v(acc, _mm512_loadu_si512(q->multipliers + c), _mm512_loadu_si512(q->left_shifts + c),
+                         _mm512_loadu_si512(q->right_shifts + c), q->output_zero_point, q->minimum, q->maximum);
+}
+
+/// Requantizes and stores one row's column vector: 16 int8 (or the first `n`).
+INLINE AVX512_VNNI void store16(__m512i acc, const ee_qs8_tile *t, size_t row, size_t column) {
+    const size_t left = t->column_count > column ? t->column_count - column : 0;
+    if (left == 0) return;
+    const size_t n = left < 16 ? left : 16;
+    acc = _mm512_add_epi32(acc, _mm512_loadu_si512(t->bias + column));
+    int8_t *out = t->output + row * t->output_row_stride + column * t->output_column_stride;
+    if (t->requantization.single_rounding) {
+        int32_t lanes[16];
+        _mm512_storeu_si512(lanes, acc);
+        for (size_t i = 0; i < n; i++) out[i * t->output_column_stride] = ee_qs8_requantize_scalar(lanes[i], &t->requantization, column + i);
+        return;
+    }
+    const __m128i bytes = _mm512_cvtepi32_epi8(requantize16(acc, &t->requantization, column));
+    if (t->output_column_stride == 1) {
+        _mm_mask_storeu_epi8(out, (__mmask16)(n == 16 ? 0xFFFF : ((1u << n) - 1u)), bytes);
+    } else {
+        int8_t lanes[16];
+        _mm_storeu_si128((__m128i *)lanes, bytes);
+        for (size_t i = 0; i < n; i++) out[i * t->output_column_stride] = lanes[i];
+    }
+}
+
+INLINE AVX512_VNNI void tile512(const ee_qs8_tile *t, const int V, const int R) {
+    __m512i acc[4][12];
+    UNROLL for (int v = 0; v < V; v++) UNROLL for (int r = 0; r < R; r++) acc[v][r] = _mm512_setzero_si512();
+    const int8_t *w = t->weights;
+    for (size_t tap = 0; tap < t->taps; tap++) {
+        const uint8_t *p[12];
+        UNROLL for (int r = 0; r < R; r++) p[r] = (const uint8_t *)t->rows[tap * (size_t)R + r];
+        for (size_t g = 0; g < t->k; g += 4) {
+            __m512i b[4];
+            UNROLL for (int v = 0; v < V; v++) b[v] = _mm512_loadu_si512(w + 64 * v);
+            UNROLL for (int r = 0; r < R; r++) {
+                const __m512i a = _mm512_set1_epi32(load32(p[r] + g));
+                UNROLL for (int v = 0; v < V; v++) acc[v][r] = _mm512_dpbusd_epi32(acc[v][r], a, b[v]);
+            }
+            w += 64 * V;
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+        if ((size_t)r < t->row_count) {
+            UNROLL for (int v = 0; v < V; v++) store16(acc[v][r], t, (size_t)r, (size_t)v * 16);
+        }
+    }
+}
+
+AVX512_VNNI void ee_qs8_tile_avx512vnni(const ee_qs8_tile *t) {
+    if (t->vectors >= 4) tile512(t, 4, 6);
+    else if (t->vectors == 2) { if (t->row_tile == 6) tile512(t, 2, 6); else tile512(t, 2, 12); }
+    else { if (t->row_tile == 6) tile512(t, 1, 6); else tile512(t, 1, 12); }
+}
+
+AVX512_VNNI void ee_qs8_requantize_avx512(const int32_t *accumulators, size_t count, const ee_requantization *q, int8_t *output) {
+    size_t c = 0;
+    if (!q->single_rounding) {
+        for (; c + 16 <= count; c += 16) {
+            _mm_storeu_si128((__m128i *)(output + c), _mm512_cvtepi32_epi8(requantize16(_mm512_loadu_si512(accumulators + c), q, c)));
+        }
+    }
+    for (; c < count; c++) output[c] = ee_qs8_requantize_scalar(accumulators[c], q, c);
+}
+
+// MARK: AVX2 (with or without AVX-VNNI)
+
+/// 8 accumulators of one column vector requantized (as `requantize16`, 8 lanes: AVX2 has no
+/// 64-bit arithmetic shift, but only the low dword of each shifted product is kept, where
+/// arithmetic and logical shifts agree).
+#define REQUANTIZE8_BODY                                                                              \
+    const __m256i x = _mm256_sllv_epi32(acc, left);                                                   \
+    const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);                                       \
+    const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, multiplier), nudge), 31); \
+    const __m256i odd = _mm256_slli_epi64(_mm256_add_epi64(                                           \
+        _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(multiplier, 32)), nudge), 1);    \
+    const __m256i high = _mm256_blend_epi32(even, odd, 0xAA);                                         \
+    const __m256i ones = _mm256_set1_epi32(1);                                                        \
+    const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(ones, right), ones);                      \
+    const __m256i remainder = _mm256_and_si256(high, mask);                                           \
+    const __m256i threshold = _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), _mm256_srai_epi32(high, 31)); \
+    return _mm256_sub_epi32(_mm256_srav_epi32(high, right), _mm256_cmpgt_epi32(remainder, threshold));
+
+#define FINISH8_BODY                                                                                  \
+    scaled = _mm256_min_epi32(_mm256_max_epi32(scaled, _mm256_set1_epi32(-1024)), _mm256_set1_epi32(1024)); \
+    scaled = _mm256_add_epi32(scaled, _mm256_set1_epi32(zero_point));                                 \
+    return _mm256_min_epi32(_mm256_max_epi32(scaled, _mm256_set1_epi32(minimum)), _mm256_set1_epi32(maximum));
+
+INLINE AVX2_ONLY __m256i rescale8v(__m256i acc, __m256i multiplier, __m256i left, __m256i right) { REQUANTIZE8_BODY }
+INLINE AVX_VNNI __m256i rescale8v_vnni(__m256i acc, __m256i multiplier, __m256i left, __m256i right) { REQUANTIZE8_BODY }
+#define REQUANTIZE8_ARGUMENTS __m256i acc, __m256i multiplier, __m256i left, __m256i right, int32_t zero_point, int32_t minimum, int32_t maximum
+INLINE AVX2_ONLY __m256i requantize8v(REQUANTIZE8_ARGUMENTS) { __m256i scaled = rescale8v(acc, multiplier, left, right); FINISH8_BODY }
+INLINE AVX_VNNI __m256i requantize8v_vnni(REQUANTIZE8_ARGUMENTS) { __m256i scaled = rescale8v_vnni(acc, multiplier, left, right); FINISH8_BODY }
+#define LOAD8(p) _mm256_loadu_si256((const __m256i *)(p))
+INLINE AVX2_ONLY __m256i requantize8(__m256i acc, const ee_requantization *q, size_t c) {
+    return requantize8v(acc, LOAD8(q->multipliers + c), LOAD8(q->left_shifts + c), LOAD8(q->right_shifts + c),
+                        q->output_zero_point, q->minimum, q->maximum);
+}
+INLINE AVX_VNNI __m256i requantize8_vnni(__m256i acc, const ee_requantization *q, size_t c) {
+    return requantize8v_vnni(acc, LOAD8(q->multipliers + c), LOAD8(q->left_shifts + c), LOAD8(q->right_shifts + c),
+                             q->output_zero_point, q->minimum, q->maximum);
+}
+
+/// 8 int32 lanes (already in −128…127) to 8 int8.
+#define PACK8(v) _mm_packs_epi16(_mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)), _mm_setzero_si128())
+
+#define STORE8_BODY(REQUANTIZE)                                                                       \
+    const size_t left = t->column_count > column ? t->column_count - column : 0;                      \
+    if (left == 0) return;                                                                            \
+    const size_t n = left < 8 ? left : 8;                                                             \
+    acc = _mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i *)(t->bias + column)));            \
+    int8_t *out = t->output + row * t->output_row_stride + column * t->output_column_stride;          \
+    int8_t lanes[16];                                                                                 \
+    if (t->requantization.single_rounding) {                                                          \
+        int32_t values[8];                                                                            \
+        _mm256_storeu_si256((__m256i *)values, acc);                                                  \
+        for (size_t i = 0; i < n; i++) lanes[i] = ee_qs8_requantize_scalar(values[i], &t->requantization, column + i); \
+    } else {                                                                                          \
+        const __m256i q8 = REQUANTIZE(acc, &t->requantization, column);                              \
+        _mm_storeu_si128((__m128i *)lanes, PACK8(q8));                                                \
+    }                                                                                                 \
+    if (t->output_column_stride == 1 && n == 8) { memcpy(out, lanes, 8); return; }                    \
+    for (size_t i = 0; i < n; i++) out[i * t->output_column_stride] = lanes[i];
+
+INLINE AVX2_ONLY void store8(__m256i acc, const ee_qs8_tile *t, size_t row, size_t column) { STORE8_BODY(requantize8) }
+INLINE AVX_VNNI void store8_vnni(__m256i acc, const ee_qs8_tile *t, size_t row, size_t column) { STORE8_BODY(requantize8_vnni) }
+
+INLINE AVX_VNNI void tile256vnni(const ee_qs8_tile *t, const int V, const int R) {
+    __m256i acc[2][12];
+    UNROLL for (int v = 0; v < V; v++) UNROLL for (int r = 0; r < R; r++) acc[v][r] = _mm256_setzero_si256();
+    const int8_t *w = t->weights;
+    for (size_t tap = 0; tap < t->taps; tap++) {
+        const uint8_t *p[12];
+        UNROLL for (int r = 0; r < R; r++) p[r] = (const uint8_t *)t->rows[tap * (size_t)R + r];
+        for (size_t g = 0; g < t->k; g += 4) {
+            __m256i b[2];
+            UNROLL for (int v = 0; v < V; v++) b[v] = _mm256_loadu_si256((const __m256i *)(w + 32 * v));
+            UNROLL for (int r = 0; r < R; r++) {
+                const __m256i a = _mm256_set1_epi32(load32(p[r] + g));
+                UNROLL for (int v = 0; v < V; v++) acc[v][r] = _mm256_dpbusd_avx_epi32(acc[v][r], a, b[v]);
+            }
+            w += 32 * V;
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+        if ((size_t)r < t->row_count) {
+            UNROLL for (int v = 0; v < V; v++) store8_vnni(acc[v][r], t, (size_t)r, (size_t)v * 8);
+        }
+    }
+}
+
+INLINE AVX2_ONLY void tile256madd(const ee_qs8_tile *t, const int V, const int R) {
+    __m256i acc[2][12];
+    UNROLL for (int v = 0; v < V; v++) UNROLL for (int r = 0; r < R; r++) acc[v][r] = _mm256_setzero_si256();
+    const int8_t *w = t->weights;
+    for (size_t tap = 0; tap < t->taps; tap++) {
+        const int16_t *p[12];
+        UNROLL for (int r = 0; r < R; r++) p[r] = (const int16_t *)t->rows[tap * (size_t)R + r];
+        for (size_t g = 0; g < t->k; g += 2) {
+            __m256i b[2];
+            UNROLL for (int v = 0; v < V; v++) b[v] = _mm256_loadu_si256((const __m256i *)(w + 32 * v));
+            UNROLL for (int r = 0; r < R; r++) {
+                const __m256i a = _mm256_set1_epi32(load32(p[r] + g));
+                UNROLL for (int v = 0; v < V; v++) acc[v][r] = _mm256_add_epi32(acc[v][r], _mm256_madd_epi16(a, b[v]));
+            }
+            w += 32 * V;
+        }
+    }
+    UNROLL for (int r = 0; r < R; r++) {
+        if ((size_t)r < t->row_count) {
+            UNROLL for (int v = 0; v < V; v++) store8(acc[v][r], t, (size_t)r, (size_t)v * 8);
+        }
+    }
+}
+
+AVX_VNNI void ee_qs8_tile_avxvnni(const ee_qs8_tile *t) {
+    if (t->vectors >= 2) tile256vnni(t, 2, 6);
+    else if (t->row_tile == 6) tile256vnni(t, 1, 6); else tile256vnni(t, 1, 12);
+}
+
+AVX2_ONLY void ee_qs8_tile_avx2(const ee_qs8_tile *t) {
+    if (t->vectors >= 2) tile256madd(t, 2, 6);
+    else if (t->row_tile == 6) tile256madd(t, 1, 6); else tile256madd(t, 1, 12);
+}
+
+AVX2_ONLY void ee_qs8_requantize_avx2(const int32_t *accumulators, size_t count, const ee_requantization *q, int8_t *output) {
+    size_t c = 0;
+    if (!q->single_rounding) {
+        for (; c + 8 <= count; c += 8) {
+            const __m256i v = requantize8(_mm256_loadu_si256((const __m256i *)(accumulators + c)), q, c);
+            _mm_storel_epi64((__m128i *)(output + c), PACK8(v));
+        }
+    }
+    for (; c < count; c++) output[c] = ee_qs8_requantize_scalar(accumulators[c], q, c);
+}
+#endif
+
+// MARK: Element-wise int8 kernels
+
+#if defined(__x86_64__)
+static inline int32_t clamp_shift(int32_t shift, int32_t lo, int32_t hi) { return shift < lo ? lo : shift > hi ? hi : shift; }
+
+AVX512_VNNI void ee_qs8_batch_norm_channels_last_avx512(const int8_t *x, const int32_t *scale, const int32_t *offset,
+                                                         const ee_requantization *q, int8_t *y, size_t channels, size_t pixels) {
+    for (size_t p = 0; p < pixels; p++) {
+        const int8_t *in = x + p * channels;
+        int8_t *out = y + p * channels;
+        size_t c = 0;
+        if (!q->single_rounding) {
+            for (; c + 16 <= channels; c += 16) {
+                const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(in + c)));
+                const __m512i acc = _mm512_add_epi32(_mm512_mullo_epi32(v, _mm512_loadu_si512(scale + c)), _mm512_loadu_si512(offset + c));
+                _mm_storeu_si128((__m128i *)(out + c), _mm512_cvtepi32_epi8(requantize16(acc, q, c)));
+            }
+        }
+        for (; c < channels; c++) {
+            out[c] = ee_qs8_requantize_scalar((int32_t)((uint32_t)in[c] * (uint32_t)scale[c] + (uint32_t)offset[c]), q, c);
+        }
+    }
+}
+
+AVX2_ONLY void ee_qs8_batch_norm_channels_last_avx2(const int8_t *x, const int32_t *scale, const int32_t *offset,
+                                                     const ee_requantization *q, int8_t *y, size_t channels, size_t pixels) {
+    for (size_t p = 0; p < pixels; p++) {
+        const int8_t *in = x + p * channels;
+        int8_t *out = y + p * channels;
+        size_t c = 0;
+        if (!q->single_rounding) {
+            for (; c + 8 <= channels; c += 8) {
+                const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(in + c)));
+                const __m256i acc = _mm256_add_epi32(_mm256_mullo_epi32(v, LOAD8(scale + c)), LOAD8(offset + c));
+                _mm_storel_epi64((__m128i *)(out + c), PACK8(requantize8(acc, q, c)));
+            }
+        }
+        for (; c < channels; c++) {
+            out[c] = ee_qs8_requantize_scalar((int32_t)((uint32_t)in[c] * (uint32_t)scale[c] + (uint32_t)offset[c]), q, c);
+        }
+    }
+}
+
+/// TFLite's int8 add computed lane by lane: each input (x − zp) << left_shift is rescaled with
+/// its multiplier and shift, the two are summed, and the sum requantized with the output's.
+AVX512_VNNI void ee_qs8_add_avx512(const int8_t *a, const int8_t *b, const ee_qs8_add_parameters *p, int8_t *y, size_t count) {
+    const __m512i zpa = _mm512_set1_epi32(p->zero_point_a), zpb = _mm512_set1_epi32(p->zero_point_b);
+    const __m512i ma = _mm512_set1_epi32(p->multiplier_a), mb = _mm512_set1_epi32(p->multiplier_b), mo = _mm512_set1_epi32(p->multiplier_out);
+    const __m512i la = _mm512_set1_epi32(clamp_shift(p->shift_a, 0, 31)), ra = _mm512_set1_epi32(-clamp_shift(p->shift_a, -31, 0));
+    const __m512i lb = _mm512_set1_epi32(clamp_shift(p->shift_b, 0, 31)), rb = _mm512_set1_epi32(-clamp_shift(p->shift_b, -31, 0));
+    const __m512i lo = _mm512_set1_epi32(clamp_shift(p->shift_out, 0, 31)), ro = _mm512_set1_epi32(-clamp_shift(p->shift_out, -31, 0));
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const __m512i xa = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(a + i))), zpa);
+        const __m512i xb = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + i))), zpb);
+        const __m512i shift = _mm512_set1_epi32(p->left_shift);
+        const __m512i sum = _mm512_add_epi32(rescale16v(_mm512_sllv_epi32(xa, shift), ma, la, ra),
+                                             rescale16v(_mm512_sllv_epi32(xb, shift), mb, lb, rb));
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm512_cvtepi32_epi8(requantize16v(sum, mo, lo, ro, p->zero_point_out, p->minimum, p->maximum)));
+    }
+    for (; i < count; i++) y[i] = ee_qs8_add_scalar(a[i], b[i], p);
+}
+
+AVX2_ONLY void ee_qs8_add_avx2(const int8_t *a, const int8_t *b, const ee_qs8_add_parameters *p, int8_t *y, size_t count) {
+    const __m256i zpa = _mm256_set1_epi32(p->zero_point_a), zpb = _mm256_set1_epi32(p->zero_point_b);
+    const __m256i ma = _mm256_set1_epi32(p->multiplier_a), mb = _mm256_set1_epi32(p->multiplier_b), mo = _mm256_set1_epi32(p->multiplier_out);
+    const __m256i la = _mm256_set1_epi32(clamp_shift(p->shift_a, 0, 31)), ra = _mm256_set1_epi32(-clamp_shift(p->shift_a, -31, 0));
+    const __m256i lb = _mm256_set1_epi32(clamp_shift(p->shift_b, 0, 31)), rb = _mm256_set1_epi32(-clamp_shift(p->shift_b, -31, 0));
+    const __m256i lo = _mm256_set1_epi32(clamp_shift(p->shift_out, 0, 31)), ro = _mm256_set1_epi32(-clamp_shift(p->shift_out, -31, 0));
+    const __m256i shift = _mm256_set1_epi32(p->left_shift);
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const __m256i xa = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(a + i))), zpa);
+        const __m256i xb = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + i))), zpb);
+        const __m256i sum = _mm256_add_epi32(rescale8v(_mm256_sllv_epi32(xa, shift), ma, la, ra),
+                                             rescale8v(_mm256_sllv_epi32(xb, shift), mb, lb, rb));
+        _mm_storel_epi64((__m128i *)(y + i), PACK8(requantize8v(sum, mo, lo, ro, p->zero_point_out, p->minimum, p->maximum)));
+    }
+    for (; i < count; i++) y[i] = ee_qs8_add_scalar(a[i], b[i], p);
+}
+
+/// Σ_p e[p]·(v[p][j] − zv) for 16 columns j, exact: e < 2^24+1 is split into 12-bit halves so
+/// that both partial sums stay in int32 (the caller checks k·4096·255 < 2^31).
+INLINE AVX512_VNNI void weighted_sums16(const int32_t *e, const int8_t *v, size_t k, size_t n, size_t j, int32_t zero_point,
+                                        int64_t *out) {
+    __m512i high = _mm512_setzero_si512(), low = _mm512_setzero_si512();
+    const __m512i zv = _mm512_set1_epi32(zero_point), mask = _mm512_set1_epi32(4095);
+    for (size_t p = 0; p < k; p++) {
+        const __m512i d = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(v + p * n + j))), zv);
+        const __m512i ep = _mm512_set1_epi32(e[p]);
+        high = _mm512_add_epi32(high, _mm512_mullo_epi32(_mm512_srli_epi32(ep, 12), d));
+        low = _mm512_add_epi32(low, _mm512_mullo_epi32(_mm512_and_si512(ep, mask), d));
+    }
+    int32_t h[16], l[16];
+    _mm512_storeu_si512(h, high);
+    _mm512_storeu_si512(l, low);
+    for (int i = 0; i < 16; i++) out[i] = (int64_t)h[i] * 4096 + l[i];
+}
+
+INLINE AVX2_ONLY void weighted_sums8(const int32_t *e, const int8_t *v, size_t k, size_t n, size_t j, int32_t zero_point,
+                                     int64_t *out) {
+    __m256i high = _mm256_setzero_si256(), low = _mm256_setzero_si256();
+    const __m256i zv = _mm256_set1_epi32(zero_point), mask = _mm256_set1_epi32(4095);
+    for (size_t p = 0; p < k; p++) {
+        const __m256i d = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(v + p * n + j))), zv);
+        const __m256i ep = _mm256_set1_epi32(e[p]);
+        high = _mm256_add_epi32(high, _mm256_mullo_epi32(_mm256_srli_epi32(ep, 12), d));
+        low = _mm256_add_epi32(low, _mm256_mullo_epi32(_mm256_and_si256(ep, mask), d));
+    }
+    int32_t h[8], l[8];
+    _mm256_storeu_si256((__m256i *)h, high);
+    _mm256_storeu_si256((__m256i *)l, low);
+    for (int i = 0; i < 8; i++) out[i] = (int64_t)h[i] * 4096 + l[i];
+}
+#endif
+
+#if defined(__x86_64__)
+AVX512_VNNI void ee_qs8_weighted_sums_avx512(const int32_t *e, const int8_t *v, size_t k, size_t n, size_t j, int32_t zero_point, int64_t *out) {
+    weighted_sums16(e, v, k, n, j, zero_point, out);
+}
+AVX2_ONLY void ee_qs8_weighted_sums_avx2(const int32_t *e, const int8_t *v, size_t k, size_t n, size_t j, int32_t zero_point, int64_t *out) {
+    weighted_sums8(e, v, k, n, j, zero_point, out);
+}
+#endif

@@ -1,0 +1,234 @@
+// The int8 convolution paths with one group on the native kernels: an implicit GEMM (or a
+// pointwise GEMM) over a channels-last copy of the input, with VNNI or AVX2 tile kernels.
+
+import EarlyExitKernels
+import EarlyExitNativeKernels
+
+/// An int8 convolution prepared for the native tile kernels (`Kernels/Native`).
+///
+/// Arithmetic: the reference computes `Σ (x − zp)·w + bias` in wrapping int32 and requantizes.
+/// The VNNI kernels multiply unsigned bytes, so the input is copied as `u = x XOR 0x80 = x + 128`
+/// and the bias folded as `bias − (zp + 128)·Σw`; the AVX2 kernel multiplies the input widened to
+/// int16, with `bias − zp·Σw`. Both give the reference's accumulator modulo 2^32, so the
+/// requantized outputs are identical bit for bit (the tests compare every path).
+///
+/// Scratch: the converted input `[pixels][k]` (u8 or int16, `k` = input channels rounded up to
+/// the kernel's 4 or 2; the padding channels meet zero weights), then the row pointers.
+struct Int8Convolution {
+    let kernels: KernelSet.Int8Path
+    let geometry: WindowGeometry
+    let path: ConvolutionPath
+    let blocking: ColumnBlocking
+    /// Values per input row (input channels rounded up) and their byte size (1 or 2).
+    let rowLength: Int
+    let elementBytes: Int
+    let weights: UnsafePointer<Int8>
+    let bias: UnsafePointer<Int32>
+    let multipliers: UnsafePointer<Int32>, leftShifts: UnsafePointer<Int32>, rightShifts: UnsafePointer<Int32>,
+        shifts: UnsafePointer<Int32>
+    let outputZeroPoint: Int32, minimum: Int32, maximum: Int32
+    let singleRounding: Bool
+    /// `[pixels][taps]` element offsets into the converted input, −1 for padding.
+    let indirection: UnsafePointer<Int32>?
+    /// One row of the padding value in the converted form.
+    let zeroRow: UnsafeRawPointer
+    let inputChannelsLast: Bool
+    let outputChannelsLast: Bool
+    let pointersOffset: Int
+    let scratchBytes: Int
+
+    /// True when the kernel set has native int8 convolution kernels.
+    static func supported(_ kernels: KernelSet) -> Bool {
+        switch kernels.int8 {
+        case .avx512VNNI, .avxVNNI, .avx2: return true
+        default: return false
+        }
+    }
+
+    static func prepare(_ p: PrepareContext, _ index: Int) throws(ModelError) -> Int8Convolution {
+        let op = p.operators[index]
+        let g = op.geometry
+        let kernels = p.kernels.int8
+        let vnni = kernels != .avx2
+        let lanes = kernels == .avx512VNNI ? 16 : 8
+        let blocking = ColumnBlocking(columns: g.channelsOut, vectorWidth: lanes, registerCount: kernels == .avx512VNNI ? 32 : 16)
+        let group = vnni ? 4 : 2
+        let rowLength = (g.channelsIn + group - 1) / group * group
+        let taps = g.kernelHeight * g.kernelWidth
+        let padded = blocking.paddedColumns
+        let w = p.constantInt8(op.inputs[1])
+        let inputZeroPoint = Int64(p.zeroPoint(op.inputs[0]))
+        // The reference's folded bias must fit int32 (the same load check on every kernel set).
+        _ = try p.foldedBias(index, channels: g.channelsOut)
+        try p.checkChannelRequantization(index, channels: g.channelsOut)
+        func weight(_ co: Int, _ ci: Int, _ tap: Int) -> Int8 {
+            co < g.channelsOut && ci < g.channelsIn ? w[(co * g.channelsIn + ci) * taps + tap] : 0
+        }
+        // Packed weights: for each column block, [tap][k/group][vectors·lanes][group].
+        let groups = rowLength / group
+        let packedBytes = taps * groups * padded * group * (vnni ? 1 : 2)
+        let packed = p.storage.allocate(Int8.self, count: packedBytes)
+        var cursor = 0
+        var start = 0
+        while start * lanes < padded {
+            let vectors = blocking.vectors(at: start)
+            for tap in 0..<taps {
+                for kg in 0..<groups {
+                    for lane in 0..<(vectors * lanes) {
+                        let co = start * lanes + lane
+                        for e in 0..<group {
+                            let value = weight(co, kg * group + e, tap)
+                            if vnni {
+                                packed[cursor] = value
+                                cursor += 1
+                            } else {
+                                let wide = Int16(value)
+                                packed[cursor] = Int8(truncatingIfNeeded: wide)
+                                packed[cursor + 1] = Int8(truncatingIfNeeded: wide >> 8)
+                                cursor += 2
+                            }
+                        }
+                    }
+                }
+            }
+            start += vectors
+        }
+        // Folded bias and requantization arrays, padded to the packed width.
+        let bias = p.storage.allocate(Int32.self, count: padded)
+        let multipliers = p.storage.allocate(Int32.self, count: padded)
+        let leftShifts = p.storage.allocate(Int32.self, count: padded)
+        let rightShifts = p.storage.allocate(Int32.self, count: padded)
+        let shifts = p.storage.allocate(Int32.self, count: padded)
+        let rawBias = p.constantInt32(op.inputs[2]), rawMultipliers = p.constantInt32(op.inputs[3]), rawShifts = p.constantInt32(op.inputs[4])
+        let offset = vnni ? inputZeroPoint + 128 : inputZeroPoint
+        for c in 0..<padded {
+            guard c < g.channelsOut else {
+                bias[c] = 0; multipliers[c] = 0; leftShifts[c] = 0; rightShifts[c] = 0; shifts[c] = 0
+                continue
+            }
+            var sum: Int64 = 0
+            for k in 0..<(taps * g.channelsIn) { sum += Int64(w[c * taps * g.channelsIn + k]) }
+            // Modulo 2^32, as the reference's wrapping accumulator.
+            bias[c] = Int32(truncatingIfNeeded: Int64(rawBias[c]) &- offset &* sum)
+            multipliers[c] = rawMultipliers[c]
+            shifts[c] = rawShifts[c]
+            leftShifts[c] = min(max(rawShifts[c], 0), 31)
+            rightShifts[c] = -min(max(rawShifts[c], -31), 0)
+        }
+        // The indirection table.
+        let unitStride = g.strideHeight == 1 && g.strideWidth == 1
+        let path: ConvolutionPath = taps == 1 && unitStride && g.isUnpadded ? .pointwise : .implicitGEMM
+        var indirection: UnsafePointer<Int32>?
+        if path == .implicitGEMM {
+            let table = p.storage.allocate(Int32.self, count: g.heightOut * g.widthOut * taps)
+            var slot = 0
+            for oy in 0..<g.heightOut {
+                for ox in 0..<g.widthOut {
+                    for ky in 0..<g.kernelHeight {
+                        for kx in 0..<g.kernelWidth {
+                            let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
+                            let ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth
+                            let inside = iy >= 0 && iy < g.heightIn && ix >= 0 && ix < g.widthIn
+                            table[slot] = inside ? Int32((iy * g.widthIn + ix) * rowLength) : -1
+                            slot += 1
+                        }
+                    }
+                }
+            }
+            indirection = UnsafePointer(table)
+        }
+        // The padding row: the input zero point (the real 0) in the converted form.
+        let zero = p.storage.allocate(Int16.self, count: rowLength)
+        let zeroBytes = UnsafeMutableRawPointer(zero)
+        for i in 0..<rowLength {
+            if vnni {
+                zeroBytes.storeBytes(of: UInt8(truncatingIfNeeded: inputZeroPoint + 128), toByteOffset: i, as: UInt8.self)
+            } else {
+                zero[i] = Int16(inputZeroPoint)
+            }
+        }
+        let elementBytes = vnni ? 1 : 2
+        let pixelsIn = g.heightIn * g.widthIn
+        let convertedBytes = (pixelsIn * rowLength * elementBytes + 63) / 64 * 64
+        let pointerBytes = taps * blocking.rowsPerTile * MemoryLayout<UnsafeRawPointer>.stride
+        let zp = p.zeroPoint(op.output)
+        return Int8Convolution(kernels: kernels, geometry: g, path: path, blocking: blocking, rowLength: rowLength,
+                               elementBytes: elementBytes, weights: UnsafePointer(packed), bias: UnsafePointer(bias),
+                               multipliers: UnsafePointer(multipliers), leftShifts: UnsafePointer(leftShifts),
+                               rightShifts: UnsafePointer(rightShifts), shifts: UnsafePointer(shifts), outputZeroPoint: zp,
+                               minimum: op.activation == .relu ? max(-128, zp) : -128, maximum: 127,
+                               singleRounding: op.attributes[11] == 1, indirection: indirection, zeroRow: UnsafeRawPointer(zero),
+                               inputChannelsLast: p.layouts[op.inputs[0]] == .channelsLast,
+                               outputChannelsLast: p.layouts[op.output] == .channelsLast,
+                               pointersOffset: convertedBytes, scratchBytes: convertedBytes + pointerBytes)
+    }
+
+    func evaluate(_ x: ExecutionContext, operator index: Int, input: Int, output: Int) {
+        let g = geometry
+        let scratch = x.scratch(index)
+        let source = x.int8s(input)
+        let pixelsIn = g.heightIn * g.widthIn
+        let channels = g.channelsIn
+        // The converted input: u8 (x + 128) or int16, channels-last, rows of `rowLength`.
+        if elementBytes == 1 {
+            ee_qs8_convert_rows_u8(source, pixelsIn, channels, rowLength, inputChannelsLast ? 1 : 0,
+                                   scratch.assumingMemoryBound(to: UInt8.self))
+        } else {
+            ee_qs8_convert_rows_i16(source, pixelsIn, channels, rowLength, inputChannelsLast ? 1 : 0,
+                                    scratch.assumingMemoryBound(to: Int16.self))
+        }
+        let rows = UnsafeRawPointer(scratch)
+        let pointers = (scratch + pointersOffset).assumingMemoryBound(to: Optional<UnsafeRawPointer>.self)
+        let pixels = g.heightOut * g.widthOut
+        let taps = path == .implicitGEMM ? g.kernelHeight * g.kernelWidth : 1
+        let rowTile = blocking.rowsPerTile
+        let lanes = blocking.width
+        let y = x.int8s(output)
+        var tile = ee_qs8_tile()
+        tile.rows = UnsafePointer(pointers)
+        tile.taps = taps
+        tile.k = rowLength
+        tile.requantization = ee_requantization(multipliers: multipliers, left_shifts: leftShifts, right_shifts: rightShifts,
+                                                shifts: shifts, output_zero_point: outputZeroPoint, minimum: minimum,
+                                                maximum: maximum, single_rounding: singleRounding ? 1 : 0)
+        tile.output_row_stride = outputChannelsLast ? g.channelsOut : 1
+        tile.output_column_stride = outputChannelsLast ? 1 : pixels
+        tile.row_tile = rowTile
+        let weightBytesPerColumn = taps * rowLength * elementBytes
+        var row0 = 0
+        while row0 < pixels {
+            let count = min(rowTile, pixels - row0)
+            var slot = 0
+            for t in 0..<taps {
+                for j in 0..<rowTile {
+                    let r = row0 + min(j, count - 1)
+                    if let indirection {
+                        let offset = Int(indirection[r * taps + t])
+                        pointers[slot] = offset < 0 ? zeroRow : rows + offset * elementBytes
+                    } else {
+                        pointers[slot] = rows + r * rowLength * elementBytes
+                    }
+                    slot += 1
+                }
+            }
+            tile.row_count = count
+            var start = 0
+            while start * lanes < blocking.paddedColumns {
+                let vectors = blocking.vectors(at: start)
+                let column = start * lanes
+                tile.vectors = vectors
+                tile.weights = weights + column * weightBytesPerColumn
+                tile.requantization.multipliers = multipliers + column
+                tile.requantization.left_shifts = leftShifts + column
+                tile.requantization.right_shifts = rightShifts + column
+                tile.requantization.shifts = shifts + column
+                tile.bias = bias + column
+                tile.output = y + row0 * tile.output_row_stride + column * tile.output_column_stride
+                tile.column_count = min(vectors * lanes, g.channelsOut - column)
+                Int8KernelTable.tile(kernels, &tile)
+                start += vectors
+            }
+            row0 += rowTile
+        }
+    }
+}
