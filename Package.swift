@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "EarlyExit",
                 dependencies: ["EarlyExitPlatform", "EarlyExitKernels", "EarlyExitKernelsAVX2", "EarlyExitKernelsAVX512"],
                 exclude: ["Kernels/Generic", "Kernels/AVX2", "Kernels/AVX512"], swiftSettings: coreOnlySettings),
-        .target(name: "EarlyExitC", dependencies: ["EarlyExit"]),
+        .target(name: "EarlyExitC", dependencies: ["EarlyExit", "EarlyExitPlatform"]),
         // Counts heap allocations (glibc interposition) so tests and `bench` can prove `run` allocates nothing.
         .target(name: "CAllocationCounter"),
         // Host-side tools: ONNX reader and lowering, .eem writer, datasets, tuner, reports.
