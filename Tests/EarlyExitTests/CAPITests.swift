@@ -309,7 +309,10 @@ final class CAPITests: XCTestCase {
 
     /// How many lines of /proc/self/maps end with `path`.
     private func mappings(of path: String) throws -> Int {
-        let maps = try String(contentsOfFile: "/proc/self/maps", encoding: .utf8)
+        // Read to the end: /proc files report size 0, and a read sized by the file would stop early.
+        let handle = try XCTUnwrap(FileHandle(forReadingAtPath: "/proc/self/maps"))
+        defer { try? handle.close() }
+        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
         return maps.split(separator: "\n").filter { $0.hasSuffix(path) }.count
     }
 
