@@ -42,7 +42,7 @@ for target in host aarch64 armv7em; do
   fi
 done
 swiftc -enable-experimental-feature Embedded -target armv7em-none-none-eabi -wmo -Osize -parse-as-library \
-  -module-name EarlyExit -c Sources/EarlyExit/*.swift -o "$work/core-armv7em.o"
+  -module-name EarlyExit -c $(find Sources/EarlyExit -name "*.swift" | sort) -o "$work/core-armv7em.o"
 
 declare -A measured
 measured[core_armv7em]="$(text_data "$work/core-armv7em.o")"
