@@ -1,5 +1,5 @@
 /*
- * platform.c: the OS services of earlyexit_platform.h.
+ * os.c: the OS services of earlyexit_os.h (CPU queries are in cpu.c).
  *
  * Hosted POSIX targets (Linux, the BSDs, macOS) get the real calls; anything else, in
  * particular bare-metal Arm (armv7em-none-eabi, no file system, no mmap), gets versions that
@@ -13,7 +13,7 @@
 #endif
 #endif
 
-#include "earlyexit_platform.h"
+#include "earlyexit_os.h"
 
 #include <stdint.h>
 

@@ -1,19 +1,20 @@
 /*
- * earlyexit_platform.h: platform services the Swift core cannot express, for the C API.
+ * earlyexit_os.h: the OS services of the platform target (earlyexit_cpu.h has the CPU queries):
+ * what the Swift core cannot express, for the C API.
  *
- * The core (Sources/EarlyExit) imports nothing, not even the C library, so that it compiles in
- * Embedded Swift mode for any target. What needs the operating system or the CPU lives here, in
- * plain C, guarded by #if so that it compiles everywhere: on a target without the service (bare
- * metal has no file system) the call returns EARLYEXIT_PLATFORM_UNSUPPORTED instead.
+ * The Swift code does not import the C library, so that it compiles in Embedded Swift mode for
+ * any target. What needs the operating system lives here, in plain C, guarded by #if so that it
+ * compiles everywhere: on a target without the service (bare metal has no file system) the call
+ * returns EARLYEXIT_PLATFORM_UNSUPPORTED instead.
  *
- *   - OS: map a whole file read-only (ee_model_open_file), aligned allocation (ee_arena_alloc).
- *   - CPU: feature queries belong here too (none yet).
+ *   - files: map a whole file read-only (ee_model_open_file);
+ *   - memory: aligned allocation (ee_arena_alloc).
  *
  * This is an internal interface of libearlyexit.a (the functions are made local when the
  * library is built); applications use include/earlyexit.h.
  */
-#ifndef EARLYEXIT_PLATFORM_H
-#define EARLYEXIT_PLATFORM_H
+#ifndef EARLYEXIT_OS_H
+#define EARLYEXIT_OS_H
 
 #include <stddef.h>
 
@@ -54,11 +55,8 @@ void *earlyexit_platform_aligned_alloc(size_t alignment, size_t size);
 /** Frees what earlyexit_platform_aligned_alloc returned. */
 void earlyexit_platform_free(void *pointer);
 
-/* ---- CPU ------------------------------------------------------------------------------- */
-/* (CPU feature queries for run-time kernel selection go here.) */
-
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* EARLYEXIT_PLATFORM_H */
+#endif /* EARLYEXIT_OS_H */
