@@ -228,7 +228,10 @@ final class FirstHourTests: XCTestCase {
             XCTAssertEqual(lines.first, "early-exit \(EarlyExitVersion.string) (runtime and C API \(EarlyExitVersion.string))")
             XCTAssertTrue(lines.contains(".eem format: reads version \(EEMFormat.versionMajor).x (any minor version), writes \(EEMFormat.versionMajor).\(EEMFormat.versionMinor)"), result.out)
             XCTAssertTrue(lines.contains("build: \(BuildInfo.description)"), result.out)
-            XCTAssertFalse(result.out.contains("kernels"), "no kernels line until the core selects kernels at run time")
+            let kernels = try XCTUnwrap(lines.first { $0.hasPrefix("kernels: ") }, result.out)
+            let selected = try KernelSet.selected()
+            XCTAssertTrue(kernels.hasPrefix("kernels: \(selected.description) ("), kernels)
+            XCTAssertTrue(kernels.hasSuffix("this CPU supports: " + KernelSet.supported.map(\.name).joined(separator: ", ")), kernels)
         }
         XCTAssertEqual(cli(["--version", "extra"]).status, 2)
         XCTAssertTrue(cli(["--help"]).out.contains("--version"))
