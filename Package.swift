@@ -57,7 +57,7 @@ let package = Package(
                 dependencies: ["EarlyExitPlatform", "EarlyExitNativeKernels", "EarlyExitKernels", "EarlyExitKernelsAVX2",
                                "EarlyExitKernelsAVX512"],
                 exclude: ["Kernels/Generic", "Kernels/AVX2", "Kernels/AVX512", "Kernels/Native"], swiftSettings: coreOnlySettings),
-        .target(name: "EarlyExitC", dependencies: ["EarlyExit"]),
+        .target(name: "EarlyExitC", dependencies: ["EarlyExit", "EarlyExitPlatform"]),
         // Counts heap allocations (glibc interposition) so tests and `bench` can prove `run` allocates nothing.
         .target(name: "CAllocationCounter"),
         // Host-side tools: ONNX reader and lowering, .eem writer, datasets, tuner, reports.

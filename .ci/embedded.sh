@@ -129,6 +129,15 @@ check_target() {
   fi
   [ -z "$MODEL_INT8" ] || compare "$name" "$runner" "$dir/classify" "$count" "int8 model" "$MODEL_INT8"
   compare "$name" "$runner" "$dir/classify-embedded" "$count" "model compiled in (export-c)" -
+  # The IDX files as shipped (gzip) must give the same lines as their gunzipped copies.
+  if $runner "$dir/classify" "$MODEL" --images Models/fashion-test-sample-images-idx3-ubyte.gz \
+      --labels Models/fashion-test-sample-labels-idx1-ubyte.gz --limit "$count" > "$dir/classify-gz.txt" 2>&1 &&
+     $runner "$dir/classify" "$MODEL" --images "$work/images.idx" --labels "$work/labels.idx" --limit "$count" > "$dir/classify-raw.txt" 2>&1 &&
+     diff -q "$dir/classify-gz.txt" "$dir/classify-raw.txt" > /dev/null; then
+    pass "$name classify reads the .gz files as shipped: the same $count lines as from the raw files"
+  else
+    fail "$name classify on the .gz files differs from the raw files"; head -n 3 "$dir/classify-gz.txt"
+  fi
 }
 
 # No Swift symbol may remain undefined in a binary, and the binary needs nothing but libc and libm.
@@ -177,6 +186,10 @@ for file in build/lib/host/libearlyexit.a build/lib/aarch64/libearlyexit.a "$hos
     "$(awk '{print $2 + $3}' <<< "$sizes")"
 done
 echo "(the aarch64 classify is static: its text includes glibc)"
+
+echo "== the sizes quoted in README.md and docs/EMBEDDED.md (scripts/sizes.sh --check, within 5%)"
+if scripts/sizes.sh --check > "$work/sizes.log" 2>&1; then pass "$(tail -n 1 "$work/sizes.log")"
+else cat "$work/sizes.log"; fail "documented sizes are stale: run scripts/sizes.sh --update"; fi
 
 echo "embedded checks took $((SECONDS - start)) s"
 echo "embedded: $passed passed, $failed failed"

@@ -6,16 +6,26 @@
  *         (build the library with scripts/build-static-lib.sh; see docs/EMBEDDED.md).
  *         The library needs only libc and libm: no Swift runtime or toolchain.
  *
- * Typical use:
+ * Typical use (C99; every call returns an ee_status, EE_OK is 0: check each one):
  *
  *     ee_model *model;  char message[256];
- *     if (ee_model_open(bytes, size, &model, message, sizeof message) != EE_OK) { puts(message); ... }
- *     size_t arena_size;  ee_model_arena_size(model, &arena_size);
- *     void *arena = aligned_alloc(EE_ARENA_ALIGNMENT, round_up(arena_size, EE_ARENA_ALIGNMENT));
+ *     if (ee_model_open_file("model.eem", &model, message, sizeof message) != EE_OK) { puts(message); ... }
+ *     void *arena;  size_t arena_size;
+ *     ee_arena_alloc(model, &arena, &arena_size);          (64-byte aligned, ee_model_arena_size() bytes)
  *     ee_interpreter *interp;  ee_interpreter_create(model, arena, arena_size, &interp);
- *     ee_result result;  ee_interpreter_run(interp, input, input_count, &result);
+ *     ee_result result;  ee_interpreter_run_pixels(interp, pixels, pixel_count, &result);   (uint8_t, NCHW)
  *     ... result.class_index, result.exit_index, result.macs ...
- *     ee_interpreter_close(interp);  ee_model_close(model);  free(arena);
+ *     ee_interpreter_close(interp);  ee_model_close(model);  ee_arena_free(arena);
+ *
+ * Without a file system or a heap: ee_model_open() on bytes in memory (a C array from
+ * `early-exit export-c`), and an arena carved out of a static buffer with ee_arena_align():
+ *
+ *     static unsigned char buffer[EE_ARENA_BUFFER_SIZE(ARENA_SIZE)];   (ARENA_SIZE: `early-exit info`)
+ *     void *arena;  size_t arena_size;  ee_arena_align(buffer, sizeof buffer, &arena, &arena_size);
+ *
+ * Pixels or floats: ee_interpreter_run_pixels() takes 8-bit pixels and applies the model's
+ * stored normalization ((p / 255 - mean[c]) / std[c]) inside, exactly as `early-exit` does for
+ * IDX images; ee_interpreter_run() takes the network's input itself, already normalized.
  *
  * Ownership and lifetimes
  *   - The model bytes belong to the caller and are used in place (never copied): the buffer
@@ -29,9 +39,10 @@
  *   - Every pointer passed in (inputs, thresholds, output arrays) is only used during the call.
  *
  * Allocation
- *   ee_model_open allocates the model's tables (sizes proportional to the model's tensor and
- *   operator counts) and its handle; ee_interpreter_create allocates a small handle and two
- *   threshold rows. Nothing else allocates: in particular ee_interpreter_run,
+ *   ee_model_open and ee_model_open_file allocate the model's tables (sizes proportional to the
+ *   model's tensor and operator counts) and its handle; ee_interpreter_create allocates a small
+ *   handle and two threshold rows; ee_arena_alloc allocates the arena it returns. Nothing else
+ *   allocates: in particular ee_interpreter_run, ee_interpreter_run_pixels,
  *   ee_interpreter_set_policy and every query use no heap and take bounded time.
  *
  * Thread safety
@@ -61,8 +72,17 @@
 extern "C" {
 #endif
 
+/** The library version these declarations belong to; ee_version_number() is the library's own. */
+#define EE_VERSION_MAJOR 0
+#define EE_VERSION_MINOR 1
+#define EE_VERSION_PATCH 0
+#define EE_VERSION_NUMBER ((EE_VERSION_MAJOR << 16) | (EE_VERSION_MINOR << 8) | EE_VERSION_PATCH)
+
 /** Required alignment of an interpreter's arena, in bytes. */
 #define EE_ARENA_ALIGNMENT 64
+/** Bytes of a buffer that always holds an aligned arena of `arena_size` bytes, whatever the
+ *  buffer's own alignment (C99: malloc or a static array, then ee_arena_align()). */
+#define EE_ARENA_BUFFER_SIZE(arena_size) ((arena_size) + EE_ARENA_ALIGNMENT - 1)
 /** Required alignment of the model buffer's base address (64 is recommended). */
 #define EE_MODEL_ALIGNMENT 16
 /** The largest rank of a tensor shape. */
@@ -109,7 +129,17 @@ typedef enum ee_status {
     EE_ERR_BUFFER_TOO_SMALL = 18,
     /** A float32 run produced a NaN or infinite score or gate: the model's weights or input
         normalization overflow float32 on this input. No result is kept (EE_ERR_NO_RESULT after). */
-    EE_ERR_NON_FINITE_OUTPUT = 19
+    EE_ERR_NON_FINITE_OUTPUT = 19,
+    /** ee_interpreter_run_pixels on a model that records no input normalization (mean/std):
+        what a pixel means is unknown. Store one (`early-exit convert --mean M --std S`), or
+        normalize yourself and call ee_interpreter_run. */
+    EE_ERR_NO_NORMALIZATION = 20,
+    /** The model file cannot be opened, read or mapped (the message says why). */
+    EE_ERR_FILE = 21,
+    /** Not available on this platform (ee_model_open_file without a file system). */
+    EE_ERR_UNSUPPORTED = 22,
+    /** Memory could not be allocated. */
+    EE_ERR_OUT_OF_MEMORY = 23
 } ee_status;
 
 /** The confidence signal an exit is judged by. */
@@ -158,6 +188,20 @@ typedef struct ee_interpreter ee_interpreter;
 /** A static, NUL-terminated description of a status code ("unknown status code" for others). */
 const char *ee_status_string(ee_status status);
 
+/* ---- Versions -------------------------------------------------------------------------- */
+
+/** The library's version, "MAJOR.MINOR.PATCH" (static, NUL-terminated). */
+const char *ee_version(void);
+
+/** The library's version as (major << 16) | (minor << 8) | patch; compare it with
+ *  EE_VERSION_NUMBER to catch a header that does not belong to the library. */
+uint32_t ee_version_number(void);
+
+/** The .eem format version this library reads: files of major version *out_major, any minor
+ *  version (later minors only add meaning to fields that earlier ones require to be zero);
+ *  *out_minor is the newest minor version it knows. */
+ee_status ee_format_version(uint32_t *out_major, uint32_t *out_minor);
+
 /* ---- Models ---------------------------------------------------------------------------- */
 
 /**
@@ -169,6 +213,19 @@ const char *ee_status_string(ee_status status);
  * problem (byte offset, tensor, operator or exit index) on failure.
  */
 ee_status ee_model_open(const void *data, size_t size, ee_model **out_model, char *message, size_t capacity);
+
+/**
+ * Opens and fully validates the model file at `path` (a NUL-terminated path), memory-mapped
+ * read-only: the weights are used in place from the page cache, not copied. The mapping is
+ * released when the model handle and every interpreter created from it are closed; the file
+ * must not be truncated or rewritten meanwhile (replace it with a rename instead, as the
+ * `early-exit` tools do). On success *out_model is the new handle; on failure it is set to NULL
+ * (when out_model is not NULL) and nothing stays mapped or open. message and capacity work as
+ * in ee_model_open (the message names the file). EE_ERR_FILE when the file cannot be opened
+ * or mapped (missing, a directory, no permission), EE_ERR_UNSUPPORTED on a platform without
+ * files (bare metal: use ee_model_open), else the statuses of ee_model_open.
+ */
+ee_status ee_model_open_file(const char *path, ee_model **out_model, char *message, size_t capacity);
 
 /** Closes a model handle. Interpreters created from it stay usable until they are closed. */
 ee_status ee_model_close(ee_model *model);
@@ -220,6 +277,30 @@ ee_status ee_model_class_name(const ee_model *model, size_t index, char *buffer,
 ee_status ee_model_default_policy(const ee_model *model, ee_signal *out_signal, float *thresholds, size_t capacity,
                                   uint32_t *out_flags);
 
+/* ---- Arenas ---------------------------------------------------------------------------- */
+
+/**
+ * Allocates an arena for interpreters of `model`: ee_model_arena_size() bytes (*out_size),
+ * EE_ARENA_ALIGNMENT-byte aligned, contents unspecified. Release it with ee_arena_free() once
+ * the interpreter using it is closed. EE_ERR_OUT_OF_MEMORY when the allocation fails (the
+ * outputs are unchanged).
+ */
+ee_status ee_arena_alloc(const ee_model *model, void **out_arena, size_t *out_size);
+
+/** Frees an arena from ee_arena_alloc(). EE_ERR_MISALIGNED_ARENA for a pointer that cannot be
+ *  one (not EE_ARENA_ALIGNMENT-byte aligned); other pointers cannot be checked. */
+ee_status ee_arena_free(void *arena);
+
+/**
+ * Finds the arena inside a caller-owned buffer of `size` bytes of any alignment (malloc in C99,
+ * or a static array): *out_arena is the buffer's first EE_ARENA_ALIGNMENT-aligned address and
+ * *out_size the bytes from there to the buffer's end. A buffer of
+ * EE_ARENA_BUFFER_SIZE(ee_model_arena_size()) bytes always holds the model's arena. Allocates
+ * nothing. EE_ERR_ARENA_TOO_SMALL when no byte of the buffer is aligned; EE_ERR_OUT_OF_RANGE
+ * when buffer + size runs past the end of the address space.
+ */
+ee_status ee_arena_align(void *buffer, size_t size, void **out_arena, size_t *out_size);
+
 /* ---- Interpreters ---------------------------------------------------------------------- */
 
 /**
@@ -243,13 +324,27 @@ ee_status ee_interpreter_set_policy(ee_interpreter *interpreter, ee_signal signa
 
 /**
  * Runs one inference on a float32 input of `count` values (ee_model_input_size()), laid out
- * as the input tensor (NCHW) and already normalized. For an int8 (quantized) model the values
+ * as the input tensor (NCHW) and already normalized (for 8-bit pixels use
+ * ee_interpreter_run_pixels, which applies the model's normalization). For an int8 (quantized) model the values
  * are quantized with the input tensor's scale and zero point on the way in. Writes the result
  * to *out_result when it is not NULL. Does not allocate. EE_ERR_BAD_INPUT for a wrong count or
  * a NaN or infinite value; EE_ERR_NON_FINITE_OUTPUT when a float32 model's evaluated exits
  * produce NaN or infinite logits or gates (no result is kept).
  */
 ee_status ee_interpreter_run(ee_interpreter *interpreter, const float *input, size_t count, ee_result *out_result);
+
+/**
+ * Runs one inference on 8-bit pixels: `count` (ee_model_input_size()) bytes laid out as the
+ * input tensor (NCHW, channel planes one after the other, as IDX files and most planar camera
+ * formats store them; convert interleaved RGB first). Each pixel p of channel c becomes
+ * (p / 255.0f - mean[c]) / std[c] with the model's stored normalization
+ * (ee_model_normalization), computed in float32 exactly as `early-exit` normalizes IDX images,
+ * and is written straight into the interpreter's input (for an int8 model, quantized as
+ * ee_interpreter_run quantizes a float input). The result equals ee_interpreter_run on those
+ * floats. Does not allocate. EE_ERR_NO_NORMALIZATION when the model records no normalization;
+ * EE_ERR_BAD_INPUT for a wrong count; EE_ERR_NON_FINITE_OUTPUT as ee_interpreter_run.
+ */
+ee_status ee_interpreter_run_pixels(ee_interpreter *interpreter, const uint8_t *pixels, size_t count, ee_result *out_result);
 
 /**
  * Runs one inference of an int8 (quantized) model on an input already quantized with the input
@@ -267,8 +362,10 @@ ee_status ee_model_input_quantization(const ee_model *model, float *out_scale, i
 /** The result of the last successful run (EE_ERR_NO_RESULT before the first). */
 ee_status ee_interpreter_result(const ee_interpreter *interpreter, ee_result *out_result);
 
-/** Copies the last run's class scores (class count values: log-probabilities, or their
- *  gate-weighted combination) into scores, which holds capacity floats. */
+/** Copies the last run's class scores (class count values) into scores, which holds capacity
+ *  floats: the log-probabilities (log-softmax) of the exit taken, or, at full depth or with
+ *  EE_POLICY_COMBINE_SEEN_EXITS, the eq. 9 gate-weighted sum of the evaluated exits'
+ *  log-probabilities. Probabilities are their softmax: exp(s[c] - max) / sum over c. */
 ee_status ee_interpreter_scores(const ee_interpreter *interpreter, float *scores, size_t capacity);
 
 /** Copies the gates of the exits the last run evaluated (exits_evaluated values) into gates,

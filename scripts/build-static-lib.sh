@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Builds libearlyexit.a: the core (Sources/EarlyExit) and the C API (Sources/EarlyExitC,
-# include/earlyexit.h) compiled together as ONE Embedded Swift module, so that a C or C++
-# program links it with a plain C compiler and needs nothing but libc and libm.
+# include/earlyexit.h) compiled together as ONE Embedded Swift module, plus the platform services
+# in C (Sources/EarlyExitPlatform: CPU detection, file mapping, aligned allocation), so that a C
+# or C++ program links it with a plain C compiler and needs nothing but libc and libm.
 #
 # usage: scripts/build-static-lib.sh [host|aarch64|armv7em|all]    (default: host)
 #   host     the machine's own Linux (x86_64-unknown-linux-gnu)  -> build/lib/host/libearlyexit.a
 #   aarch64  64-bit Arm Linux (link with aarch64-linux-gnu-gcc)   -> build/lib/aarch64/libearlyexit.a
 #   armv7em  Cortex-M4/M7 bare metal (thumbv7em, soft-float ABI)  -> build/lib/armv7em/libearlyexit.a
 #   all      host and aarch64
+#
+# The aarch64 library is for Linux programs: its C platform files are compiled for
+# aarch64-linux-gnu (file mapping, getauxval), with aarch64-linux-gnu-gcc (Debian's
+# gcc-aarch64-linux-gnu and libc6-dev-arm64-cross: the target's headers are needed) or else the
+# toolchain's clang with --sysroot=/usr/aarch64-linux-gnu. On armv7em (bare metal) they compile
+# to stubs: ee_model_open_file returns EE_ERR_UNSUPPORTED there.
 #
 # Environment: EARLYEXIT_OPT (default -Osize; -O for speed), SWIFTC, and SWIFT_BIN (the
 # toolchain's bin folder, for ld.lld, llvm-objcopy and llvm-ar; found next to swiftc).
@@ -76,6 +83,7 @@ build() {
   compile_embedded_modules "$target" "$OPT" "$work/modules" Sources/EarlyExitC/*.swift 2> "$work/swiftc.log" \
     || { cat "$work/swiftc.log" >&2; exit 1; }
   grep -E "error" "$work/swiftc.log" >&2 || true
+  [ "$name" = aarch64 ] && linux_platform_objects "$work/modules"
   "$LLD" -r "${EMBEDDED_OBJECTS[@]}" -o "$work/earlyexit-all.o"
 
   local roots=()
@@ -95,6 +103,27 @@ build() {
   "$AR" rcs "$out/libearlyexit.a" "$work/earlyexit.o"
   echo "   $out/libearlyexit.a ($(wc -c < "$out/libearlyexit.a") bytes); undefined symbols, all from libc/libm:"
   echo "   $("$NM" -u "$work/earlyexit.o" | awk '{print $2}' | tr '\n' ' ')"
+}
+
+# Recompiles Sources/EarlyExitPlatform/*.c for aarch64 Linux (compile_embedded_modules built them
+# for the bare-metal triple, where the OS services are stubs) and puts them in EMBEDDED_OBJECTS.
+linux_platform_objects() {
+  local dir="$1" cc flags=(-c -Os -ffunction-sections -fdata-sections -fPIC -std=gnu11 -Wall -Wextra -Werror
+    -I Sources/EarlyExitPlatform/include) c object objects=()
+  if command -v aarch64-linux-gnu-gcc > /dev/null; then cc=aarch64-linux-gnu-gcc
+  elif [ -d /usr/aarch64-linux-gnu/include ]; then cc="$SWIFT_BIN/clang"; flags+=(--target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu)
+  else
+    echo "error: no C compiler for aarch64 Linux: install gcc-aarch64-linux-gnu and libc6-dev-arm64-cross" >&2; exit 1
+  fi
+  for object in "${EMBEDDED_OBJECTS[@]}"; do
+    case "$object" in "$dir"/c-EarlyExitPlatform-*.o) ;; *) objects+=("$object") ;; esac
+  done
+  for c in Sources/EarlyExitPlatform/*.c; do
+    object="$dir/linux-platform-$(basename "$c" .c).o"
+    "$cc" "${flags[@]}" "$c" -o "$object"
+    objects+=("$object")
+  done
+  EMBEDDED_OBJECTS=("${objects[@]}")
 }
 
 # The names of the symbols that relocations of an object refer to.

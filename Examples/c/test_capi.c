@@ -3,6 +3,8 @@
  *
  * usage: test_capi MODEL.eem
  *
+ * The file is also opened with ee_model_open_file, and temporary files are written to $TMPDIR
+ * (default /tmp) for its error paths.
  * Prints one line per failed check and, last, "N passed, M failed"; exits 1 when a check failed.
  * The model may be any valid .eem with at least one early exit.
  *
@@ -17,8 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int passed, failed;
+
+/* The highest status code of the header. */
+#define EE_LAST_STATUS EE_ERR_OUT_OF_MEMORY
 
 #ifdef EE_COUNT_ALLOCATIONS
 /* Every allocation of the program and the library goes through these (see the link flags). */
@@ -102,15 +108,15 @@ static ee_status open_copy(const unsigned char *bytes, size_t size, char *messag
 static void *new_arena(size_t size) { return aligned_alloc(EE_ARENA_ALIGNMENT, (size + 127) / 64 * 64 + 64); }
 
 static void test_status_strings(void) {
-    const char *seen[EE_ERR_NON_FINITE_OUTPUT + 1];
-    for (int code = EE_OK; code <= EE_ERR_NON_FINITE_OUTPUT; code++) {
+    const char *seen[EE_LAST_STATUS + 1];
+    for (int code = EE_OK; code <= EE_LAST_STATUS; code++) {
         const char *text = ee_status_string((ee_status)code);
         CHECK(text != NULL && strlen(text) > 0 && strcmp(text, "unknown status code") != 0);
         for (int other = 0; other < code; other++) CHECK(strcmp(seen[other], text) != 0);
         seen[code] = text;
     }
     CHECK(strcmp(ee_status_string(EE_OK), "ok") == 0);
-    CHECK(strcmp(ee_status_string((ee_status)(EE_ERR_NON_FINITE_OUTPUT + 1)), "unknown status code") == 0);
+    CHECK(strcmp(ee_status_string((ee_status)(EE_LAST_STATUS + 1)), "unknown status code") == 0);
     CHECK(strcmp(ee_status_string((ee_status)-1), "unknown status code") == 0);
     CHECK(strcmp(ee_status_string((ee_status)1000000), "unknown status code") == 0);
 }
@@ -577,6 +583,268 @@ static void test_int8_entry(ee_model *model) {
     free(arena);
 }
 
+/* ---- The first steps: versions, files, arenas, pixels ---------------------------------- */
+
+static void test_versions(void) {
+    char expected[64];
+    snprintf(expected, sizeof expected, "%d.%d.%d", EE_VERSION_MAJOR, EE_VERSION_MINOR, EE_VERSION_PATCH);
+    CHECK(ee_version() != NULL && strcmp(ee_version(), expected) == 0);
+    CHECK(ee_version_number() == (uint32_t)EE_VERSION_NUMBER);
+    uint32_t major = 77, minor = 77;
+    EXPECT(ee_format_version(NULL, &minor), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_format_version(&major, NULL), EE_ERR_NULL_ARGUMENT);
+    CHECK(minor == 77);
+    EXPECT(ee_format_version(&major, &minor), EE_OK);
+    CHECK(major == 1 && minor < 1000);
+}
+
+/* How many lines of /proc/self/maps name `path` (-1 when the file cannot be read). */
+static int mappings_of(const char *path) {
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps) return -1;
+    char line[4096];
+    int count = 0;
+    while (fgets(line, sizeof line, maps)) {
+        size_t length = strlen(line);
+        if (length > 0 && line[length - 1] == '\n') line[--length] = '\0';
+        size_t name = strlen(path);
+        if (length >= name && strcmp(line + length - name, path) == 0) count++;
+    }
+    fclose(maps);
+    return count;
+}
+
+static void write_file(const char *path, const unsigned char *bytes, size_t size) {
+    FILE *file = fopen(path, "wb");
+    if (!file || (size > 0 && fwrite(bytes, 1, size, file) != size) || fclose(file) != 0) {
+        printf("cannot write %s\n", path);
+        exit(2);
+    }
+}
+
+static void test_open_file(const char *model_path, const unsigned char *bytes, size_t size) {
+    char message[512], path[512];
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp) tmp = "/tmp";
+    ee_model *model = (ee_model *)&message; /* must be reset to NULL on failure */
+
+    /* NULL arguments and message buffers, as ee_model_open. */
+    strcpy(message, "x");
+    EXPECT(ee_model_open_file(NULL, &model, message, sizeof message), EE_ERR_NULL_ARGUMENT);
+    CHECK(model == NULL && strlen(message) > 0 && strcmp(message, "x") != 0);
+    EXPECT(ee_model_open_file(model_path, NULL, message, sizeof message), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_model_open_file(NULL, NULL, NULL, 0), EE_ERR_NULL_ARGUMENT);
+
+    /* Files that cannot be opened or mapped, named in the message. */
+    snprintf(path, sizeof path, "%s/earlyexit-no-such-file-%ld.eem", tmp, (long)getpid());
+    model = (ee_model *)&message;
+    EXPECT(ee_model_open_file(path, &model, message, sizeof message), EE_ERR_FILE);
+    CHECK(model == NULL && strstr(message, path) != NULL);
+    EXPECT(ee_model_open_file(tmp, &model, message, sizeof message), EE_ERR_FILE); /* a directory */
+    CHECK(strstr(message, "not a regular file") != NULL);
+    memset(message, 'z', sizeof message);
+    EXPECT(ee_model_open_file(path, &model, message, 10), EE_ERR_FILE);
+    CHECK(strlen(message) == 9 && message[10] == 'z');
+    message[0] = 'k';
+    EXPECT(ee_model_open_file(path, &model, message, 0), EE_ERR_FILE);
+    CHECK(message[0] == 'k');
+
+    /* Files that are not valid models: every status of ee_model_open, nothing left mapped. */
+    snprintf(path, sizeof path, "%s/earlyexit-test-capi-%ld.eem", tmp, (long)getpid());
+    write_file(path, bytes, 0);
+    EXPECT(ee_model_open_file(path, &model, message, sizeof message), EE_ERR_TRUNCATED_MODEL);
+    CHECK(model == NULL && strstr(message, path) != NULL);
+    write_file(path, bytes, size - 1);
+    EXPECT(ee_model_open_file(path, &model, message, sizeof message), EE_ERR_SIZE_MISMATCH);
+    unsigned char *copy = copy_model(bytes, size);
+    copy[0] = 'X';
+    write_file(path, copy, size);
+    EXPECT(ee_model_open_file(path, &model, message, sizeof message), EE_ERR_NOT_A_MODEL);
+    memcpy(copy, bytes, size);
+    copy[size / 2] ^= 0x5A;
+    write_file(path, copy, size);
+    EXPECT(ee_model_open_file(path, &model, message, sizeof message), EE_ERR_CORRUPTED_MODEL);
+    CHECK(strstr(message, "checksum") != NULL);
+    int maps = mappings_of(path);
+    CHECK(maps <= 0); /* refused files are not left mapped */
+
+    /* The real file: mapped while the model or an interpreter of it is open. */
+    write_file(path, bytes, size);
+    strcpy(message, "not cleared");
+    EXPECT(ee_model_open_file(path, &model, message, sizeof message), EE_OK);
+    CHECK(model != NULL && message[0] == '\0');
+    if (maps >= 0) CHECK(mappings_of(path) >= 1);
+    size_t arena_size = 0, input_count = 0, early = 0;
+    EXPECT(ee_model_arena_size(model, &arena_size), EE_OK);
+    EXPECT(ee_model_input_size(model, &input_count), EE_OK);
+    EXPECT(ee_model_early_exit_count(model, &early), EE_OK);
+    ee_model *in_memory;
+    EXPECT(ee_model_open(bytes, size, &in_memory, NULL, 0), EE_OK);
+    void *arena = new_arena(arena_size), *arena2 = new_arena(arena_size);
+    ee_interpreter *from_file, *from_bytes;
+    EXPECT(ee_interpreter_create(model, arena, arena_size, &from_file), EE_OK);
+    EXPECT(ee_interpreter_create(in_memory, arena2, arena_size, &from_bytes), EE_OK);
+    EXPECT(ee_interpreter_set_policy(from_file, EE_SIGNAL_NONE, NULL, 0, 0), EE_OK);
+    EXPECT(ee_interpreter_set_policy(from_bytes, EE_SIGNAL_NONE, NULL, 0, 0), EE_OK);
+    float *input = calloc(input_count, sizeof(float));
+    for (size_t i = 0; i < input_count; i++) input[i] = (float)((i * 31) % 97) / 97.0f - 0.4f;
+    ee_result a, b;
+    EXPECT(ee_interpreter_run(from_file, input, input_count, &a), EE_OK);
+    EXPECT(ee_interpreter_run(from_bytes, input, input_count, &b), EE_OK);
+    CHECK(same_result(&a, &b));
+    /* The model handle closes first; the interpreter keeps the mapping until it is closed. */
+    EXPECT(ee_model_close(model), EE_OK);
+    EXPECT(ee_model_close(model), EE_ERR_INVALID_HANDLE);
+    if (maps >= 0) CHECK(mappings_of(path) >= 1);
+    EXPECT(ee_interpreter_run(from_file, input, input_count, &a), EE_OK);
+    CHECK(same_result(&a, &b));
+    EXPECT(ee_interpreter_close(from_file), EE_OK);
+    if (maps >= 0) CHECK(mappings_of(path) == 0);
+    EXPECT(ee_interpreter_close(from_bytes), EE_OK);
+    EXPECT(ee_model_close(in_memory), EE_OK);
+    /* Opened and closed with no interpreter: unmapped at once. */
+    EXPECT(ee_model_open_file(path, &model, NULL, 0), EE_OK);
+    EXPECT(ee_model_close(model), EE_OK);
+    if (maps >= 0) CHECK(mappings_of(path) == 0);
+    remove(path);
+    free(input);
+    free(arena);
+    free(arena2);
+    free(copy);
+}
+
+static void test_arenas(ee_model *model) {
+    size_t arena_size = 0, size = 0;
+    void *arena = NULL;
+    EXPECT(ee_model_arena_size(model, &arena_size), EE_OK);
+    EXPECT(ee_arena_alloc(NULL, &arena, &size), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_arena_alloc(model, NULL, &size), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_arena_alloc(model, &arena, NULL), EE_ERR_NULL_ARGUMENT);
+    uint64_t fake[8] = {0};
+    EXPECT(ee_arena_alloc((ee_model *)fake, &arena, &size), EE_ERR_INVALID_HANDLE);
+    CHECK(arena == NULL && size == 0);
+    EXPECT(ee_arena_alloc(model, &arena, &size), EE_OK);
+    CHECK(arena != NULL && (uintptr_t)arena % EE_ARENA_ALIGNMENT == 0 && size == arena_size);
+    ee_interpreter *interpreter;
+    EXPECT(ee_interpreter_create(model, arena, size, &interpreter), EE_OK);
+    EXPECT(ee_interpreter_close(interpreter), EE_OK);
+    EXPECT(ee_arena_free(NULL), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_arena_free((char *)arena + 8), EE_ERR_MISALIGNED_ARENA);
+    EXPECT(ee_arena_free(arena), EE_OK);
+
+    /* Carving an arena out of buffers of every alignment (C99: plain malloc). */
+    unsigned char *buffer = malloc(EE_ARENA_BUFFER_SIZE(arena_size) + 64);
+    void *out = NULL;
+    EXPECT(ee_arena_align(NULL, 100, &out, &size), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_arena_align(buffer, 100, NULL, &size), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_arena_align(buffer, 100, &out, NULL), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_arena_align(buffer, SIZE_MAX, &out, &size), EE_ERR_OUT_OF_RANGE);
+    EXPECT(ee_arena_align(buffer, 0, &out, &size), EE_ERR_ARENA_TOO_SMALL);
+    unsigned char *base = buffer + (EE_ARENA_ALIGNMENT - (uintptr_t)buffer % EE_ARENA_ALIGNMENT) % EE_ARENA_ALIGNMENT;
+    EXPECT(ee_arena_align(base + 1, EE_ARENA_ALIGNMENT - 1, &out, &size), EE_ERR_ARENA_TOO_SMALL);
+    CHECK(out == NULL);
+    EXPECT(ee_arena_align(base + 1, EE_ARENA_ALIGNMENT, &out, &size), EE_OK);
+    CHECK(out == base + EE_ARENA_ALIGNMENT && size == 1);
+    EXPECT(ee_arena_align(base, 1, &out, &size), EE_OK);
+    CHECK(out == base && size == 1);
+    for (size_t shift = 0; shift < EE_ARENA_ALIGNMENT; shift += 7) {
+        EXPECT(ee_arena_align(base + shift, EE_ARENA_BUFFER_SIZE(arena_size), &out, &size), EE_OK);
+        CHECK((uintptr_t)out % EE_ARENA_ALIGNMENT == 0 && size >= arena_size && (unsigned char *)out >= base + shift &&
+              (unsigned char *)out + size == base + shift + EE_ARENA_BUFFER_SIZE(arena_size));
+    }
+    EXPECT(ee_interpreter_create(model, out, size, &interpreter), EE_OK);
+    EXPECT(ee_interpreter_close(interpreter), EE_OK);
+    free(buffer);
+}
+
+/* ee_interpreter_run_pixels against ee_interpreter_run on floats normalized here, with the
+ * formula of the header: (p / 255.0f - mean[c]) / std[c] (compiled with -ffp-contract=off). */
+static void test_pixels(ee_model *model) {
+    size_t arena_size, input_count, classes, early, norm_count = 0, dims[EE_MAX_RANK], rank;
+    ee_model_arena_size(model, &arena_size);
+    ee_model_input_size(model, &input_count);
+    ee_model_class_count(model, &classes);
+    ee_model_early_exit_count(model, &early);
+    ee_model_input_shape(model, dims, &rank);
+    float mean[64], std[64];
+    ee_status status = ee_model_normalization(model, NULL, NULL, 0, &norm_count);
+    CHECK(status == EE_OK || status == EE_ERR_BUFFER_TOO_SMALL);
+    if (norm_count > 0) EXPECT(ee_model_normalization(model, mean, std, 64, &norm_count), EE_OK);
+    unsigned char *arena = new_arena(arena_size);
+    ee_interpreter *interpreter;
+    EXPECT(ee_interpreter_create(model, arena, arena_size, &interpreter), EE_OK);
+    uint8_t *pixels = malloc(input_count + 1);
+    float *input = malloc(input_count * sizeof(float));
+    ee_result result;
+    EXPECT(ee_interpreter_run_pixels(NULL, pixels, input_count, &result), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_interpreter_run_pixels(interpreter, NULL, input_count, &result), EE_ERR_NULL_ARGUMENT);
+    uint64_t fake[8] = {0};
+    EXPECT(ee_interpreter_run_pixels((ee_interpreter *)fake, pixels, input_count, &result), EE_ERR_INVALID_HANDLE);
+    EXPECT(ee_interpreter_run_pixels((ee_interpreter *)model, pixels, input_count, &result), EE_ERR_INVALID_HANDLE);
+    if (norm_count == 0) {
+        EXPECT(ee_interpreter_run_pixels(interpreter, pixels, input_count, &result), EE_ERR_NO_NORMALIZATION);
+        printf("run_pixels: the model records no normalization (refused, as it must be)\n");
+    } else {
+        EXPECT(ee_interpreter_run_pixels(interpreter, pixels, input_count - 1, &result), EE_ERR_BAD_INPUT);
+        EXPECT(ee_interpreter_run_pixels(interpreter, pixels, input_count + 1, &result), EE_ERR_BAD_INPUT);
+        EXPECT(ee_interpreter_run_pixels(interpreter, pixels, 0, &result), EE_ERR_BAD_INPUT);
+        EXPECT(ee_interpreter_run_pixels(interpreter, pixels, SIZE_MAX, &result), EE_ERR_BAD_INPUT);
+        EXPECT(ee_interpreter_result(interpreter, &result), EE_ERR_NO_RESULT);
+        size_t channels = rank >= 2 ? dims[1] : 1, per_channel = input_count / (channels ? channels : 1);
+        float scores_pixels[4096], scores_floats[4096], gates_pixels[64], gates_floats[64];
+        size_t gate_count = 0;
+        int identical = 1;
+        for (int trial = 0; trial < 6; trial++) {
+            for (size_t i = 0; i < input_count; i++) {
+                pixels[i] = (uint8_t)(trial == 0 ? 0 : trial == 1 ? 255 : (i * 7919u + (unsigned)trial * 104729u) % 256u);
+                size_t c = norm_count == 1 ? 0 : i / per_channel;
+                input[i] = ((float)pixels[i] / 255.0f - mean[c]) / std[c];
+            }
+            for (int signal = EE_SIGNAL_NONE; signal <= EE_SIGNAL_GATE; signal++) {
+                float thresholds[64];
+                for (size_t k = 0; k < early; k++) thresholds[k] = 0.2f;
+                EXPECT(ee_interpreter_set_policy(interpreter, (ee_signal)signal, thresholds, early, 0), EE_OK);
+                ee_result a, b;
+                EXPECT(ee_interpreter_run(interpreter, input, input_count, &a), EE_OK);
+                EXPECT(ee_interpreter_scores(interpreter, scores_floats, classes), EE_OK);
+                EXPECT(ee_interpreter_gates(interpreter, gates_floats, 64, &gate_count), EE_OK);
+                EXPECT(ee_interpreter_run_pixels(interpreter, pixels, input_count, &b), EE_OK);
+                EXPECT(ee_interpreter_scores(interpreter, scores_pixels, classes), EE_OK);
+                EXPECT(ee_interpreter_gates(interpreter, gates_pixels, 64, &gate_count), EE_OK);
+                identical &= same_result(&a, &b) && memcmp(scores_floats, scores_pixels, classes * sizeof(float)) == 0 &&
+                             memcmp(gates_floats, gates_pixels, gate_count * sizeof(float)) == 0;
+            }
+        }
+        CHECK(identical); /* the same results, scores and gates, bit for bit */
+    }
+#ifdef EE_COUNT_ALLOCATIONS
+    {
+        unsigned long before = allocations;
+        int bad = 0;
+        for (int round = 0; round < 8; round++) {
+            ee_status expected = norm_count == 0 ? EE_ERR_NO_NORMALIZATION : EE_OK;
+            bad += ee_interpreter_run_pixels(interpreter, pixels, input_count, &result) != expected;
+            bad += ee_interpreter_run_pixels(interpreter, pixels, input_count - 1, &result) == EE_OK;
+            bad += ee_interpreter_run_pixels(interpreter, NULL, input_count, &result) != EE_ERR_NULL_ARGUMENT;
+            uint32_t major, minor;
+            bad += ee_format_version(&major, &minor) != EE_OK;
+            bad += ee_version_number() != (uint32_t)EE_VERSION_NUMBER || ee_version() == NULL;
+            void *out;
+            size_t size;
+            bad += ee_arena_align(arena, 200, &out, &size) != EE_OK;
+        }
+        CHECK(bad == 0);
+        CHECK(allocations == before);
+        if (allocations != before) printf("  %lu allocations in 8 rounds of run_pixels and queries\n", allocations - before);
+    }
+#endif
+    EXPECT(ee_interpreter_close(interpreter), EE_OK);
+    EXPECT(ee_interpreter_run_pixels(interpreter, pixels, input_count, &result), EE_ERR_INVALID_HANDLE);
+    free(pixels);
+    free(input);
+    free(arena);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: test_capi MODEL.eem\n");
@@ -586,7 +854,9 @@ int main(int argc, char **argv) {
     unsigned char *bytes = read_file(argv[1], &size);
 
     test_status_strings();
+    test_versions();
     test_open(bytes, size);
+    test_open_file(argv[1], bytes, size);
     ee_model *model = NULL;
     char message[512];
     EXPECT(ee_model_open(bytes, size, &model, message, sizeof message), EE_OK);
@@ -594,6 +864,8 @@ int main(int argc, char **argv) {
         test_queries(model);
         test_interpreter(model);
         test_int8_entry(model);
+        test_arenas(model);
+        test_pixels(model);
         EXPECT(ee_model_close(model), EE_OK);
     }
     test_close_order(bytes, size);

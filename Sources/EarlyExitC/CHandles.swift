@@ -2,6 +2,7 @@
 #if !EARLYEXIT_SINGLE_MODULE
 import EarlyExit
 #endif
+import EarlyExitPlatform
 
 /// What an `ee_model *` points to. `magic` is cleared on close, so that a closed handle is
 /// refused while its memory has not been reused.
@@ -9,6 +10,22 @@ struct CModelHandle {
     static let liveMagic: UInt64 = 0x4545_4D4F_4445_4C21 // "!LEDOMEE" little-endian
     var magic: UInt64
     let model: Unmanaged<Model>
+    /// The file mapping the model reads (`ee_model_open_file`), or nil for caller-owned bytes.
+    var mapping: CMappedFile? = nil
+}
+
+/// A read-only file mapping (`ee_model_open_file`), unmapped when the last handle that reads
+/// it (the model's, and each interpreter's created from it) is closed.
+final class CMappedFile {
+    let address: UnsafeRawPointer
+    let size: Int
+
+    init(address: UnsafeRawPointer, size: Int) {
+        self.address = address
+        self.size = size
+    }
+
+    deinit { _ = earlyexit_platform_unmap_file(address, size) }
 }
 
 /// What an `ee_interpreter *` points to. The two threshold rows let `set_policy` install a
@@ -21,6 +38,8 @@ struct CInterpreterHandle {
     var rowA: [Float]
     var rowB: [Float]
     var nextRowIsB: Bool
+    /// The model's file mapping, kept while the interpreter reads the model's weights.
+    var mapping: CMappedFile? = nil
 }
 
 /// The live model handle behind `raw`, or nil when it is misaligned or its magic is wrong.

@@ -33,6 +33,7 @@ public func ee_interpreter_create(_ rawModel: OpaquePointer?, _ arena: UnsafeMut
     var status = EEStatus.ok
     guard let model = cModel(rawModel, &status) else { return status.rawValue }
     guard let arena, let outInterpreter else { return EEStatus.nullArgument.rawValue }
+    let mapping = cModelHandle(rawModel!)?.pointee.mapping
     let interpreter: Interpreter
     do {
         interpreter = try Interpreter(model: model, arena: UnsafeMutableRawBufferPointer(start: arena, count: cSize(arenaSize)))
@@ -42,7 +43,8 @@ public func ee_interpreter_create(_ rawModel: OpaquePointer?, _ arena: UnsafeMut
     let row = [Float](repeating: 0, count: model.earlyExitCount)
     let handle = UnsafeMutablePointer<CInterpreterHandle>.allocate(capacity: 1)
     handle.initialize(to: CInterpreterHandle(magic: CInterpreterHandle.liveMagic, interpreter: Unmanaged.passRetained(interpreter),
-                                             rowA: row, rowB: [Float](repeating: 0, count: model.earlyExitCount), nextRowIsB: false))
+                                             rowA: row, rowB: [Float](repeating: 0, count: model.earlyExitCount), nextRowIsB: false,
+                                             mapping: mapping))
     outInterpreter.pointee = OpaquePointer(handle)
     return EEStatus.ok.rawValue
 }

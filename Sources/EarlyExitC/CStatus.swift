@@ -25,6 +25,10 @@ public enum EEStatus: Int32, CaseIterable {
     case noResult = 17
     case bufferTooSmall = 18
     case nonFiniteOutput = 19
+    case noNormalization = 20
+    case fileError = 21
+    case unsupported = 22
+    case outOfMemory = 23
 
     /// A NUL-terminated description; the literals carry their terminator explicitly.
     var text: StaticString {
@@ -49,6 +53,10 @@ public enum EEStatus: Int32, CaseIterable {
         case .noResult: return "no successful run yet\0"
         case .bufferTooSmall: return "the output buffer is too small\0"
         case .nonFiniteOutput: return "the run produced a NaN or infinite score or gate (weights or normalization overflow float32)\0"
+        case .noNormalization: return "the model records no input normalization (mean/std), so 8-bit pixels cannot be converted; pass normalized floats to ee_interpreter_run\0"
+        case .fileError: return "the file cannot be opened, read or mapped\0"
+        case .unsupported: return "not supported on this platform\0"
+        case .outOfMemory: return "out of memory\0"
         }
     }
 }

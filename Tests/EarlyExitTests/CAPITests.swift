@@ -4,6 +4,7 @@ import CAllocationCounter
 import EarlyExit
 import EarlyExitC
 import EarlyExitTools
+import Foundation
 import XCTest
 
 final class CAPITests: XCTestCase {
@@ -279,5 +280,299 @@ final class CAPITests: XCTestCase {
         for round in 0..<8 {
             XCTAssertEqual(Array(statuses[(4 * round)..<(4 * round + 4)]), [0, 0, 0, status(.badInput)])
         }
+    }
+
+    // MARK: The first steps: versions, files, arenas, pixels
+
+    /// The header's EE_VERSION_* and the core's version agree, and the C calls report them.
+    func testVersionsAgreeWithTheHeaderAndTheCore() throws {
+        let header = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../include/earlyexit.h").standardized, encoding: .utf8)
+        func macro(_ name: String) -> Int? {
+            header.split(separator: "\n").first { $0.hasPrefix("#define \(name) ") }
+                .flatMap { Int($0.split(separator: " ").last!) }
+        }
+        XCTAssertEqual(macro("EE_VERSION_MAJOR"), EarlyExitVersion.major)
+        XCTAssertEqual(macro("EE_VERSION_MINOR"), EarlyExitVersion.minor)
+        XCTAssertEqual(macro("EE_VERSION_PATCH"), EarlyExitVersion.patch)
+        let text = String(cString: ee_version().assumingMemoryBound(to: CChar.self))
+        XCTAssertEqual(text, "\(EarlyExitVersion.major).\(EarlyExitVersion.minor).\(EarlyExitVersion.patch)")
+        XCTAssertEqual(text, EarlyExitVersion.string)
+        XCTAssertEqual(ee_version_number(), UInt32(EarlyExitVersion.major << 16 | EarlyExitVersion.minor << 8 | EarlyExitVersion.patch))
+        var major: UInt32 = 9, minor: UInt32 = 9
+        XCTAssertEqual(ee_format_version(nil, &minor), status(.nullArgument))
+        XCTAssertEqual(ee_format_version(&major, nil), status(.nullArgument))
+        XCTAssertEqual(ee_format_version(&major, &minor), status(.ok))
+        XCTAssertEqual(Int(major), EEMFormat.versionMajor)
+        XCTAssertEqual(Int(minor), EEMFormat.versionMinor)
+    }
+
+    /// How many lines of /proc/self/maps end with `path`.
+    private func mappings(of path: String) throws -> Int {
+        // Read to the end: /proc files report size 0, and a read sized by the file would stop early.
+        let handle = try XCTUnwrap(FileHandle(forReadingAtPath: "/proc/self/maps"))
+        defer { try? handle.close() }
+        let maps = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+        return maps.split(separator: "\n").filter { $0.hasSuffix(path) }.count
+    }
+
+    func testOpenFileMapsTheModelUntilItsLastHandleCloses() throws {
+        let bytes = try modelBytes()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("capi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("model.eem").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        func openFile(_ path: String?) -> (Int32, OpaquePointer?, String) {
+            var handle: OpaquePointer? = OpaquePointer(bitPattern: 0x40)
+            var message = [UInt8](repeating: 0xFF, count: 512)
+            let code = message.withUnsafeMutableBytes { buffer in
+                if let path { return ee_model_open_file(path, &handle, buffer.baseAddress, 512) }
+                return ee_model_open_file(nil, &handle, buffer.baseAddress, 512)
+            }
+            return (code, handle, String(decoding: message.prefix { $0 != 0 }, as: UTF8.self))
+        }
+        // Misuse and files that are not models: a status, a message naming the file, nothing mapped.
+        var (code, handle, message) = openFile(nil)
+        XCTAssertEqual(code, status(.nullArgument))
+        XCTAssertNil(handle)
+        XCTAssertEqual(ee_model_open_file(path, nil, nil, 0), status(.nullArgument))
+        (code, handle, message) = openFile(directory.appendingPathComponent("missing.eem").path)
+        XCTAssertEqual(code, status(.fileError))
+        XCTAssertNil(handle)
+        XCTAssertTrue(message.contains("missing.eem") && message.contains("No such file"), message)
+        (code, _, message) = openFile(directory.path)
+        XCTAssertEqual(code, status(.fileError))
+        XCTAssertTrue(message.contains("not a regular file"), message)
+        let broken = directory.appendingPathComponent("broken.eem").path
+        var corrupted = bytes
+        corrupted[bytes.count / 2] ^= 0xFF
+        try Data(corrupted).write(to: URL(fileURLWithPath: broken))
+        (code, handle, message) = openFile(broken)
+        XCTAssertEqual(code, status(.corruptedModel))
+        XCTAssertNil(handle)
+        XCTAssertTrue(message.contains(broken) && message.contains("checksum"), message)
+        XCTAssertEqual(try mappings(of: broken), 0, "a refused file is unmapped")
+        try Data().write(to: URL(fileURLWithPath: broken))
+        XCTAssertEqual(openFile(broken).0, status(.truncatedModel))
+
+        // The model file: the same model as from bytes, mapped until the model and its interpreter are closed.
+        (code, handle, message) = openFile(path)
+        XCTAssertEqual(code, status(.ok), message)
+        XCTAssertEqual(message, "")
+        let model = try XCTUnwrap(handle)
+        XCTAssertEqual(try mappings(of: path), 1)
+        let reference = try Model(bytes: bytes)
+        var arenaSize: UInt = 0
+        XCTAssertEqual(ee_model_arena_size(model, &arenaSize), status(.ok))
+        XCTAssertEqual(Int(arenaSize), reference.plan.arenaBytes)
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: Int(arenaSize), alignment: 64)
+        defer { arena.deallocate() }
+        var interpreter: OpaquePointer?
+        XCTAssertEqual(ee_interpreter_create(model, arena, arenaSize, &interpreter), status(.ok))
+        XCTAssertEqual(ee_model_close(model), status(.ok))
+        XCTAssertEqual(try mappings(of: path), 1, "the interpreter still reads the weights")
+        var rng = SeededGenerator(seed: 9)
+        let input = rng.uniforms(reference.input.elementCount, scale: 1.5)
+        var result = EEResult()
+        XCTAssertEqual(ee_interpreter_set_policy(interpreter, 0, nil, 0, 0), status(.ok))
+        XCTAssertEqual(ee_interpreter_run(interpreter, input, UInt(input.count), &result), status(.ok))
+        let swift = Interpreter(model: reference)
+        try swift.setPolicy(.fullNetwork(earlyExitCount: reference.earlyExitCount))
+        let expected = try swift.run(input)
+        XCTAssertEqual(Int(result.classIndex), expected.classIndex)
+        XCTAssertEqual(Int(result.macs), expected.macs)
+        var scores = [Float](repeating: .nan, count: reference.classCount)
+        XCTAssertEqual(ee_interpreter_scores(interpreter, &scores, UInt(scores.count)), status(.ok))
+        XCTAssertEqual(scores, Array(swift.scores))
+        XCTAssertEqual(ee_interpreter_close(interpreter), status(.ok))
+        XCTAssertEqual(try mappings(of: path), 0, "unmapped with the last handle")
+    }
+
+    func testArenaHelpers() throws {
+        let (_, handle, _) = open(try modelBytes())
+        let model = try XCTUnwrap(handle)
+        defer { _ = ee_model_close(model) }
+        var arenaSize: UInt = 0
+        XCTAssertEqual(ee_model_arena_size(model, &arenaSize), status(.ok))
+        var arena: UnsafeMutableRawPointer?
+        var size: UInt = 0
+        XCTAssertEqual(ee_arena_alloc(nil, &arena, &size), status(.nullArgument))
+        XCTAssertEqual(ee_arena_alloc(model, nil, &size), status(.nullArgument))
+        XCTAssertEqual(ee_arena_alloc(model, &arena, nil), status(.nullArgument))
+        XCTAssertEqual(ee_arena_free(nil), status(.nullArgument))
+        XCTAssertEqual(ee_arena_alloc(model, &arena, &size), status(.ok))
+        let allocated = try XCTUnwrap(arena)
+        XCTAssertEqual(UInt(bitPattern: allocated) % 64, 0)
+        XCTAssertEqual(size, arenaSize)
+        var interpreter: OpaquePointer?
+        XCTAssertEqual(ee_interpreter_create(model, allocated, size, &interpreter), status(.ok))
+        XCTAssertEqual(ee_interpreter_close(interpreter), status(.ok))
+        XCTAssertEqual(ee_arena_free(allocated + 4), status(.misalignedArena))
+        XCTAssertEqual(ee_arena_free(allocated), status(.ok))
+
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 512, alignment: 64)
+        defer { buffer.deallocate() }
+        var out: UnsafeMutableRawPointer?
+        XCTAssertEqual(ee_arena_align(nil, 100, &out, &size), status(.nullArgument))
+        XCTAssertEqual(ee_arena_align(buffer, 100, nil, &size), status(.nullArgument))
+        XCTAssertEqual(ee_arena_align(buffer, 100, &out, nil), status(.nullArgument))
+        XCTAssertEqual(ee_arena_align(buffer, UInt.max, &out, &size), status(.outOfRange))
+        XCTAssertEqual(ee_arena_align(buffer + 1, 63, &out, &size), status(.arenaTooSmall))
+        XCTAssertNil(out)
+        for shift in [0, 1, 17, 63] {
+            XCTAssertEqual(ee_arena_align(buffer + shift, UInt(448 - shift), &out, &size), status(.ok))
+            let expected = shift == 0 ? buffer : buffer + 64
+            XCTAssertEqual(out, expected)
+            XCTAssertEqual(Int(size), 448 - (expected - buffer))
+        }
+    }
+
+    /// A 3-channel model with per-channel normalization, to check the channel of every pixel.
+    private func threeChannelModel(mean: [Float], std: [Float]) throws -> [UInt8] {
+        var rng = SeededGenerator(seed: 21)
+        var b = ModelBuilder()
+        let x = b.addInput(shape: [1, 3, 6, 6])
+        let w = b.addConstant(rng.uniforms(4 * 3 * 9, scale: 0.5), shape: [4, 3, 3, 3])
+        let y = b.add(.conv2d, [x, w], shape: [1, 4, 6, 6], attributes: [3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1], activation: .relu)
+        let pooled = b.add(.globalAvgPool, [y], shape: [1, 4])
+        let logits = b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(20, scale: 0.5), shape: [5, 4])], shape: [1, 5])
+        let gate = b.add(.tanh, [b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(4, scale: 0.5), shape: [1, 4])], shape: [1, 1])], shape: [1, 1])
+        b.addExit(logits: logits, gate: gate)
+        b.metadata = ModelMetadata(mean: mean, std: std)
+        return try b.serialize()
+    }
+
+    /// `ee_interpreter_run_pixels` equals a float run on pixels normalized here, independently
+    /// ((p / 255 − mean[c]) / std[c], c the pixel's channel plane), and on the tools' IDX
+    /// normalization, bit for bit: scores, gates and result; float32 and int8, one and three channels.
+    func testRunPixelsNormalizesExactlyAsTheTools() throws {
+        var models: [(String, [UInt8])] = [("synthetic, one channel", try modelBytes()),
+                                           ("three channels", try threeChannelModel(mean: [0.1, 0.5, 0.9], std: [0.2, 0.3, 0.45])),
+                                           ("three channels, one mean", try threeChannelModel(mean: [0.3], std: [0.7]))]
+        let float = try Model(bytes: models[0].1)
+        var rng = SeededGenerator(seed: 4)
+        let calibration = (0..<8).map { _ in (0..<float.input.elementCount).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        let (int8Bytes, _) = try Quantizer.quantize(model: float, calibration: calibration.map { ModelFiles.normalize($0[...], for: float) },
+                                                    method: .minmax)
+        models.append(("int8", int8Bytes))
+        for (label, bytes) in models {
+            let reference = try Model(bytes: bytes)
+            let (_, handle, _) = open(bytes)
+            let model = try XCTUnwrap(handle)
+            defer { _ = ee_model_close(model) }
+            let count = reference.input.elementCount
+            let channels = reference.input.shape[1], plane = count / channels
+            let arena = UnsafeMutableRawPointer.allocate(byteCount: reference.plan.arenaBytes, alignment: 64)
+            defer { arena.deallocate() }
+            var interpreter: OpaquePointer?
+            XCTAssertEqual(ee_interpreter_create(model, arena, UInt(reference.plan.arenaBytes), &interpreter), status(.ok))
+            defer { _ = ee_interpreter_close(interpreter) }
+            let swift = Interpreter(model: reference)
+            for trial in 0..<6 {
+                let pixels: [UInt8] = (0..<count).map { _ in trial == 0 ? 0 : trial == 1 ? 255 : UInt8(truncatingIfNeeded: rng.next()) }
+                let mean = reference.metadata.mean, std = reference.metadata.std
+                let byHand: [Float] = pixels.enumerated().map { index, p in
+                    let c = mean.count == 1 ? 0 : index / plane
+                    return (Float(p) / 255 - mean[c]) / std[c]
+                }
+                let tools = ModelFiles.normalize(pixels[...], for: reference)
+                XCTAssertEqual(tools.map(\.bitPattern), byHand.map(\.bitPattern), "\(label): the tools' normalization")
+                for signal: Int32 in [0, 1] {
+                    let thresholds = [Float](repeating: 0.1, count: reference.earlyExitCount)
+                    XCTAssertEqual(ee_interpreter_set_policy(interpreter, signal, thresholds, UInt(thresholds.count), 0), status(.ok))
+                    try swift.setPolicy(ExitPolicy(signal: ExitSignal(rawValue: UInt8(signal))!, thresholds: thresholds))
+                    var result = EEResult()
+                    XCTAssertEqual(ee_interpreter_run_pixels(interpreter, pixels, UInt(count), &result), status(.ok), label)
+                    var scores = [Float](repeating: .nan, count: reference.classCount)
+                    XCTAssertEqual(ee_interpreter_scores(interpreter, &scores, UInt(scores.count)), status(.ok))
+                    var gates = [Float](repeating: .nan, count: 8), gateCount: UInt = 0
+                    XCTAssertEqual(ee_interpreter_gates(interpreter, &gates, 8, &gateCount), status(.ok))
+                    let expected = try swift.run(byHand)
+                    XCTAssertEqual(Int(result.classIndex), expected.classIndex, label)
+                    XCTAssertEqual(Int(result.exitIndex), expected.exitIndex, label)
+                    XCTAssertEqual(Int(result.macs), expected.macs, label)
+                    XCTAssertEqual(scores.map(\.bitPattern), Array(swift.scores).map(\.bitPattern), "\(label): scores")
+                    XCTAssertEqual(Array(gates.prefix(Int(gateCount))).map(\.bitPattern),
+                                   (0..<expected.exitsEvaluated).map { swift.gate(exit: $0).bitPattern }, "\(label): gates")
+                    // The Swift entry point is the same code.
+                    let direct = try Interpreter(model: reference).run(pixels: pixels)
+                    XCTAssertEqual(direct.classIndex, try Interpreter(model: reference).run(byHand).classIndex)
+                }
+            }
+            // Misuse: NULL, sizes, wrong and closed handles.
+            let pixels = [UInt8](repeating: 7, count: count + 1)
+            var result = EEResult()
+            XCTAssertEqual(ee_interpreter_run_pixels(nil, pixels, UInt(count), &result), status(.nullArgument))
+            XCTAssertEqual(ee_interpreter_run_pixels(interpreter, nil, UInt(count), &result), status(.nullArgument))
+            for wrong in [0, count - 1, count + 1] {
+                XCTAssertEqual(ee_interpreter_run_pixels(interpreter, pixels, UInt(wrong), &result), status(.badInput))
+            }
+            XCTAssertEqual(ee_interpreter_run_pixels(interpreter, pixels, UInt.max, &result), status(.badInput))
+            XCTAssertEqual(ee_interpreter_run_pixels(model, pixels, UInt(count), &result), status(.invalidHandle))
+        }
+    }
+
+    func testPixelsAreRefusedWithoutAStoredNormalization() throws {
+        var builder = SyntheticModels.attentionNetwork()
+        builder.metadata = ModelMetadata()
+        let bytes = try builder.serialize()
+        let reference = try Model(bytes: bytes)
+        XCTAssertFalse(reference.normalizesPixels)
+        let (_, handle, _) = open(bytes)
+        let model = try XCTUnwrap(handle)
+        defer { _ = ee_model_close(model) }
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: reference.plan.arenaBytes, alignment: 64)
+        defer { arena.deallocate() }
+        var interpreter: OpaquePointer?
+        XCTAssertEqual(ee_interpreter_create(model, arena, UInt(reference.plan.arenaBytes), &interpreter), status(.ok))
+        defer { _ = ee_interpreter_close(interpreter) }
+        let pixels = [UInt8](repeating: 100, count: reference.input.elementCount)
+        var result = EEResult()
+        XCTAssertEqual(ee_interpreter_run_pixels(interpreter, pixels, UInt(pixels.count), &result), status(.noNormalization))
+        XCTAssertEqual(ee_interpreter_result(interpreter, &result), status(.noResult))
+        let text = String(cString: ee_status_string(status(.noNormalization)).assumingMemoryBound(to: CChar.self))
+        XCTAssertTrue(text.contains("normalization") && text.contains("ee_interpreter_run"), text)
+        do {
+            _ = try Interpreter(model: reference).run(pixels: pixels)
+            XCTFail("the core ran pixels without a normalization")
+        } catch {
+            XCTAssertTrue(error.description.contains("--mean"), error.description)
+        }
+    }
+
+    func testRunPixelsDoesNotAllocate() throws {
+        try XCTSkipUnless(ee_allocation_counting_available() == 1, "allocation counting needs glibc")
+        let bytes = try modelBytes()
+        let (_, handle, _) = open(bytes)
+        let model = try XCTUnwrap(handle)
+        defer { _ = ee_model_close(model) }
+        var arena: UnsafeMutableRawPointer?, arenaSize: UInt = 0, inputCount: UInt = 0
+        XCTAssertEqual(ee_arena_alloc(model, &arena, &arenaSize), status(.ok))
+        defer { _ = ee_arena_free(arena) }
+        _ = ee_model_input_size(model, &inputCount)
+        var interpreter: OpaquePointer?
+        XCTAssertEqual(ee_interpreter_create(model, arena, arenaSize, &interpreter), status(.ok))
+        defer { _ = ee_interpreter_close(interpreter) }
+        let pixels = [UInt8](repeating: 90, count: Int(inputCount))
+        var result = EEResult()
+        var statuses = [Int32](repeating: -1, count: 24)
+        var allocations: UInt64 = 0
+        pixels.withUnsafeBufferPointer { pixels in
+            statuses.withUnsafeMutableBufferPointer { statuses in
+                _ = ee_interpreter_run_pixels(interpreter, pixels.baseAddress, inputCount, &result) // warm-up
+                let before = ee_allocation_count()
+                for round in 0..<8 {
+                    statuses[3 * round] = ee_interpreter_run_pixels(interpreter, pixels.baseAddress, inputCount, &result)
+                    statuses[3 * round + 1] = ee_interpreter_run_pixels(interpreter, pixels.baseAddress, inputCount - 1, &result)
+                    var major: UInt32 = 0, minor: UInt32 = 0
+                    statuses[3 * round + 2] = ee_format_version(&major, &minor)
+                }
+                allocations = ee_allocation_count() - before
+            }
+        }
+        XCTAssertEqual(allocations, 0, "run_pixels allocated")
+        for round in 0..<8 { XCTAssertEqual(Array(statuses[(3 * round)..<(3 * round + 3)]), [0, status(.badInput), 0]) }
     }
 }

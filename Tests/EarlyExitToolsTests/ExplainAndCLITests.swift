@@ -235,12 +235,14 @@ final class ExplainAndCLITests: XCTestCase {
                 XCTAssertEqual(Double(mask.reduce(0, +)), 1, accuracy: 1e-4, "a softmax mask sums to 1")
                 let picture = try readPNG(out + "/exit\(module + 1)_head\(head + 1).png")
                 XCTAssertEqual(picture.width, size * scale)
-                XCTAssertEqual(picture.height, size * scale)
+                let bar = ColorBar.layout(width: size * scale)
+                XCTAssertEqual(picture.height, size * scale + bar.height, "the picture, then its colour bar")
+                try checkColorBar(picture, top: size * scale)
                 let peak = mask.max()!
                 var worst = 0
-                for y in stride(from: 0, to: picture.height, by: 5) {
+                for y in stride(from: 0, to: size * scale, by: 5) {
                     for x in stride(from: 0, to: picture.width, by: 3) {
-                        let sy = min(max((Double(y) + 0.5) * Double(maskHeight) / Double(picture.height) - 0.5, 0), Double(maskHeight - 1))
+                        let sy = min(max((Double(y) + 0.5) * Double(maskHeight) / Double(size * scale) - 0.5, 0), Double(maskHeight - 1))
                         let sx = min(max((Double(x) + 0.5) * Double(maskWidth) / Double(picture.width) - 0.5, 0), Double(maskWidth - 1))
                         let y0 = Int(sy), x0 = Int(sx), y1 = min(y0 + 1, maskHeight - 1), x1 = min(x0 + 1, maskWidth - 1)
                         let fy = sy - Double(y0), fx = sx - Double(x0)
@@ -292,6 +294,53 @@ final class ExplainAndCLITests: XCTestCase {
         for needle in ["input.png", "exit1_head1.png", "exit2_head2.png", "gate \(format(full.gate(exit: 0)))", "fired", "final class"] {
             XCTAssertTrue(html.contains(needle), "index.html mentions \(needle)")
         }
+    }
+
+    /// The colour bar under a mask picture, checked against the colour map: white gap, then a
+    /// bar whose columns go from color(0) at its left end to color(1) at its right end.
+    func checkColorBar(_ picture: DecodedPNG, top: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let layout = ColorBar.layout(width: picture.width)
+        XCTAssertGreaterThanOrEqual(layout.barHeight, 4, file: file, line: line)
+        XCTAssertEqual(picture.pixel(picture.width / 2, top), [255, 255, 255], "a white gap under the picture", file: file, line: line)
+        let barRow = top + layout.gap + layout.barHeight / 2
+        func rgb(_ c: (UInt8, UInt8, UInt8)) -> [Int] { [Int(c.0), Int(c.1), Int(c.2)] }
+        XCTAssertEqual(picture.pixel(layout.left, barRow), rgb(HeatMap.color(0)), "the bar starts at 0", file: file, line: line)
+        XCTAssertEqual(picture.pixel(layout.right, barRow), rgb(HeatMap.color(1)), "the bar ends at 1", file: file, line: line)
+        for x in stride(from: layout.left, through: layout.right, by: 5) {
+            let value = Float(x - layout.left) / Float(layout.right - layout.left)
+            XCTAssertEqual(picture.pixel(x, barRow), rgb(HeatMap.color(value)), "bar column \(x)", file: file, line: line)
+        }
+        // Dark label pixels ("0" and "1") under the bar's two ends, none in the middle.
+        let labels = (top + layout.gap + layout.barHeight + layout.gap)..<(top + layout.gap + layout.barHeight + layout.gap + 5 * layout.labelScale)
+        func dark(_ xs: Range<Int>) -> Int { labels.reduce(0) { sum, y in sum + xs.filter { picture.pixel($0, y) == [0, 0, 0] }.count } }
+        XCTAssertGreaterThan(dark(layout.left..<(layout.left + 3 * layout.labelScale)), 0, "label 0", file: file, line: line)
+        XCTAssertGreaterThan(dark((layout.right - 3 * layout.labelScale + 1)..<(layout.right + 1)), 0, "label 1", file: file, line: line)
+        XCTAssertEqual(dark((picture.width / 2 - 5)..<(picture.width / 2 + 5)), 0, file: file, line: line)
+    }
+
+    /// Exits the policy does not reach are not shown as if they had been computed under it:
+    /// their values are labelled as the full-network run's, in the page, the text and the JSON.
+    func testExplainLabelsWhatThePolicyDidNotCompute() throws {
+        let files = try writeFixtures()
+        let out = path("first")
+        let result = cli(["explain", files.model, "--images", files.images, "--index", "2", "-o", out, "--threshold", "-1"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let lines = result.out.split(separator: "\n").map(String.init)
+        let exit2 = try XCTUnwrap(lines.first { $0.hasPrefix("  exit2") })
+        XCTAssertTrue(exit2.contains("not reached under the policy") && exit2.contains("full-network run"), exit2)
+        XCTAssertTrue(try XCTUnwrap(lines.first { $0.hasPrefix("  exit1") }).contains("<- fired"))
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        XCTAssertFalse(html.contains("not evaluated under the policy"), "the old, contradictory label")
+        XCTAssertTrue(html.contains("full-network run (computed for this page)"), "the table says where the values come from")
+        let heading = try XCTUnwrap(html.split(separator: "\n").first { $0.hasPrefix("<h2>exit2") })
+        XCTAssertTrue(heading.contains("not reached under the policy") && heading.contains("from the full-network run"), String(heading))
+        let row = try XCTUnwrap(html.split(separator: "\n").first { $0.hasPrefix("<tr><td>exit2") })
+        XCTAssertTrue(row.contains("not reached (the run stopped at exit1)"), String(row))
+        let report = try jsonObject(String(contentsOfFile: out + "/explain.json", encoding: .utf8))
+        XCTAssertEqual(report["exit_values_from"] as? String, "full_network_run")
+        let exits = try XCTUnwrap(report["exits"] as? [[String: Any]])
+        XCTAssertEqual(exits.map { $0["evaluated_under_policy"] as? Bool }, [true, false, false])
+        try checkColorBar(try readPNG(out + "/exit2_head1.png"), top: Self.imageSize * 8)
     }
 
     func testExplainReportsTheExitThePolicyFires() throws {
@@ -351,13 +400,19 @@ final class ExplainAndCLITests: XCTestCase {
         let logits = b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(40, scale: 0.5), shape: [10, 4])], shape: [1, 10])
         let gate = b.add(.tanh, [b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(4, scale: 0.5), shape: [1, 4])], shape: [1, 1])], shape: [1, 1])
         b.addExit(logits: logits, gate: gate)
+        // Without a stored normalization the pixels have no meaning: refused, saying how to fix it.
+        let unnormalized = path("unnormalized.eem")
+        try Data(try b.serialize()).write(to: URL(fileURLWithPath: unnormalized))
+        var result = cli(["explain", unnormalized, "--images", files.images, "--index", "1", "-o", path("refused")])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.err.contains("no input normalization") && result.err.contains("--mean"), result.err)
         b.metadata = ModelMetadata(mean: [0], std: [1])  // plain x/255 pixels: explain reads an IDX image
         let plain = path("plain.eem")
         try Data(try b.serialize()).write(to: URL(fileURLWithPath: plain))
         XCTAssertTrue(AttentionMasks.find(in: try Model(bytes: try b.serialize())).isEmpty)
 
         let out = path("plain")
-        let result = cli(["explain", plain, "--images", files.images, "--index", "1", "-o", out])
+        result = cli(["explain", plain, "--images", files.images, "--index", "1", "-o", out])
         XCTAssertEqual(result.status, 0, result.err)
         XCTAssertTrue(result.err.contains("no attention masks found"), result.err)
         XCTAssertEqual(try readPNG(out + "/input.png").width, 128)
@@ -574,6 +629,37 @@ final class ExplainAndCLITests: XCTestCase {
         }
         XCTAssertEqual(kindShares.count, Set(model.operators.map(\.kind.name)).count, result.out)
         XCTAssertEqual(kindShares.reduce(0, +), 100, accuracy: 0.5, result.out)
+
+        // The columns line up: every operator line has its kind, shape and MACs at the header's columns
+        // (String(format: "%-16@") does not pad on Linux, which shifted them).
+        let header = try XCTUnwrap(lines.first { $0.contains("kind") && $0.contains("output shape") })
+        let kindColumn = header.distance(from: header.startIndex, to: header.range(of: "kind")!.lowerBound)
+        let shapeColumn = header.distance(from: header.startIndex, to: header.range(of: "output shape")!.lowerBound)
+        let macsEnd = header.distance(from: header.startIndex, to: header.range(of: "MACs")!.upperBound)
+        for (line, op) in zip(operatorLines, model.operators) {
+            let characters = Array(line)
+            XCTAssertEqual(String(characters[kindColumn..<(kindColumn + op.kind.name.count)]), op.kind.name, line)
+            let shape = model.tensors[op.output].shape.description
+            XCTAssertEqual(String(characters[shapeColumn..<(shapeColumn + shape.count)]), shape, line)
+            XCTAssertEqual(String(characters[(macsEnd - String(op.macs).count)..<macsEnd]), String(op.macs), line)
+        }
+        let kindLines = lines.filter { $0.contains(" ops ") }
+        XCTAssertEqual(Set(kindLines.map { $0.distance(from: $0.startIndex, to: $0.range(of: " ops ")!.lowerBound) }).count, 1,
+                       "the kind totals line up: \(kindLines)")
+
+        // --profile --json is JSON with the same operators; --profile --csv is a usage error.
+        result = cli(["bench", files.model, "--images", files.images, "--labels", files.labels, "--limit", "12", "--warmup", "1", "--profile", "--json"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let profile = try jsonObject(result.out)
+        let operators = try XCTUnwrap(profile["operators"] as? [[String: Any]])
+        XCTAssertEqual(operators.map { $0["index"] as? Int }, model.operators.indices.map { $0 })
+        XCTAssertEqual(operators.map { $0["kind"] as? String }, model.operators.map(\.kind.name))
+        XCTAssertEqual(operators.map { $0["macs"] as? Int }, model.operators.map(\.macs))
+        let shares = operators.compactMap { ($0["share"] as? Double) ?? ($0["share"] as? Int).map(Double.init) }
+        XCTAssertEqual(shares.reduce(0, +), 1, accuracy: 0.005)
+        XCTAssertEqual(profile["images"] as? Int, 12)
+        result = cli(["bench", files.model, "--images", files.images, "--labels", files.labels, "--limit", "12", "--profile", "--csv"])
+        XCTAssertEqual(result.status, 2, result.out)
     }
 
     func testTuneWritesTheThresholdsItPrintsPlotAndCSV() throws {

@@ -59,7 +59,8 @@ final class ImportCLITests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.err)
         let reference = try NPYArray.read(path: Self.fixtures.appendingPathComponent("resnet18_dynamo/linear.npy").path).values
         let best = reference.indices.max { reference[$0] < reference[$1] }!
-        XCTAssertTrue(run.out.contains("class:   \(best)\n") && run.out.contains("gates:   final=none"), run.out)
+        // (run prints "class:   N, probability P", or "class:   N (name), probability P".)
+        XCTAssertTrue((run.out.contains("class:   \(best),") || run.out.contains("class:   \(best) (")) && run.out.contains("gates:   final=none"), run.out)
 
         // 8-bit images are refused without a normalization, with how to supply one.
         let images = try writeImages()

@@ -24,7 +24,7 @@ public final class Interpreter {
     /// The tracing callback of `run(_:afterEachOperator:)`, set only during such a run.
     private var observer: ((Int) -> Void)?
     /// The summary of the last run, or nil before the first.
-    public private(set) var lastRun: RunSummary?
+    public internal(set) var lastRun: RunSummary?
     /// The arena and model bound for operator evaluation.
     private var context: ExecutionContext
 
@@ -121,7 +121,7 @@ public final class Interpreter {
 
     /// The first evaluated exit whose logits or gate are NaN or infinite (float32 models; an
     /// int8 model's outputs are integers). Such a run's class would be garbage, so it is an error.
-    private func firstNonFiniteExit(_ summary: RunSummary) -> Int? {
+    func firstNonFiniteExit(_ summary: RunSummary) -> Int? {
         for exit in 0..<summary.exitsEvaluated {
             if !exitGates[exit].isFinite { return exit }
             let row = exitLogits + exit * model.classCount
@@ -255,7 +255,7 @@ public final class Interpreter {
     @inline(__always)
     func int8s(_ tensor: Int) -> UnsafeMutablePointer<Int8> { context.int8s(tensor) }
 
-    private func execute() -> RunSummary {
+    func execute() -> RunSummary {
         if let quantizedExits { return executeQuantized(quantizedExits) }
         let exits = model.exits
         let classes = model.classCount

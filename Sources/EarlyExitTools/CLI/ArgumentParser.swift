@@ -31,12 +31,15 @@ public struct CommandSpec: Sendable {
     public let summary: String
     public let positionals: [(name: String, help: String)]
     public let options: [OptionSpec]
+    /// Paragraphs printed after the options by `--help` (what inputs mean, what is printed).
+    public let notes: String
 
-    public init(name: String, summary: String, positionals: [(name: String, help: String)], options: [OptionSpec]) {
+    public init(name: String, summary: String, positionals: [(name: String, help: String)], options: [OptionSpec], notes: String = "") {
         self.name = name
         self.summary = summary
         self.positionals = positionals
         self.options = options
+        self.notes = notes
     }
 
     public var usage: String {
@@ -53,6 +56,7 @@ public struct CommandSpec: Sendable {
             let head = option.valueName.map { "\(option.name) \($0)" } ?? option.name
             text += "  \(pad(head, 26)) \(option.help)\n"
         }
+        if !notes.isEmpty { text += "\n" + notes + (notes.hasSuffix("\n") ? "" : "\n") }
         return text
     }
 

@@ -13,8 +13,34 @@ enum BenchCommand {
             + PolicyOptions.options + [
                 OptionSpec("--json", nil, "print JSON"),
                 OptionSpec("--csv", nil, "print CSV"),
-                OptionSpec("--profile", nil, "instead: time every operator of the full network and list where the time goes"),
-            ])
+                OptionSpec("--profile", nil, "instead: time every operator of the full network and list where the time goes (text or --json)"),
+            ],
+        notes: """
+            latency figures need a sample: with fewer than \(minimumTimedImages) timed images p99 is the slowest single image and
+            p90 rests on fewer than 10, and without warm-up (--warmup 0) the first runs pay one-time costs (page faults of
+            the arena, cold caches). bench then prints a caution (in --json: "latency_caution"; with --csv: on standard
+            error). Accuracy, exits and MACs are exact counts at any size.
+            """)
+
+    /// Below this many timed images per configuration, latency figures get a caution: p99 by
+    /// nearest rank is then the largest sample (rank ⌈0.99·n⌉ = n for n < 100).
+    static let minimumTimedImages = 100
+
+    /// The caution for latency figures measured on `images` images after `warmup` untimed runs, or nil.
+    static func latencyCaution(images: Int, warmup: Int) -> String? {
+        var reasons: [String] = []
+        if images < minimumTimedImages {
+            // Nearest rank: p90 is sample ⌈0.9·n⌉ of n, so it is set by the slowest n − ⌈0.9·n⌉ + 1.
+            let tail = max(images - Int((0.9 * Double(images)).rounded(.up)) + 1, 1)
+            let plural = images == 1 ? "" : "s"
+            reasons.append("only \(images) image\(plural) timed per configuration (fewer than \(minimumTimedImages): p99 is the "
+                + "slowest single image, and p90 is set by the slowest \(tail))")
+        }
+        if warmup == 0 { reasons.append("no warm-up (--warmup 0): the first runs include one-time costs such as page faults of the arena and cold caches") }
+        if reasons.isEmpty { return nil }
+        return "latency figures are not meaningful here: " + reasons.joined(separator: "; ")
+            + ". Time at least \(minimumTimedImages) images with the default warm-up (50) before comparing latencies."
+    }
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let model = try ModelFiles.loadModel(arguments.positionals[0])
@@ -27,7 +53,9 @@ enum BenchCommand {
         let policy = try PolicyOptions.policy(arguments, model: model)
         let dataset = try ModelFiles.loadDataset(images: images, labels: labels, for: model, limit: limit)
         if arguments.flag("--profile") {
-            console.out(try profile(model: model, dataset: dataset, warmup: min(warmup, dataset.count)))
+            if arguments.flag("--csv") { throw UsageError("--profile prints text or --json, not --csv") }
+            let report = try profile(model: model, dataset: dataset, warmup: min(warmup, dataset.count))
+            console.out(arguments.flag("--json") ? report.json.text : report.text)
             return
         }
         var bar = ProgressBar(console: console, label: "bench")
@@ -35,19 +63,27 @@ enum BenchCommand {
             model: model, dataset: dataset,
             configurations: [("early-exit", policy), ("full", .fullNetwork(earlyExitCount: model.earlyExitCount))],
             warmup: warmup, progress: { bar.update($0, $1) })
+        let caution = latencyCaution(images: dataset.count, warmup: warmup)
         if arguments.flag("--json") {
-            console.out(json(results, model: model).text)
+            console.out(json(results, model: model, caution: caution).text)
         } else if arguments.flag("--csv") {
+            if let caution { console.err("caution: \(caution)") }
             console.out(csv(results, model: model))
         } else {
-            console.out(table(results, model: model, images: images))
+            console.out(table(results, model: model, images: images, caution: caution))
         }
+    }
+
+    /// Where the full network's time goes, per operator and per kind, as text and JSON.
+    struct Profile {
+        var text: String
+        var json: JSON
     }
 
     /// Runs the full network on every image, timing each operator (wall clock between the
     /// interpreter's per-operator callbacks): every operator in schedule order, then the totals
     /// per operator kind.
-    static func profile(model: Model, dataset: Dataset, warmup: Int) throws -> String {
+    static func profile(model: Model, dataset: Dataset, warmup: Int) throws -> Profile {
         let interpreter = Interpreter(model: model)
         try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
         var nanoseconds = [UInt64](repeating: 0, count: model.operators.count)
@@ -69,33 +105,63 @@ enum BenchCommand {
             }
         }
         let images = Double(max(dataset.count, 1))
-        var lines = ["\(dataset.count) images, full network, \(model.isQuantized ? "int8" : "float32"); build: \(BuildInfo.description)",
-                     "mean per image: \(String(format: "%.1f", Double(total) / images / 1000)) µs (the operators' sum includes the callbacks' overhead)",
-                     "", "  op  kind             output shape        MACs        µs/image   share   GMAC/s"]
+        let precision = model.isQuantized ? "int8" : "float32"
+        let caution = latencyCaution(images: dataset.count, warmup: warmup)
+        func right(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+        }
+        var lines = ["\(dataset.count) images, full network, \(precision); build: \(BuildInfo.description)",
+                     "mean per image: \(format(Double(total) / images / 1000, decimals: 1)) µs (the operators' sum includes the callbacks' overhead)"]
+        if let caution { lines.append("caution: \(caution)") }
+        lines += ["", "  \(right("op", 4))  \(pad("kind", 16)) \(pad("output shape", 18)) \(right("MACs", 10))  \(right("µs/image", 9))  \(right("share", 6))  \(right("GMAC/s", 8))"]
         let byKind = Dictionary(grouping: model.operators.indices, by: { model.operators[$0].kind.name })
         let sum = Double(max(nanoseconds.reduce(0, +), 1))
+        var operatorsJSON: [JSON] = []
         for index in model.operators.indices where executed[index] > 0 {
             let op = model.operators[index]
             let micro = Double(nanoseconds[index]) / Double(executed[index]) / 1000
-            let rate = op.macs > 0 ? String(format: "%8.2f", Double(op.macs) / (micro * 1000)) : "       -"
-            lines.append(String(format: "%4d  %-16@ %-18@ %10d  %9.1f  %5.1f%%  ", index, op.kind.name as NSString,
-                                model.tensors[op.output].shape.description as NSString, op.macs, micro,
-                                100 * Double(nanoseconds[index]) / sum) + rate)
+            let rate: Double? = op.macs > 0 && micro > 0 ? Double(op.macs) / (micro * 1000) : nil
+            let share = 100 * Double(nanoseconds[index]) / sum
+            lines.append("  \(right(String(index), 4))  \(pad(op.kind.name, 16)) \(pad(model.tensors[op.output].shape.description, 18)) "
+                + "\(right(String(op.macs), 10))  \(right(format(micro, decimals: 1), 9))  \(right(format(share, decimals: 1) + "%", 6))  "
+                + right(rate.map { format($0, decimals: 2) } ?? "-", 8))
+            operatorsJSON.append(.object([
+                ("index", .int(index)), ("kind", .string(op.kind.name)),
+                ("output_shape", .array(model.tensors[op.output].shape.dims.map { .int($0) })),
+                ("macs", .int(op.macs)), ("us_per_image", .number(micro)), ("share", .number(share / 100)),
+                ("gmacs_per_s", rate.map { .number($0) } ?? .null),
+            ]))
         }
         lines.append("")
         lines.append("by kind:")
-        let kinds = byKind.map { kind, indices in (kind, indices.count, indices.reduce(UInt64(0)) { $0 + nanoseconds[$1] }) }
-        for (kind, count, time) in kinds.sorted(by: { $0.2 > $1.2 }) {
-            lines.append(String(format: "  %-16@ %3d ops  %9.1f µs/image  %5.1f%%", kind as NSString, count,
-                                Double(time) / images / 1000, 100 * Double(time) / sum))
+        var kinds: [(kind: String, count: Int, time: UInt64)] = []
+        for (kind, indices) in byKind {
+            var time: UInt64 = 0
+            for index in indices { time += nanoseconds[index] }
+            kinds.append((kind, indices.count, time))
         }
-        return lines.joined(separator: "\n")
+        kinds.sort { $0.time > $1.time || ($0.time == $1.time && $0.kind < $1.kind) }
+        var kindsJSON: [JSON] = []
+        for (kind, count, time) in kinds {
+            let micro = Double(time) / images / 1000, share = 100 * Double(time) / sum
+            lines.append("  \(pad(kind, 16)) \(right(String(count), 3)) ops  \(right(format(micro, decimals: 1), 9)) µs/image  \(right(format(share, decimals: 1), 5))%")
+            kindsJSON.append(.object([("kind", .string(kind)), ("operators", .int(count)), ("us_per_image", .number(micro)),
+                                      ("share", .number(share / 100))]))
+        }
+        let json = JSON.object([
+            ("model", .string(model.metadata.name)), ("images", .int(dataset.count)), ("precision", .string(precision)),
+            ("build", .string(BuildInfo.description)), ("mean_us_per_image", .number(Double(total) / images / 1000)),
+            ("latency_caution", caution.map { .string($0) } ?? .null),
+            ("operators", .array(operatorsJSON)), ("kinds", .array(kindsJSON)),
+        ])
+        return Profile(text: lines.joined(separator: "\n"), json: json)
     }
 
-    static func json(_ results: [ConfigurationResult], model: Model) -> JSON {
+    static func json(_ results: [ConfigurationResult], model: Model, caution: String? = nil) -> JSON {
         .object([
             ("model", .string(model.metadata.name)),
             ("images", .int(results.first?.images ?? 0)),
+            ("latency_caution", caution.map { .string($0) } ?? .null),
             ("arena_bytes", .int(model.plan.arenaBytes)),
             ("macs_full", .int(model.totalMACs)),
             ("build", .string(BuildInfo.description)),
@@ -137,7 +203,7 @@ enum BenchCommand {
         return lines.joined(separator: "\n")
     }
 
-    static func table(_ results: [ConfigurationResult], model: Model, images: String) -> String {
+    static func table(_ results: [ConfigurationResult], model: Model, images: String, caution: String? = nil) -> String {
         guard results.count == 2 else { return "" }
         let early = results[0], full = results[1]
         func us(_ ns: Double) -> String { format(ns / 1000, decimals: 1) + " µs" }
@@ -153,7 +219,9 @@ enum BenchCommand {
         text += "\(pad("latency mean", 22)) \(pad(us(early.meanLatency), 14)) \(pad(us(full.meanLatency), 14)) \(format(early.meanLatency / max(full.meanLatency, 1), decimals: 3))×\n"
         text += "\(pad("throughput", 22)) \(pad(format(1e9 / max(early.meanLatency, 1), decimals: 0) + "/s", 14)) \(pad(format(1e9 / max(full.meanLatency, 1), decimals: 0) + "/s", 14))\n"
         let allocations = { (r: ConfigurationResult) in r.allocations.map { String($0) } ?? "n/a" }
-        text += "\(pad("heap allocations", 22)) \(pad(allocations(early), 14)) \(pad(allocations(full), 14))\n\n"
+        text += "\(pad("heap allocations", 22)) \(pad(allocations(early), 14)) \(pad(allocations(full), 14))\n"
+        if let caution { text += "caution: \(caution)\n" }
+        text += "\n"
         text += "exits taken (early exit):\n"
         for e in 0..<model.exits.count {
             let share = Double(early.exitCounts[e]) / Double(max(early.images, 1))

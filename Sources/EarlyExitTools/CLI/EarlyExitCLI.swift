@@ -8,18 +8,27 @@ public struct Console {
     public var err: (String) -> Void
     /// True when standard error is a terminal (progress bars are shown only then).
     public var isTerminal: Bool
+    /// The first failed write to `out` (for example "No space left on device"), or nil: a
+    /// command whose output was lost ends with status 1, not 0.
+    public var outputError: () -> String?
 
-    public init(out: @escaping (String) -> Void, err: @escaping (String) -> Void, isTerminal: Bool = false) {
+    public init(out: @escaping (String) -> Void, err: @escaping (String) -> Void, isTerminal: Bool = false,
+                outputError: @escaping () -> String? = { nil }) {
         self.out = out
         self.err = err
         self.isTerminal = isTerminal
+        self.outputError = outputError
     }
 
-    public static var standard: Console {
-        Console(out: { print($0) },
-                err: { FileHandle.standardError.write(($0 + "\n").data(using: .utf8) ?? Data()) },
-                isTerminal: isatty(2) == 1)
+    /// Lines written to file descriptors (`out` for results, `err` for messages), every write
+    /// checked.
+    public static func descriptors(out: Int32, err: Int32, isTerminal: Bool = false) -> Console {
+        let output = DescriptorWriter(descriptor: out), errors = DescriptorWriter(descriptor: err)
+        return Console(out: { output.write(line: $0) }, err: { errors.write(line: $0) }, isTerminal: isTerminal,
+                       outputError: { output.error })
     }
+
+    public static var standard: Console { descriptors(out: 1, err: 2, isTerminal: isatty(2) == 1) }
 }
 
 /// The `early-exit` tool's entry point.
@@ -46,19 +55,34 @@ public enum EarlyExitCLI {
     static var usage: String {
         var text = "early-exit: run attention-augmented CNNs that stop as soon as they are confident\n\nusage: early-exit COMMAND [arguments] [options]\n\ncommands:\n"
         for command in commands { text += "  \(pad(command.spec.name, 10)) \(command.spec.summary)\n" }
-        text += "\nRun 'early-exit COMMAND --help' for a command's arguments and options."
+        text += "\nRun 'early-exit COMMAND --help' for a command's arguments and options, 'early-exit --version' for the version."
         return text
     }
 
     /// Runs a command line (without the program name) and returns the exit status:
-    /// 0 success, 1 a failure (bad file, invalid model), 2 a usage mistake.
+    /// 0 success, 1 a failure (bad file, invalid model, output that could not be written),
+    /// 2 a usage mistake.
     public static func main(_ arguments: [String], console: Console = .standard) -> Int32 {
+        let status = dispatch(arguments, console: console)
+        if let problem = console.outputError() {
+            console.err("error: cannot write to standard output: \(problem)")
+            return status == 0 ? 1 : status
+        }
+        return status
+    }
+
+    static func dispatch(_ arguments: [String], console: Console) -> Int32 {
         guard let name = arguments.first else {
             console.err(usage)
             return 2
         }
         if name == "--help" || name == "-h" || name == "help" {
             console.out(usage)
+            return 0
+        }
+        if name == "--version" || name == "-V" || name == "version" {
+            if arguments.count > 1 { console.err("error: --version takes no arguments"); return 2 }
+            console.out(VersionInfo.text)
             return 0
         }
         guard let command = commands.first(where: { $0.spec.name == name }) else {

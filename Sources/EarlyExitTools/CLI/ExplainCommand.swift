@@ -157,7 +157,7 @@ enum ExplainCommand {
                 let name = "exit\(site.exit + 1)_head\(headOfExit[site.exit]).png"
                 let picture = HeatMap.overlay(mask: masks[slot][head], maskHeight: site.height, maskWidth: site.width, gray: gray,
                                               inputHeight: height, inputWidth: width, factor: scale)
-                try write(picture.png(), directory, name)
+                try write(ColorBar.appended(to: picture).png(), directory, name)
                 files[slot].append(name)
             }
         }
@@ -182,8 +182,13 @@ enum ExplainCommand {
             var signal = ""
             if policy.signal == .maxProbability { signal = "  maxprob \(format(Float(report.maxProbability)))" }
             if policy.signal == .entropy { signal = "  entropy \(format(Float(report.entropy)))" }
-            text += "  \(pad(exitName(e, model), 7)) gate \(format(report.gate))\(signal)  class \(className(report.classIndex, model))\(e == summary.exitIndex ? "  <- fired" : "")\n"
+            if e > summary.exitIndex {
+                text += "  \(pad(exitName(e, model), 7)) not reached under the policy; from the full-network run: gate \(format(report.gate))  class \(className(report.classIndex, model))\n"
+            } else {
+                text += "  \(pad(exitName(e, model), 7)) gate \(format(report.gate))\(signal)  class \(className(report.classIndex, model))\(e == summary.exitIndex ? "  <- fired" : "  (did not fire)")\n"
+            }
         }
+        text += "masks and values of every exit come from one full-network run; each mask picture has a colour bar: 0 (left) to the mask's maximum (right)\n"
         text += "wrote \(maskCount) mask picture\(maskCount == 1 ? "" : "s") from \(sites.count) attention module\(sites.count == 1 ? "" : "s") to \(directory)/ (open \(directory)/index.html)"
         console.out(text)
     }
@@ -277,6 +282,8 @@ enum ExplainCommand {
             ("full_network_class", .int(c.fullSummary.classIndex)),
             ("full_network_class_name", .string(c.name(c.fullSummary.classIndex))),
             ("masks_found", .int(c.sites.reduce(0) { $0 + $1.heads })),
+            ("exit_values_from", .string("full_network_run")),
+            ("color_bar", .string("under each mask picture: the colour map from 0 (left) to the mask's maximum (right)")),
         ]
         if c.sites.isEmpty {
             pairs.append(("note", .string("no attention masks found: no softmax over a reshaped [1,K,H,W] convolution output")))
@@ -354,6 +361,7 @@ enum ExplainCommand {
             figure.skipped { opacity: 0.75; }
             figcaption { font-size: 13px; line-height: 1.4; max-width: \(side)px; }
             img { image-rendering: pixelated; display: block; width: \(side)px; }
+            th[colspan] { border-bottom: 1px solid #bbb; }
             .scale { width: 240px; height: 12px; background: linear-gradient(to right, #00007f, #0000ff, #00ffff, #7fff7f, #ffff00, #ff0000, #7f0000); }
             td, th { padding: 2px 10px; text-align: left; }
             </style></head><body>
@@ -368,40 +376,55 @@ enum ExplainCommand {
         page += "Full network (eq. 9 over all exits): \(classText(c.fullSummary.classIndex))."
         if let label = c.label { page += " True class: <b>\(classText(label))</b>." }
         page += "</p>\n"
-        page += "<table><tr><th>exit</th><th>gate</th><th>max prob.</th><th>entropy</th><th>threshold (\(escape(c.policy.signal.name)))</th><th>class at this exit</th><th></th></tr>\n"
+        page += "<table><tr><th rowspan=\"2\">exit</th><th colspan=\"2\">under the policy (\(escape(c.policy.signal.name)))</th>"
+        page += "<th colspan=\"4\">full-network run (computed for this page)</th></tr>\n"
+        page += "<tr><th>threshold</th><th>decision</th><th>gate</th><th>max prob.</th><th>entropy</th><th>class at this exit</th></tr>\n"
         for (e, report) in c.exits.enumerated() {
-            let status = e == c.summary.exitIndex ? "<b>fired</b>" : e < c.summary.exitIndex ? "evaluated, did not fire" : "not evaluated under the policy"
-            page += "<tr><td>\(exitName(e, model))</td><td>\(format(report.gate))</td><td>\(format(report.maxProbability, decimals: 4))</td>"
-            page += "<td>\(format(report.entropy, decimals: 4))</td><td>\(c.threshold(e).map { format($0) } ?? "-")</td>"
-            page += "<td>\(classText(report.classIndex))</td><td>\(status)</td></tr>\n"
+            let status = e == c.summary.exitIndex ? "<b>fired</b>" : e < c.summary.exitIndex ? "evaluated, did not fire"
+                : "not reached (the run stopped at \(exitName(c.summary.exitIndex, model)))"
+            page += "<tr><td>\(exitName(e, model))</td><td>\(c.threshold(e).map { format($0) } ?? "-")</td><td>\(status)</td>"
+            page += "<td>\(format(report.gate))</td><td>\(format(report.maxProbability, decimals: 4))</td>"
+            page += "<td>\(format(report.entropy, decimals: 4))</td><td>\(classText(report.classIndex))</td></tr>\n"
         }
         page += "</table>\n"
+        page += "<p>Under the policy the network stops at the exit that fires: exits after it are never computed. This page runs the "
+        page += "full network once so that it can show every exit's masks, gate and class; the values of exits the policy does not reach "
+        page += "come from that run only and are labelled so.</p>\n"
         page += "<div class=\"row\"><figure><img src=\"input.png\" alt=\"input image\"><figcaption>input image \(c.index)\(c.label.map { ", true class \(classText($0))" } ?? "")<br>final class \(classText(c.summary.classIndex))</figcaption></figure></div>\n"
         if c.sites.isEmpty {
             page += "<p><b>No attention masks found</b>: the model has no softmax over a reshaped [1,K,H,W] convolution output.</p>\n"
         } else {
-            page += "<p>Each picture is one head's mask M = softmax(W<sub>H</sub> * Z) over the H&times;W positions, divided by its maximum, resized bilinearly to the input and drawn over it (colour scale 0 to max:) <span class=\"scale\" style=\"display:inline-block\"></span></p>\n"
+            page += "<p>Each picture is one head's mask M = softmax(W<sub>H</sub> * Z) over the H&times;W positions, divided by its maximum, resized bilinearly to the input and drawn over it. The bar under each picture is its colour scale: 0 at the left to the mask's maximum at the right, <span class=\"scale\" style=\"display:inline-block\"></span>.</p>\n"
         }
         for (e, report) in c.exits.enumerated() {
             let heads = c.sites.enumerated().filter { $0.element.exit == e }
             if heads.isEmpty { continue }
             let fired = e == c.summary.exitIndex
             let skipped = e > c.summary.exitIndex
-            page += "<h2>\(exitName(e, model)): gate \(format(report.gate))\(fired ? " &mdash; fired" : skipped ? " &mdash; not evaluated under the policy" : "")</h2>\n<div class=\"row\">\n"
+            if skipped {
+                page += "<h2>\(exitName(e, model)): not reached under the policy &mdash; masks and gate \(format(report.gate)) from the full-network run</h2>\n<div class=\"row\">\n"
+            } else {
+                page += "<h2>\(exitName(e, model)): gate \(format(report.gate))\(fired ? " &mdash; fired" : " &mdash; evaluated, did not fire")</h2>\n<div class=\"row\">\n"
+            }
             for (slot, site) in heads {
                 for head in 0..<site.heads {
                     let mask = c.masks[slot][head]
                     page += "<figure class=\"\(fired ? "fired" : skipped ? "skipped" : "")\"><img src=\"\(c.files[slot][head])\" alt=\"\(exitName(e, model)) head \(head + 1)\">"
                     page += "<figcaption><b>\(exitName(e, model)), head \(head + 1)</b> (\(site.height)&times;\(site.width))<br>"
-                    page += "gate \(format(report.gate))"
-                    switch c.policy.signal {
-                    case .maxProbability: page += " &middot; max prob. \(format(Float(report.maxProbability)))"
-                    case .entropy: page += " &middot; entropy \(format(Float(report.entropy)))"
-                    default: break
+                    if skipped {
+                        page += "not reached under the policy<br>full-network run: gate \(format(report.gate))<br>"
+                    } else {
+                        page += "gate \(format(report.gate))"
+                        switch c.policy.signal {
+                        case .maxProbability: page += " &middot; max prob. \(format(Float(report.maxProbability)))"
+                        case .entropy: page += " &middot; entropy \(format(Float(report.entropy)))"
+                        default: break
+                        }
+                        if let threshold = c.threshold(e), c.policy.signal != .none { page += " (threshold \(format(threshold)))" }
+                        page += " &middot; \(fired ? "<b>fired</b>" : "did not fire")<br>"
                     }
-                    if let threshold = c.threshold(e), c.policy.signal != .none { page += " (threshold \(format(threshold)))" }
-                    page += " &middot; \(fired ? "<b>fired</b>" : skipped ? "not evaluated" : "did not fire")<br>"
-                    page += "class at this exit: \(classText(report.classIndex))<br>final class: \(classText(c.summary.classIndex))<br>"
+                    page += "class at this exit\(skipped ? " (full-network run)" : ""): \(classText(report.classIndex))<br>"
+                    page += "final class (policy): \(classText(c.summary.classIndex))<br>"
                     page += "mask max \(format(Double(mask.max() ?? 0), decimals: 4)) (uniform \(format(1 / Double(max(mask.count, 1)), decimals: 4)))</figcaption></figure>\n"
                 }
             }

@@ -29,8 +29,11 @@ enum InfoCommand {
         text += "\ntensors:    \(model.tensors.count) (\(model.tensors.filter(\.isConstant).count) constant)"
         text += "\noperators:  \(model.operators.count)"
         text += "\nweights:    \(model.weightBytes) bytes (\(weightTypes))"
-        text += "\narena:      \(plan.arenaBytes) bytes = \(plan.persistentBytes) persistent + \(plan.plannedBytes) planned"
-        text += "\n            planned vs naive sum \(plan.naiveBytes) bytes, lower bound \(plan.lowerBoundBytes) bytes; scratch \(plan.scratchBytes) bytes"
+        text += "\narena:      \(plan.arenaBytes) bytes = \(plan.persistentBytes) persistent (exit results) + \(plan.plannedBytes) planned"
+        text += "\n            (with the persistent part: every buffer on its own would take \(plan.naiveBytes + plan.persistentBytes) bytes; "
+        text += "no plan can take less than \(plan.lowerBoundBytes + plan.persistentBytes), the most bytes live at once)"
+        text += "\n            scratch: \(plan.scratchBytes) bytes over all operators, the convolutions' working memory (patch matrices), each live "
+        text += "during its own operator only; part of the naive sum, not added to the arena"
         text += "\nMACs:       \(model.totalMACs) for the full network"
         text += "\npolicy:     \(model.defaultPolicy.signal.name)"
         if model.defaultPolicy.signal != .none {
@@ -69,6 +72,8 @@ enum InfoCommand {
             ("operators", .int(model.operators.count)),
             ("weight_bytes", .int(model.weightBytes)),
             ("arena_bytes", .int(plan.arenaBytes)),
+            ("arena_persistent_bytes", .int(plan.persistentBytes)),
+            ("arena_planned_bytes", .int(plan.plannedBytes)),
             ("arena_naive_bytes", .int(plan.naiveBytes + plan.persistentBytes)),
             ("arena_lower_bound_bytes", .int(plan.lowerBoundBytes + plan.persistentBytes)),
             ("scratch_bytes", .int(plan.scratchBytes)),

@@ -27,6 +27,12 @@ public struct NPYArray: Sendable, Equatable {
 
     /// Parses an .npy file held in memory.
     public static func parse(_ bytes: [UInt8], source: String) throws -> NPYArray {
+        try parseWithType(bytes, source: source).array
+    }
+
+    /// Parses an .npy file held in memory, also returning its dtype as the header spells it
+    /// ('<f4', '|u1', ...): whether the file held integers or floats.
+    public static func parseWithType(_ bytes: [UInt8], source: String) throws -> (array: NPYArray, descr: String) {
         func fail(_ message: String) -> DataError { DataError(source: source, message: message) }
         guard bytes.count >= 10 else {
             throw fail("too short for an NPY file: \(bytes.count) bytes (the preamble alone is 10)")
@@ -105,7 +111,7 @@ public struct NPYArray: Sendable, Equatable {
             let data = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
             return convert(data, descr: descr, count: elementCount)
         }
-        return NPYArray(shape: shape, values: values)
+        return (NPYArray(shape: shape, values: values), descr)
     }
 
     static func convert(_ data: UnsafeRawBufferPointer, descr: String, count: Int) -> [Float] {

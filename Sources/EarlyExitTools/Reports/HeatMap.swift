@@ -140,3 +140,67 @@ public enum HeatMap {
         return RGBImage(width: width, height: height, pixels: pixels)
     }
 }
+
+/// The colour scale drawn under every mask picture: a bar of the colour map from 0 (left) to 1
+/// (right; the mask's maximum, since pictures are divided by it), labelled "0" and "1".
+public enum ColorBar {
+    /// Layout for a picture `width` pixels wide: gap, bar, gap, labels, margin (rows).
+    public struct Layout: Equatable, Sendable {
+        public var gap: Int
+        public var barHeight: Int
+        public var labelScale: Int
+        public var margin: Int
+        /// The bar's first and last columns.
+        public var left: Int
+        public var right: Int
+        /// Rows added under the picture.
+        public var height: Int { gap + barHeight + gap + 5 * labelScale + margin }
+    }
+
+    public static func layout(width: Int) -> Layout {
+        let scale = max(1, width / 112)
+        let margin = min(2 * scale, max(width / 8, 0))
+        return Layout(gap: 2 * scale, barHeight: max(4, width / 16), labelScale: scale, margin: margin,
+                      left: margin, right: max(width - 1 - margin, margin))
+    }
+
+    /// The mask value the bar shows in column `x` (0 at `left`, 1 at `right`).
+    public static func value(x: Int, layout: Layout) -> Float {
+        let span = max(layout.right - layout.left, 1)
+        return Float(min(max(x - layout.left, 0), span)) / Float(span)
+    }
+
+    /// 3×5 glyphs of the labels, one row per string, "#" for a lit pixel.
+    static let glyphs: [Character: [String]] = [
+        "0": ["###", "#.#", "#.#", "#.#", "###"],
+        "1": [".#.", "##.", ".#.", ".#.", "###"],
+    ]
+
+    /// `image` with the colour bar and its labels added under it, on a white background.
+    public static func appended(to image: RGBImage) -> RGBImage {
+        let layout = self.layout(width: image.width)
+        let width = image.width, height = image.height + layout.height
+        var pixels = image.pixels + [UInt8](repeating: 255, count: width * layout.height * 3)
+        func set(_ x: Int, _ y: Int, _ color: (UInt8, UInt8, UInt8)) {
+            guard x >= 0, x < width, y >= 0, y < height else { return }
+            let offset = (y * width + x) * 3
+            pixels[offset] = color.0; pixels[offset + 1] = color.1; pixels[offset + 2] = color.2
+        }
+        let barTop = image.height + layout.gap
+        for x in layout.left...layout.right {
+            let color = HeatMap.color(value(x: x, layout: layout))
+            for y in barTop..<(barTop + layout.barHeight) { set(x, y, color) }
+        }
+        let labelTop = barTop + layout.barHeight + layout.gap
+        let k = layout.labelScale
+        for (label, x0) in [("0" as Character, layout.left), ("1" as Character, layout.right - 3 * k + 1)] {
+            guard let rows = glyphs[label] else { continue }
+            for (row, line) in rows.enumerated() {
+                for (column, mark) in line.enumerated() where mark == "#" {
+                    for dy in 0..<k { for dx in 0..<k { set(x0 + column * k + dx, labelTop + row * k + dy, (0, 0, 0)) } }
+                }
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+}
