@@ -126,8 +126,8 @@ final class ArenaPlanTests: XCTestCase {
             if op.kind == .conv2d && model.convolutionPath(of: index) == .im2col {
                 let w = tensors[op.inputs[1]].shape, out = tensors[op.output].shape
                 let pixels = out[2] * out[3]
-                // im2col writes Cin·Kh·Kw rows of the pixel count rounded up to 16 columns.
-                XCTAssertGreaterThanOrEqual(model.scratchBytes(of: index), tensors[op.inputs[0]].shape[1] * w[2] * w[3] * ((pixels + 15) / 16 * 16) * 4,
+                // Image-to-column writes one row of Cin·Kh·Kw values per output pixel (float32).
+                XCTAssertGreaterThanOrEqual(model.scratchBytes(of: index), tensors[op.inputs[0]].shape[1] * w[2] * w[3] * pixels * 4,
                                             "operator \(index) scratch: " + label, file: file, line: line)
             }
             if model.scratchBytes(of: index) > 0 {

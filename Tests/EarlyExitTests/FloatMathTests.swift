@@ -1,5 +1,6 @@
 // FloatMath's pure-Swift exp, log, tanh and sigmoid against Glibc's double-precision functions.
 @testable import EarlyExit
+import EarlyExitTools
 import Foundation
 import XCTest
 
@@ -174,5 +175,34 @@ final class FloatMathTests: XCTestCase {
         XCTAssertEqual(FloatMath.sigmoid(100), 1)
         XCTAssertEqual(FloatMath.sigmoid(-200), 0)
         for x: Float in [0.25, 1, 3, 7.5] { XCTAssertEqual(FloatMath.sigmoid(x) + FloatMath.sigmoid(-x), 1, accuracy: 2e-7) }
+    }
+
+    /// The interpreter's input quantization equals the libm-rounded formula it replaced, on
+    /// quotients at and around every half-integer of the int8 range, random values, extremes,
+    /// zero points across int8, and NaN.
+    func testInputQuantizationEqualsTheRoundedFormula() {
+        func reference(_ value: Float, _ scale: Float, _ zeroPoint: Int32) -> Int8 {
+            let v = (value / scale).rounded() + Float(zeroPoint)
+            return Int8(max(-128, min(127, v.isNaN ? 0 : v)))
+        }
+        var values: [Float] = [0, -0, .infinity, -.infinity, .nan, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                               .leastNonzeroMagnitude, 999.5, -999.5, 1000.5, -1000.5, 1e9, -1e9]
+        for half in stride(from: Float(-300.5), through: 300.5, by: 0.5) {
+            values += [half, half.nextUp, half.nextDown, half.nextUp.nextUp, half.nextDown.nextDown]
+        }
+        var rng = SeededGenerator(seed: 31)
+        for _ in 0..<20_000 { values.append(rng.uniform(400) - 200) }
+        var checked = 0
+        for scale: Float in [1, 0.5, 0.02377, 3.1, 1e-30] {
+            for zeroPoint: Int32 in [-128, -37, 0, 5, 127] {
+                for value in values {
+                    let input = value * scale
+                    XCTAssertEqual(FloatMath.quantize(input, scale: scale, zeroPoint: zeroPoint), reference(input, scale, zeroPoint),
+                                   "value \(input) scale \(scale) zero point \(zeroPoint)")
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 500_000)
     }
 }

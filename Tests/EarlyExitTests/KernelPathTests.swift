@@ -81,7 +81,7 @@ final class KernelPathTests: XCTestCase {
                 assertClose(out.values, expected.y, "\(test) \(kernels.name) \(path)")
             }
         }
-        XCTAssertEqual(pathsSeen, ["winograd", "implicitGEMM", "pointwise"])
+        XCTAssertEqual(pathsSeen, ["winograd", "implicitGEMM", "pointwise", "im2col"])
     }
 
     /// A residual chain whose maps stay channels-last: conv → BN+ReLU → 3×3 conv (Winograd) →

@@ -21,7 +21,7 @@ final class KernelTests: XCTestCase {
             return (b.add(.conv2d, [input, w, bias], shape: [1, 1, 2, 2], attributes: Ref.Conv(kh: 2, kw: 2).attributes), 4)
         }
         XCTAssertEqual(valid.values, [37.5, 47.5, 67.5, 77.5])
-        XCTAssertEqual(valid.model.convolutionPath(of: 0), .implicitGEMM)
+        XCTAssertEqual(valid.model.convolutionPath(of: 0), .im2col)
         XCTAssertEqual(valid.model.operators[0].macs, 4 * 4) // Cout·Ho·Wo·Cin·Kh·Kw = 1·2·2·1·2·2
 
         // Pad 1 on every side, stride 2: out (3+2−2)/2+1 = 2; windows start at −1 and 1.
@@ -56,12 +56,13 @@ final class KernelTests: XCTestCase {
         }
         /// The float32 path under `kernels`: Winograd for 3×3 stride-1 undilated with at least 8
         /// channels in and out (unless the set is `-direct`), pointwise for unpadded 1×1 stride 1,
-        /// else the implicit GEMM; depthwise and grouped for more than one group.
+        /// image-to-column for fewer than 4 input channels, else the implicit GEMM; depthwise and
+        /// grouped for more than one group.
         func expectedPath(_ kernels: KernelSet) -> ConvolutionPath {
             if p.groups == 1 {
                 let plain = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0
                 let winograd = kernels.winograd && p.kh == 3 && p.kw == 3 && p.sh == 1 && p.sw == 1 && p.dh == 1 && p.dw == 1 && c >= 8 && cout >= 8
-                return winograd ? .winograd : plain ? .pointwise : .implicitGEMM
+                return winograd ? .winograd : plain ? .pointwise : c < 4 ? .im2col : .implicitGEMM
             }
             return p.groups == c && cout == c ? .depthwise : .grouped
         }
@@ -139,7 +140,7 @@ final class KernelTests: XCTestCase {
             XCTAssertEqual(op.geometry.widthOut, expected.wo, "\(test)")
             assertClose(out.values, expected.y, "\(test)")
         }
-        XCTAssertEqual(pathsSeen, ["pointwise", "implicitGEMM", "depthwise", "grouped"])
+        XCTAssertEqual(pathsSeen, ["pointwise", "implicitGEMM", "im2col", "depthwise", "grouped"])
     }
 
     func testConvolutionKernelEveryApplicablePathMatchesNaiveLoop() {

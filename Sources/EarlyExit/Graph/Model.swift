@@ -30,6 +30,10 @@ public final class Model {
     let prepared: [PreparedOperator]
     /// Memory the prepared operators own (folded biases, tables).
     private let preparedStorage: PreparedStorage
+    /// For every operator: true when nothing the run needs reads its output (an int8 softmax
+    /// whose every reader is a fused attention pooling, and which no exit reads): `run` skips
+    /// it unless an observer watches (`run(_:afterEachOperator:)`), so tools still see it.
+    let observedOnly: [Bool]
     /// For every tensor, the operator that writes it; −1 for the input and constants.
     private let producers: [Int]
     /// The microkernels this model was prepared for and runs with.
@@ -55,7 +59,7 @@ public final class Model {
             (loaded.parsed.tensors, loaded.parsed.operators, loaded.parsed.exits, loaded.parsed.inputTensor, loaded.parsed.classCount,
              loaded.parsed.policy, loaded.parsed.metadata, loaded.parsed.totalMACs, loaded.parsed.versionMinor)
         (prepared, preparedStorage, plan, producers) = (loaded.prepared, loaded.storage, loaded.plan, loaded.parsed.producers)
-        (self.kernels, layouts) = (loaded.kernels, loaded.layouts)
+        (self.kernels, layouts, observedOnly) = (loaded.kernels, loaded.layouts, loaded.observedOnly)
     }
 
     /// Loads a model from bytes, copying them into aligned storage that the model owns; see
@@ -79,7 +83,7 @@ public final class Model {
             (loaded.parsed.tensors, loaded.parsed.operators, loaded.parsed.exits, loaded.parsed.inputTensor, loaded.parsed.classCount,
              loaded.parsed.policy, loaded.parsed.metadata, loaded.parsed.totalMACs, loaded.parsed.versionMinor)
         (prepared, preparedStorage, plan, producers) = (loaded.prepared, loaded.storage, loaded.plan, loaded.parsed.producers)
-        (self.kernels, layouts) = (loaded.kernels, loaded.layouts)
+        (self.kernels, layouts, observedOnly) = (loaded.kernels, loaded.layouts, loaded.observedOnly)
     }
 
     deinit {
@@ -93,6 +97,7 @@ public final class Model {
         var plan: ArenaPlan
         var kernels: KernelSet
         var layouts: [TensorLayout]
+        var observedOnly: [Bool]
     }
 
     /// Parses and validates the buffer, prepares every operator, and plans the arena.
@@ -118,7 +123,21 @@ public final class Model {
                                               exits: parsed.exits, inputTensor: parsed.inputTensor)
         let plan = ArenaPlan(buffers: buffers, persistentBytes: ArenaLayout.byteCount(exitCount: parsed.exits.count, classCount: parsed.classCount),
                              tensorCount: parsed.tensors.count, operatorCount: parsed.operators.count)
-        return Loaded(parsed: parsed, prepared: prepared, storage: storage, plan: plan, kernels: kernels, layouts: layouts)
+        // Softmaxes read only through fused poolings.
+        var observedOnly = [Bool](repeating: false, count: parsed.operators.count)
+        var readers = [Int](repeating: 0, count: parsed.tensors.count)
+        for op in parsed.operators { for input in op.inputs { readers[input] += 1 } }
+        for exit in parsed.exits { readers[exit.logitsTensor] += 1; if exit.hasGate { readers[exit.gateTensor] += 1 } }
+        var pooledReads = [Int](repeating: 0, count: parsed.tensors.count)
+        for (index, op) in prepared.enumerated() where op.pooledSoftmaxIndex >= 0 {
+            _ = index
+            pooledReads[parsed.operators[op.pooledSoftmaxIndex].output] += 1
+        }
+        for (index, op) in parsed.operators.enumerated() where op.kind == .softmax {
+            observedOnly[index] = pooledReads[op.output] > 0 && pooledReads[op.output] == readers[op.output]
+        }
+        return Loaded(parsed: parsed, prepared: prepared, storage: storage, plan: plan, kernels: kernels, layouts: layouts,
+                      observedOnly: observedOnly)
     }
 
     /// True when the model's exits (and so its arithmetic) are int8.

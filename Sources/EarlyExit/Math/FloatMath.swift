@@ -91,4 +91,20 @@ public enum FloatMath {
         let e = exp(x)
         return e / (1 + e)
     }
+
+    /// `round(value / scale) + zeroPoint` clamped to int8, rounding half away from zero: exactly
+    /// `Int8(clamp((value / scale).rounded() + Float(zeroPoint)))` with NaN giving 0, as the
+    /// interpreter has always quantized inputs, but without the libm `roundf` call per value
+    /// (10 µs of a 230 µs int8 run). The quotient is clamped to ±1000 first (any value beyond
+    /// clamps to the same int8), where truncating to Int32 and subtracting are exact.
+    @inline(__always)
+    public static func quantize(_ value: Float, scale: Float, zeroPoint: Int32) -> Int8 {
+        let quotient = value / scale
+        if quotient.isNaN { return 0 }
+        let bounded = Swift.max(-1000, Swift.min(1000, quotient))
+        var integer = Int32(bounded) // truncation toward zero
+        let fraction = bounded - Float(integer) // exact: |bounded| ≤ 1000
+        if fraction >= 0.5 { integer += 1 } else if fraction <= -0.5 { integer -= 1 }
+        return Int8(Swift.max(-128, Swift.min(127, integer + zeroPoint)))
+    }
 }

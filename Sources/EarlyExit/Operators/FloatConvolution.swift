@@ -8,7 +8,9 @@ import EarlyExitKernels
 ///
 /// Scratch, in order (each 64-byte aligned): the input converted to channels-last (only when
 /// the input is stored in the standard layout), the GEMM's row pointers, the tile buffer of a
-/// standard-layout output, and for Winograd the transformed inputs and the 16 products.
+/// standard-layout output, and for Winograd the transformed inputs and the 16 products, or for
+/// image-to-column (fewer than 4 input channels: per-tap rows would be too short to pay for
+/// their pointers) the rows of every tap's inputs per output pixel.
 struct FloatConvolution {
     let path: ConvolutionPath
     let kernels: KernelSet.Float32Path
@@ -19,6 +21,7 @@ struct FloatConvolution {
     let indirection: UnsafePointer<Int32>?
     let zeroRow: UnsafePointer<Float>
     let convertsInput: Bool
+    let inputChannelsLast: Bool
     let outputChannelsLast: Bool
     let paddedChannelsOut: Int
     let convertedOffset: Int, pointersOffset: Int, tileOffset: Int, transformedOffset: Int, productsOffset: Int
@@ -43,6 +46,8 @@ struct FloatConvolution {
             path = .winograd
         } else if taps == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.isUnpadded {
             path = .pointwise
+        } else if g.channelsIn < 4 {
+            path = .im2col
         } else {
             path = .implicitGEMM
         }
@@ -93,9 +98,10 @@ struct FloatConvolution {
             for c in 0..<padded { storage[c] = c < g.channelsOut ? values[c] : 0 }
             bias = UnsafePointer(storage)
         }
-        // The indirection table of an implicit GEMM.
+        // The indirection table of an implicit GEMM (element offsets into the channels-last
+        // input), or for image-to-column the input pixel of every (output pixel, tap).
         var indirection: UnsafePointer<Int32>?
-        if path == .implicitGEMM {
+        if path == .implicitGEMM || path == .im2col {
             let table = p.storage.allocate(Int32.self, count: pixels * taps)
             var slot = 0
             for oy in 0..<g.heightOut {
@@ -105,7 +111,8 @@ struct FloatConvolution {
                             let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
                             let ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth
                             let inside = iy >= 0 && iy < g.heightIn && ix >= 0 && ix < g.widthIn
-                            table[slot] = inside ? Int32((iy * g.widthIn + ix) * g.channelsIn) : -1
+                            let pixel = iy * g.widthIn + ix
+                            table[slot] = inside ? Int32(path == .im2col ? pixel : pixel * g.channelsIn) : -1
                             slot += 1
                         }
                     }
@@ -115,7 +122,8 @@ struct FloatConvolution {
         }
         // Scratch sections.
         let spatialIn = g.heightIn * g.widthIn
-        let convertsInput = p.layouts[op.inputs[0]] == .standard && g.channelsIn > 1 && spatialIn > 1
+        let convertsInput = path != .im2col && p.layouts[op.inputs[0]] == .standard && g.channelsIn > 1 && spatialIn > 1
+        let inputChannelsLast = p.layouts[op.inputs[0]] == .channelsLast
         let outputChannelsLast = p.layouts[op.output] == .channelsLast
         func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
         var offset = 0
@@ -132,10 +140,12 @@ struct FloatConvolution {
             offset += aligned(16 * tiles * g.channelsIn * 4)
             productsOffset = offset
             offset += aligned(16 * tiles * padded * 4)
+        } else if path == .im2col {
+            offset += aligned(pixels * taps * g.channelsIn * 4)
         }
         return FloatConvolution(path: path, kernels: kernels, geometry: g, weights: UnsafePointer(packed), bias: bias,
                                 indirection: indirection, zeroRow: p.storage.zeros(g.channelsIn), convertsInput: convertsInput,
-                                outputChannelsLast: outputChannelsLast, paddedChannelsOut: padded, convertedOffset: convertedOffset,
+                                inputChannelsLast: inputChannelsLast, outputChannelsLast: outputChannelsLast, paddedChannelsOut: padded, convertedOffset: convertedOffset,
                                 pointersOffset: pointersOffset, tileOffset: tileOffset, transformedOffset: transformedOffset,
                                 productsOffset: productsOffset, scratchBytes: offset)
     }
@@ -161,6 +171,25 @@ struct FloatConvolution {
         let pointers = (scratch + pointersOffset).assumingMemoryBound(to: UnsafePointer<Float>.self)
         let pixels = g.heightOut * g.widthOut
         switch path {
+        case .im2col:
+            guard let indirection else { return }
+            let taps = g.kernelHeight * g.kernelWidth, depth = taps * g.channelsIn, plane = g.heightIn * g.widthIn
+            let rows = (scratch + transformedOffset).assumingMemoryBound(to: Float.self)
+            for p in 0..<pixels {
+                let row = rows + p * depth
+                for t in 0..<taps {
+                    let pixel = Int(indirection[p * taps + t])
+                    for c in 0..<g.channelsIn {
+                        row[t * g.channelsIn + c] = pixel < 0 ? 0 : inputChannelsLast ? source[pixel * g.channelsIn + c] : source[c * plane + pixel]
+                    }
+                }
+            }
+            let job = FloatGEMMJob(rows: pixels, taps: 1, k: depth, input: UnsafePointer(rows), inputStride: depth, indirection: nil,
+                                   zeroRow: zeroRow, weights: weights, bias: bias, columns: g.channelsOut, output: y,
+                                   outputStride: outputChannelsLast ? g.channelsOut : pixels, transposedOutput: !outputChannelsLast,
+                                   residual: nil, residualStride: 0, relu: relu, pointers: pointers,
+                                   tileBuffer: (scratch + tileOffset).assumingMemoryBound(to: Float.self))
+            FloatKernelTable.gemm(kernels, job)
         case .winograd:
             let job = WinogradJob(input: source, height: g.heightIn, width: g.widthIn, channelsIn: g.channelsIn, padTop: g.padTop,
                                   padLeft: g.padLeft, heightOut: g.heightOut, widthOut: g.widthOut, channelsOut: g.channelsOut,

@@ -13,7 +13,9 @@ import EarlyExitNativeKernels
 /// requantized outputs are identical bit for bit (the tests compare every path).
 ///
 /// Scratch: the converted input `[pixels][k]` (u8 or int16, `k` = input channels rounded up to
-/// the kernel's 4 or 2; the padding channels meet zero weights), then the row pointers.
+/// the kernel's 4 or 2; the padding channels meet zero weights). With fewer input channels than
+/// that group (a first layer on a one-channel image), the copy is image-to-column instead: one
+/// row of every tap's inputs per output pixel, and the GEMM runs with one tap.
 struct Int8Convolution {
     let kernels: KernelSet.Int8Path
     let geometry: WindowGeometry
@@ -28,13 +30,16 @@ struct Int8Convolution {
         shifts: UnsafePointer<Int32>
     let outputZeroPoint: Int32, minimum: Int32, maximum: Int32
     let singleRounding: Bool
-    /// `[pixels][taps]` element offsets into the converted input, −1 for padding.
+    /// `[pixels][taps]` element offsets into the converted input, −1 for padding; for the
+    /// image-to-column path, the input pixel index of every (output pixel, tap), −1 for padding.
     let indirection: UnsafePointer<Int32>?
+    /// Taps the GEMM runs (1 for the pointwise and image-to-column paths).
+    let gemmTaps: Int
+    let inputZeroPoint: Int8
     /// One row of the padding value in the converted form.
     let zeroRow: UnsafeRawPointer
     let inputChannelsLast: Bool
     let outputChannelsLast: Bool
-    let pointersOffset: Int
     let scratchBytes: Int
 
     /// True when the kernel set has native int8 convolution kernels.
@@ -53,26 +58,35 @@ struct Int8Convolution {
         let lanes = kernels == .avx512VNNI ? 16 : 8
         let blocking = ColumnBlocking(columns: g.channelsOut, vectorWidth: lanes, registerCount: kernels == .avx512VNNI ? 32 : 16)
         let group = vnni ? 4 : 2
-        let rowLength = (g.channelsIn + group - 1) / group * group
         let taps = g.kernelHeight * g.kernelWidth
+        let unitStride = g.strideHeight == 1 && g.strideWidth == 1
+        let path: ConvolutionPath = taps == 1 && unitStride && g.isUnpadded ? .pointwise
+            : g.channelsIn < group ? .im2col : .implicitGEMM
+        // The depth of one GEMM row: every tap's channels (image-to-column) or one tap's.
+        let depth = path == .im2col ? taps * g.channelsIn : g.channelsIn
+        let gemmTaps = path == .implicitGEMM ? taps : 1
+        let rowLength = (depth + group - 1) / group * group
         let padded = blocking.paddedColumns
         let w = p.constantInt8(op.inputs[1])
         let inputZeroPoint = Int64(p.zeroPoint(op.inputs[0]))
         // The reference's folded bias must fit int32 (the same load check on every kernel set).
         _ = try p.foldedBias(index, channels: g.channelsOut)
         try p.checkChannelRequantization(index, channels: g.channelsOut)
-        func weight(_ co: Int, _ ci: Int, _ tap: Int) -> Int8 {
-            co < g.channelsOut && ci < g.channelsIn ? w[(co * g.channelsIn + ci) * taps + tap] : 0
+        /// The weight of output channel `co` at GEMM row position `k` of GEMM tap `tap`.
+        func weight(_ co: Int, _ k: Int, _ tap: Int) -> Int8 {
+            guard co < g.channelsOut && k < depth else { return 0 }
+            let (ci, t) = path == .im2col ? (k % g.channelsIn, k / g.channelsIn) : (k, tap)
+            return w[(co * g.channelsIn + ci) * taps + t]
         }
         // Packed weights: for each column block, [tap][k/group][vectors·lanes][group].
         let groups = rowLength / group
-        let packedBytes = taps * groups * padded * group * (vnni ? 1 : 2)
+        let packedBytes = gemmTaps * groups * padded * group * (vnni ? 1 : 2)
         let packed = p.storage.allocate(Int8.self, count: packedBytes)
         var cursor = 0
         var start = 0
         while start * lanes < padded {
             let vectors = blocking.vectors(at: start)
-            for tap in 0..<taps {
+            for tap in 0..<gemmTaps {
                 for kg in 0..<groups {
                     for lane in 0..<(vectors * lanes) {
                         let co = start * lanes + lane
@@ -115,11 +129,9 @@ struct Int8Convolution {
             leftShifts[c] = min(max(rawShifts[c], 0), 31)
             rightShifts[c] = -min(max(rawShifts[c], -31), 0)
         }
-        // The indirection table.
-        let unitStride = g.strideHeight == 1 && g.strideWidth == 1
-        let path: ConvolutionPath = taps == 1 && unitStride && g.isUnpadded ? .pointwise : .implicitGEMM
+        // The indirection table (offsets into the converted rows, or input pixel indices).
         var indirection: UnsafePointer<Int32>?
-        if path == .implicitGEMM {
+        if path != .pointwise {
             let table = p.storage.allocate(Int32.self, count: g.heightOut * g.widthOut * taps)
             var slot = 0
             for oy in 0..<g.heightOut {
@@ -129,7 +141,8 @@ struct Int8Convolution {
                             let iy = oy * g.strideHeight - g.padTop + ky * g.dilationHeight
                             let ix = ox * g.strideWidth - g.padLeft + kx * g.dilationWidth
                             let inside = iy >= 0 && iy < g.heightIn && ix >= 0 && ix < g.widthIn
-                            table[slot] = inside ? Int32((iy * g.widthIn + ix) * rowLength) : -1
+                            let pixel = iy * g.widthIn + ix
+                            table[slot] = inside ? Int32(path == .im2col ? pixel : pixel * rowLength) : -1
                             slot += 1
                         }
                     }
@@ -149,18 +162,19 @@ struct Int8Convolution {
         }
         let elementBytes = vnni ? 1 : 2
         let pixelsIn = g.heightIn * g.widthIn
-        let convertedBytes = (pixelsIn * rowLength * elementBytes + 63) / 64 * 64
-        let pointerBytes = taps * blocking.rowsPerTile * MemoryLayout<UnsafeRawPointer>.stride
+        let convertedRows = path == .im2col ? g.heightOut * g.widthOut : pixelsIn
+        let convertedBytes = (convertedRows * rowLength * elementBytes + 63) / 64 * 64
         let zp = p.zeroPoint(op.output)
         return Int8Convolution(kernels: kernels, geometry: g, path: path, blocking: blocking, rowLength: rowLength,
                                elementBytes: elementBytes, weights: UnsafePointer(packed), bias: UnsafePointer(bias),
                                multipliers: UnsafePointer(multipliers), leftShifts: UnsafePointer(leftShifts),
                                rightShifts: UnsafePointer(rightShifts), shifts: UnsafePointer(shifts), outputZeroPoint: zp,
                                minimum: op.activation == .relu ? max(-128, zp) : -128, maximum: 127,
-                               singleRounding: op.attributes[11] == 1, indirection: indirection, zeroRow: UnsafeRawPointer(zero),
+                               singleRounding: op.attributes[11] == 1, indirection: indirection, gemmTaps: gemmTaps,
+                               inputZeroPoint: Int8(truncatingIfNeeded: inputZeroPoint), zeroRow: UnsafeRawPointer(zero),
                                inputChannelsLast: p.layouts[op.inputs[0]] == .channelsLast,
                                outputChannelsLast: p.layouts[op.output] == .channelsLast,
-                               pointersOffset: convertedBytes, scratchBytes: convertedBytes + pointerBytes)
+                               scratchBytes: convertedBytes)
     }
 
     func evaluate(_ x: ExecutionContext, operator index: Int, input: Int, output: Int) {
@@ -168,50 +182,43 @@ struct Int8Convolution {
         let scratch = x.scratch(index)
         let source = x.int8s(input)
         let pixelsIn = g.heightIn * g.widthIn
-        let channels = g.channelsIn
-        // The converted input: u8 (x + 128) or int16, channels-last, rows of `rowLength`.
-        if elementBytes == 1 {
-            ee_qs8_convert_rows_u8(source, pixelsIn, channels, rowLength, inputChannelsLast ? 1 : 0,
-                                   scratch.assumingMemoryBound(to: UInt8.self))
-        } else {
-            ee_qs8_convert_rows_i16(source, pixelsIn, channels, rowLength, inputChannelsLast ? 1 : 0,
-                                    scratch.assumingMemoryBound(to: Int16.self))
-        }
-        let rows = UnsafeRawPointer(scratch)
-        let pointers = (scratch + pointersOffset).assumingMemoryBound(to: Optional<UnsafeRawPointer>.self)
         let pixels = g.heightOut * g.widthOut
-        let taps = path == .implicitGEMM ? g.kernelHeight * g.kernelWidth : 1
-        let rowTile = blocking.rowsPerTile
+        let channelsLast: Int32 = inputChannelsLast ? 1 : 0
+        // The converted input: u8 (x + 128) or int16 rows of `rowLength`, channels-last, or
+        // image-to-column rows.
+        if path == .im2col, let indirection {
+            if elementBytes == 1 {
+                ee_qs8_im2col_u8(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
+                                 inputZeroPoint, rowLength, scratch.assumingMemoryBound(to: UInt8.self))
+            } else {
+                ee_qs8_im2col_i16(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
+                                  inputZeroPoint, rowLength, scratch.assumingMemoryBound(to: Int16.self))
+            }
+        } else if elementBytes == 1 {
+            ee_qs8_convert_rows_u8(source, pixelsIn, g.channelsIn, rowLength, channelsLast, scratch.assumingMemoryBound(to: UInt8.self))
+        } else {
+            ee_qs8_convert_rows_i16(source, pixelsIn, g.channelsIn, rowLength, channelsLast, scratch.assumingMemoryBound(to: Int16.self))
+        }
         let lanes = blocking.width
         let y = x.int8s(output)
         var tile = ee_qs8_tile()
-        tile.rows = UnsafePointer(pointers)
-        tile.taps = taps
+        tile.input = UnsafePointer(scratch.assumingMemoryBound(to: UInt8.self))
+        tile.indirection = path == .implicitGEMM ? indirection : nil
+        tile.zero_row = zeroRow
+        tile.element_bytes = elementBytes
+        tile.taps = gemmTaps
         tile.k = rowLength
         tile.requantization = ee_requantization(multipliers: multipliers, left_shifts: leftShifts, right_shifts: rightShifts,
                                                 shifts: shifts, output_zero_point: outputZeroPoint, minimum: minimum,
                                                 maximum: maximum, single_rounding: singleRounding ? 1 : 0)
         tile.output_row_stride = outputChannelsLast ? g.channelsOut : 1
         tile.output_column_stride = outputChannelsLast ? 1 : pixels
-        tile.row_tile = rowTile
-        let weightBytesPerColumn = taps * rowLength * elementBytes
+        tile.row_tile = blocking.rowsPerTile
+        let weightBytesPerColumn = gemmTaps * rowLength * elementBytes
         var row0 = 0
         while row0 < pixels {
-            let count = min(rowTile, pixels - row0)
-            var slot = 0
-            for t in 0..<taps {
-                for j in 0..<rowTile {
-                    let r = row0 + min(j, count - 1)
-                    if let indirection {
-                        let offset = Int(indirection[r * taps + t])
-                        pointers[slot] = offset < 0 ? zeroRow : rows + offset * elementBytes
-                    } else {
-                        pointers[slot] = rows + r * rowLength * elementBytes
-                    }
-                    slot += 1
-                }
-            }
-            tile.row_count = count
+            tile.first_row = row0
+            tile.row_count = min(blocking.rowsPerTile, pixels - row0)
             var start = 0
             while start * lanes < blocking.paddedColumns {
                 let vectors = blocking.vectors(at: start)
@@ -228,7 +235,7 @@ struct Int8Convolution {
                 Int8KernelTable.tile(kernels, &tile)
                 start += vectors
             }
-            row0 += rowTile
+            row0 += blocking.rowsPerTile
         }
     }
 }

@@ -20,7 +20,18 @@ enum PreparedOperator {
         switch self {
         case let .conv2d(op): return op.scratchBytes
         case let .matmul(op): return op.scratchBytes
+        case let .globalAveragePool(op): return op.scratchBytes
         default: return 0
+        }
+    }
+
+    /// For a softmax: true when the model only reads its output through fused int8 attention
+    /// poolings (which read the softmax's input): the interpreter then skips it unless an
+    /// observer watches the run (`Model.observedOnly`).
+    var pooledSoftmaxIndex: Int {
+        switch self {
+        case let .matmul(op): return op.pooledSoftmax
+        default: return -1
         }
     }
 
@@ -42,7 +53,7 @@ enum PreparedOperator {
         case let .function(op): op.evaluate(x)
         case let .batchNorm(op): op.evaluate(x)
         case let .pool(op): op.evaluate(x)
-        case let .globalAveragePool(op): op.evaluate(x)
+        case let .globalAveragePool(op): op.evaluate(x, operator: index)
         case let .softmax(op): op.evaluate(x)
         case let .matmul(op): op.evaluate(x, operator: index)
         case let .transpose(op): op.evaluate(x)

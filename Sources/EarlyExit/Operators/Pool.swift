@@ -1,5 +1,7 @@
 // max_pool, avg_pool and global_avg_pool: pooling over NCHW feature maps, float32 and int8.
 
+import EarlyExitNativeKernels
+
 /// A prepared max or average pooling over windows.
 ///
 /// Attribute words: 0–7 the window, 8 count-include-pad (average only: padding counts as
@@ -78,9 +80,13 @@ struct GlobalAveragePool {
                                  channelsLast: p.layouts[op.inputs[0]] == .channelsLast, kernels: p.kernels.float32)
     }
 
-    func evaluate(_ x: ExecutionContext) {
+    /// int8 channels-last: one int32 sum per channel.
+    var scratchBytes: Int { quantized && channelsLast ? channels * 4 : 0 }
+
+    func evaluate(_ x: ExecutionContext, operator index: Int) {
         if quantized && channelsLast {
-            Int8Kernels.globalAveragePoolChannelsLast(x.int8s(input), y: x.int8s(output), channels: channels, spatial: spatial)
+            ee_qs8_global_average_pool_channels_last(x.int8s(input), channels, spatial, x.scratch(index).assumingMemoryBound(to: Int32.self),
+                                                      x.int8s(output))
         } else if quantized {
             Int8Kernels.globalAveragePool(x.int8s(input), y: x.int8s(output), channels: channels, spatial: spatial)
         } else if channelsLast {

@@ -75,8 +75,7 @@ extension Interpreter {
             for i in 0..<pixels.count {
                 let value = model.normalizedPixel(source[i], channel: i / perChannel, mean: mean, std: std)
                 if !value.isFinite { throw .badInput(reason: "pixel \(i) normalizes to a value that is not finite (the stored std is too small)") }
-                let scaled = (value / q.scale).rounded() + Float(q.zeroPoint)
-                target[i] = Int8(max(-128, min(127, scaled.isNaN ? 0 : scaled)))
+                target[i] = FloatMath.quantize(value, scale: q.scale, zeroPoint: q.zeroPoint)
             }
         } else if let bad = model.normalizePixels(source, count: pixels.count, into: floats(model.inputTensor)) {
             throw .badInput(reason: "pixel \(bad) normalizes to a value that is not finite (the stored std is too small)")

@@ -103,10 +103,7 @@ public final class Interpreter {
             // path is `run(_: UnsafeBufferPointer<Int8>)` with inputs quantized ahead of time.
             let target = int8s(model.inputTensor)
             let q = info.quantization
-            for i in 0..<input.count {
-                let value = (source[i] / q.scale).rounded() + Float(q.zeroPoint)
-                target[i] = Int8(max(-128, min(127, value.isNaN ? 0 : value)))
-            }
+            for i in 0..<input.count { target[i] = FloatMath.quantize(source[i], scale: q.scale, zeroPoint: q.zeroPoint) }
         } else {
             floats(model.inputTensor).update(from: source, count: input.count)
         }
@@ -149,8 +146,7 @@ public final class Interpreter {
     public func quantizeInput(_ input: [Float]) -> [Int8] {
         let q = model.input.quantization
         return input.map { value in
-            let scaled = (value / q.scale).rounded() + Float(q.zeroPoint)
-            return Int8(max(-128, min(127, scaled.isNaN ? 0 : scaled)))
+            return FloatMath.quantize(value, scale: q.scale, zeroPoint: q.zeroPoint)
         }
     }
 
@@ -283,7 +279,7 @@ public final class Interpreter {
     @inline(__always)
     private func runSegment(through last: Int, next: inout Int) {
         while next <= last {
-            model.prepared[next].evaluate(context, operator: next)
+            if observer != nil || !model.observedOnly[next] { model.prepared[next].evaluate(context, operator: next) }
             if let observer { observer(next) }
             next += 1
         }

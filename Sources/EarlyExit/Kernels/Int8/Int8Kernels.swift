@@ -468,17 +468,6 @@ public enum Int8Kernels {
         }
     }
 
-    /// `// x (S,C) -> y (C)`: the spatial mean of a channels-last map; the same sums and
-    /// rounding as `globalAveragePool`.
-    static func globalAveragePoolChannelsLast(_ x: UnsafePointer<Int8>, y: UnsafeMutablePointer<Int8>, channels: Int, spatial: Int) {
-        for c in 0..<channels {
-            var sum: Int32 = 0
-            var p = x + c
-            for _ in 0..<spatial { sum += Int32(p.pointee); p += channels }
-            y[c] = Int8(truncatingIfNeeded: min(max(roundedAverage(sum, Int32(spatial)), -128), 127))
-        }
-    }
-
     /// `// x (C,S) -> y (C)`: the spatial mean, input and output sharing quantization.
     static func globalAveragePool(_ x: UnsafePointer<Int8>, y: UnsafeMutablePointer<Int8>, channels: Int, spatial: Int) {
         for c in 0..<channels {

@@ -18,6 +18,14 @@
 
 static inline int32_t load32(const void *p) { int32_t v; memcpy(&v, p, 4); return v; }
 
+/// The input row of tile row r for tap t (rows past row_count repeat the last one).
+INLINE const uint8_t *row_pointer(const ee_qs8_tile *t, size_t r, size_t tap) {
+    const size_t row = t->first_row + (r < t->row_count ? r : t->row_count - 1);
+    if (!t->indirection) return t->input + row * t->k * t->element_bytes;
+    const int32_t offset = t->indirection[row * t->taps + tap];
+    return offset < 0 ? (const uint8_t *)t->zero_row : t->input + (size_t)offset * t->element_bytes;
+}
+
 // MARK: AVX-512
 
 /// 16 accumulators of one column vector (columns c…c+15), requantized: TFLite's double
@@ -84,7 +92,7 @@ INLINE AVX512_VNNI void tile512(const ee_qs8_tile *t, const int V, const int R) 
     const int8_t *w = t->weights;
     for (size_t tap = 0; tap < t->taps; tap++) {
         const uint8_t *p[12];
-        UNROLL for (int r = 0; r < R; r++) p[r] = (const uint8_t *)t->rows[tap * (size_t)R + r];
+        UNROLL for (int r = 0; r < R; r++) p[r] = row_pointer(t, (size_t)r, tap);
         for (size_t g = 0; g < t->k; g += 4) {
             __m512i b[4];
             UNROLL for (int v = 0; v < V; v++) b[v] = _mm512_loadu_si512(w + 64 * v);
@@ -186,7 +194,7 @@ INLINE AVX_VNNI void tile256vnni(const ee_qs8_tile *t, const int V, const int R)
     const int8_t *w = t->weights;
     for (size_t tap = 0; tap < t->taps; tap++) {
         const uint8_t *p[12];
-        UNROLL for (int r = 0; r < R; r++) p[r] = (const uint8_t *)t->rows[tap * (size_t)R + r];
+        UNROLL for (int r = 0; r < R; r++) p[r] = row_pointer(t, (size_t)r, tap);
         for (size_t g = 0; g < t->k; g += 4) {
             __m256i b[2];
             UNROLL for (int v = 0; v < V; v++) b[v] = _mm256_loadu_si256((const __m256i *)(w + 32 * v));
@@ -210,7 +218,7 @@ INLINE AVX2_ONLY void tile256madd(const ee_qs8_tile *t, const int V, const int R
     const int8_t *w = t->weights;
     for (size_t tap = 0; tap < t->taps; tap++) {
         const int16_t *p[12];
-        UNROLL for (int r = 0; r < R; r++) p[r] = (const int16_t *)t->rows[tap * (size_t)R + r];
+        UNROLL for (int r = 0; r < R; r++) p[r] = (const int16_t *)(const void *)row_pointer(t, (size_t)r, tap);
         for (size_t g = 0; g < t->k; g += 2) {
             __m256i b[2];
             UNROLL for (int v = 0; v < V; v++) b[v] = _mm256_loadu_si256((const __m256i *)(w + 32 * v));

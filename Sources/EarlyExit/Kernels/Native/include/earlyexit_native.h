@@ -26,12 +26,18 @@ typedef struct {
     int32_t single_rounding;      // 0: double rounding (TFLite's default), 1: single
 } ee_requantization;
 
-/// One microkernel call of an int8 convolution as an implicit GEMM: `rows` pointers per tap
-/// (each to `k` input values of one output pixel for that tap: u8 = x XOR 0x80 for the VNNI
-/// kernels, int16 for the AVX2 kernel), times a block of packed weights, plus the folded bias,
-/// requantized, stored as int8.
+/// One microkernel call of an int8 convolution as an implicit GEMM: for each output pixel
+/// (row) and tap, `k` input values (u8 = x XOR 0x80 for the VNNI kernels, int16 for the AVX2
+/// kernel) at `input + offset · element_bytes`, where the offset comes from the indirection table
+/// (−1: the padding row `zero_row`) or is `row · k` without one; times a block of packed weights,
+/// plus the folded bias, requantized, stored as int8. Rows past `row_count` repeat the last row
+/// and are not stored.
 typedef struct {
-    const void *const *rows;      // [taps][row_tile]
+    const uint8_t *input;
+    const int32_t *indirection;   // [rows][taps] element offsets, or NULL for rows at row · k
+    const void *zero_row;
+    size_t element_bytes;         // 1 (u8) or 2 (int16)
+    size_t first_row;             // the tile's first row
     size_t taps;
     size_t k;                     // values per row per tap: a multiple of 4 (VNNI) or 2 (AVX2)
     const int8_t *weights;        // packed: [taps][k/4][vectors·lanes][4] (VNNI), [taps][k/2][vectors·lanes][2] int16 (AVX2)
@@ -40,7 +46,7 @@ typedef struct {
     int8_t *output;               // row 0, column 0 of the block
     size_t output_row_stride;     // bytes between rows (channels-last)
     size_t output_column_stride;  // bytes between columns (1 channels-last; the plane size for NCHW)
-    size_t row_count;             // rows to store (≤ the row tile)
+    size_t row_count;             // rows to store (≤ row_tile)
     size_t column_count;          // columns to store (≤ vectors·lanes)
     size_t vectors;               // column vectors in the block: 1, 2 or 4 (4: zmm only)
     size_t row_tile;              // rows per call: 6, or 12 with at most 2 vectors (the
@@ -63,6 +69,18 @@ void ee_qs8_requantize_avx2(const int32_t *accumulators, size_t count, const ee_
 /// u8 = x + 128 (VNNI) or int16 (vpmaddwd).
 void ee_qs8_convert_rows_u8(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, uint8_t *out);
 void ee_qs8_convert_rows_i16(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, int16_t *out);
+
+/// Image-to-column rows of an int8 convolution with few input channels: for each output pixel,
+/// its taps' input values in order (tap, channel), the padding taps (`pixel_index` −1) reading
+/// the zero point, then padding values up to `row_length`; u8 = x + 128 or int16.
+void ee_qs8_im2col_u8(const int8_t *x, const int32_t *pixel_index, size_t out_pixels, size_t taps, size_t channels, size_t plane,
+                      int channels_last, int8_t zero_point, size_t row_length, uint8_t *out);
+void ee_qs8_im2col_i16(const int8_t *x, const int32_t *pixel_index, size_t out_pixels, size_t taps, size_t channels, size_t plane,
+                       int channels_last, int8_t zero_point, size_t row_length, int16_t *out);
+
+/// `// x (P, C) -> y (C)`: TFLite's int8 mean over channels-last pixels (sums in int32, rounded
+/// half away from zero, clamped).
+void ee_qs8_global_average_pool_channels_last(const int8_t *x, size_t channels, size_t pixels, int32_t *sums, int8_t *y);
 
 /// `// x (P, C) -> requantize(x·scale[c] + offset[c]) -> y (P, C)`: int8 batch normalization over
 /// channels-last pixels (scale widened to int32; offset = bias − zp·scale, wrapping).
