@@ -41,7 +41,7 @@ awk '
   /[yz]mm[0-9]/ && !isa { stray[name] = 1 }
   micro && /vfmadd[0-9]+ps/ { if (avx512 && /zmm/) zmm_fma++; if (!avx512 && /ymm/) ymm_fma++ }
   isa && /call.*fmaf/ { fmaf_calls++ }
-  isa && /call.*<\$ss/ { generic_calls[name] = 1 }
+  isa && name !~ /WT>:|Wl>:/ && /call.*<\$ss/ { generic_calls[name] = 1 }
   int8gemm && /pmaddwd/ { madd++ }
   tile ~ /avx512vnni/ && /vpdpbusd.*zmm/ { vnni512++ }
   tile ~ /avxvnni/ && /vpdpbusd.*ymm/ { vnni256++ }

@@ -198,3 +198,28 @@ extension KernelPathTests {
         }
     }
 }
+
+extension KernelPathTests {
+    /// The vectorized softmax (its vector exp) against Double on every kernel set: rows of 784
+    /// and 10, ordinary values, and values whose differences underflow or are as large as finite
+    /// floats get (exactly 0, never NaN).
+    func testSoftmaxRowsMatchDoubleOnEveryKernelSet() throws {
+        var rng = SeededGenerator(seed: 4)
+        var rows: [[Float]] = [rng.uniforms(784, scale: 8), rng.uniforms(10, scale: 30), rng.uniforms(37, scale: 1)]
+        rows.append([0, -1e30, -3e38, 5, -87.5, -103.9, -150, 3.4e38, 1e-30, -1e-30, 0, 88, 89, -0.0, 2, -2, 7.5])
+        for kernels in Self.kernelSets {
+            for row in rows {
+                let out = try interpret(inputShape: [1, 1, row.count], input: row, kernels: kernels) { b, input in
+                    (b.add(.softmax, [input], shape: [1, 1, row.count], attributes: [2]), row.count)
+                }
+                let largest = Double(row.max()!)
+                let exps = row.map { Foundation.exp(Double($0) - largest) }
+                let total = exps.reduce(0, +)
+                XCTAssertFalse(out.values.contains { $0.isNaN }, "\(kernels.name)")
+                for (i, value) in out.values.enumerated() {
+                    XCTAssertEqual(Double(value), exps[i] / total, accuracy: 2e-6, "\(kernels.name) element \(i) of \(row.count)")
+                }
+            }
+        }
+    }
+}

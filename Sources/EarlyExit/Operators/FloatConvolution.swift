@@ -21,6 +21,11 @@ struct FloatConvolution {
     let indirection: UnsafePointer<Int32>?
     let zeroRow: UnsafePointer<Float>
     let convertsInput: Bool
+    /// Pointwise to fewer output channels than half a vector: dot products per pixel on the
+    /// model's own weights (`raw`) instead of a mostly padded column block.
+    let fewOutputs: Bool
+    let rawWeights: UnsafePointer<Float>
+    let rawBias: UnsafePointer<Float>?
     let inputChannelsLast: Bool
     let outputChannelsLast: Bool
     let paddedChannelsOut: Int
@@ -145,6 +150,8 @@ struct FloatConvolution {
         }
         return FloatConvolution(path: path, kernels: kernels, geometry: g, weights: UnsafePointer(packed), bias: bias,
                                 indirection: indirection, zeroRow: p.storage.zeros(g.channelsIn), convertsInput: convertsInput,
+                                fewOutputs: path == .pointwise && 2 * g.channelsOut <= FloatKernelTable.vectorWidth(kernels),
+                                rawWeights: w, rawBias: op.inputs.count == 3 ? p.constantFloats(op.inputs[2]) : nil,
                                 inputChannelsLast: inputChannelsLast, outputChannelsLast: outputChannelsLast, paddedChannelsOut: padded, convertedOffset: convertedOffset,
                                 pointersOffset: pointersOffset, tileOffset: tileOffset, transformedOffset: transformedOffset,
                                 productsOffset: productsOffset, scratchBytes: offset)
@@ -170,6 +177,12 @@ struct FloatConvolution {
         let y = x.floats(output)
         let pointers = (scratch + pointersOffset).assumingMemoryBound(to: UnsafePointer<Float>.self)
         let pixels = g.heightOut * g.widthOut
+        if fewOutputs {
+            FloatKernelTable.pointwiseFewOutputs(kernels, source, weights: rawWeights, bias: rawBias, y: y, pixels: pixels,
+                                                 channelsIn: g.channelsIn, channelsOut: g.channelsOut,
+                                                 channelsLastOutput: outputChannelsLast, relu: relu)
+            return
+        }
         switch path {
         case .im2col:
             guard let indirection else { return }

@@ -24,6 +24,7 @@ struct MatMul {
     /// The attention pooling on the native C kernel (x86-64 AVX2 and up): its vector width code
     /// (`Int8KernelTable.poolingISA`), its requantization (one entry) and scratch, or nil.
     let nativePooling: NativePooling?
+    let kernels: KernelSet.Float32Path
 
     struct NativePooling {
         let isa: Int32
@@ -93,7 +94,7 @@ struct MatMul {
                       zeroPointA: quantized ? p.zeroPoint(op.inputs[0]) : 0, zeroPointB: quantized ? p.zeroPoint(op.inputs[1]) : 0,
                       pooledSoftmax: pooled, softmaxInput: softmax?.inputs[0] ?? -1,
                       softmaxTable: softmax.map { p.constantInt32($0.inputs[1]) }, softmaxInverseOutputScale: softmax?.attributes[1] ?? 0,
-                      nativePooling: native)
+                      nativePooling: native, kernels: p.kernels.float32)
     }
 
     /// A tensor this operator reads besides its inputs (the pooled softmax's input), or −1.
@@ -117,7 +118,11 @@ struct MatMul {
             return
         }
         guard let requantization else {
-            FloatKernels.matmul(x.floats(lhs), x.floats(rhs), c: x.floats(output), lhs: lhsShape, rhs: rhsShape, out: outputShape)
+            let batch = BatchedMatrices(lhs: lhsShape, rhs: rhsShape, out: outputShape)
+            let a = x.floats(lhs), b = x.floats(rhs), c = x.floats(output)
+            batch.forEach { aOffset, bOffset, cOffset in
+                FloatKernelTable.matmulRows(kernels, a + aOffset, b + bOffset, c: c + cOffset, m: batch.m, k: batch.k, n: batch.n)
+            }
             return
         }
         if let softmaxTable {

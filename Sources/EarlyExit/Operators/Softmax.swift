@@ -12,6 +12,7 @@ struct Softmax {
     let table: UnsafePointer<Int32>?
     let inverseOutputScale: Int32
     let outputZeroPoint: Int32
+    let kernels: KernelSet.Float32Path
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let a = v.attributes
@@ -45,13 +46,15 @@ struct Softmax {
             table = entries
         }
         return Softmax(input: op.inputs[0], output: op.output, outer: outer, n: shape[op.axis], inner: inner, table: table,
-                       inverseOutputScale: op.attributes[1], outputZeroPoint: p.zeroPoint(op.output))
+                       inverseOutputScale: op.attributes[1], outputZeroPoint: p.zeroPoint(op.output), kernels: p.kernels.float32)
     }
 
     func evaluate(_ x: ExecutionContext) {
         if let table {
             Int8Kernels.softmax(x.int8s(input), table: table, inverseOutputScale: inverseOutputScale,
                                 outputZeroPoint: outputZeroPoint, y: x.int8s(output), rows: outer * inner, n: n)
+        } else if inner == 1 {
+            FloatKernelTable.softmaxRows(kernels, x.floats(input), y: x.floats(output), rows: outer, n: n)
         } else {
             FloatKernels.softmax(x.floats(input), y: x.floats(output), outer: outer, n: n, inner: inner)
         }

@@ -15,6 +15,13 @@ public enum AVX2Arithmetic: FloatArithmetic {
         let bits = unsafeBitCast(v, to: SIMD8<Int32>.self)
         return unsafeBitCast(bits & ~(bits &>> 31), to: Vector.self)
     }
+    @inline(__always)
+    public static func sum(_ v: Vector) -> Float { let h = v.lowHalf + v.highHalf; let q = h.lowHalf + h.highHalf; return q[0] + q[1] }
+    public typealias Bits = SIMD8<Int32>
+    @inline(__always)
+    public static func bits(_ v: Vector) -> Bits { unsafeBitCast(v, to: Bits.self) }
+    @inline(__always)
+    public static func float(_ b: Bits) -> Vector { unsafeBitCast(b, to: Vector.self) }
     public static var registerCount: Int { 16 }
 }
 
@@ -50,5 +57,22 @@ public func avx2Relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>
 @_silgen_name("earlyexit_avx2_global_average_pool_channels_last")
 public func avx2GlobalAveragePoolChannelsLast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ channels: Int, _ pixels: Int) {
     globalAveragePoolChannelsLast(AVX2Arithmetic.self, x, y: y, channels: channels, pixels: pixels)
+}
+@_silgen_name("earlyexit_avx2_softmax_rows")
+public func avx2SoftmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Int, _ n: Int) {
+    softmaxRows(AVX2Arithmetic.self, x, y: y, rows: rows, n: n)
+}
+
+@_silgen_name("earlyexit_avx2_matmul_rows")
+public func avx2MatmulRows(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ m: Int, _ k: Int, _ n: Int) {
+    matmulRows(AVX2Arithmetic.self, a, b, c: c, m: m, k: k, n: n)
+}
+
+@_silgen_name("earlyexit_avx2_pointwise_few_outputs")
+public func avx2PointwiseFewOutputs(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                                      _ y: UnsafeMutablePointer<Float>, _ pixels: Int, _ channelsIn: Int, _ channelsOut: Int,
+                                      _ channelsLastOutput: Bool, _ relu: Bool) {
+    pointwiseFewOutputs(AVX2Arithmetic.self, x, weights: weights, bias: bias, y: y, pixels: pixels, channelsIn: channelsIn,
+                        channelsOut: channelsOut, channelsLastOutput: channelsLastOutput, relu: relu)
 }
 #endif

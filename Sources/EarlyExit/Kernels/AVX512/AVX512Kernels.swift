@@ -15,6 +15,13 @@ public enum AVX512Arithmetic: FloatArithmetic {
         let bits = unsafeBitCast(v, to: SIMD16<Int32>.self)
         return unsafeBitCast(bits & ~(bits &>> 31), to: Vector.self)
     }
+    @inline(__always)
+    public static func sum(_ v: Vector) -> Float { let e = v.lowHalf + v.highHalf; let h = e.lowHalf + e.highHalf; let q = h.lowHalf + h.highHalf; return q[0] + q[1] }
+    public typealias Bits = SIMD16<Int32>
+    @inline(__always)
+    public static func bits(_ v: Vector) -> Bits { unsafeBitCast(v, to: Bits.self) }
+    @inline(__always)
+    public static func float(_ b: Bits) -> Vector { unsafeBitCast(b, to: Vector.self) }
     public static var registerCount: Int { 32 }
 }
 
@@ -50,5 +57,22 @@ public func avx512Relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
 @_silgen_name("earlyexit_avx512_global_average_pool_channels_last")
 public func avx512GlobalAveragePoolChannelsLast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ channels: Int, _ pixels: Int) {
     globalAveragePoolChannelsLast(AVX512Arithmetic.self, x, y: y, channels: channels, pixels: pixels)
+}
+@_silgen_name("earlyexit_avx512_softmax_rows")
+public func avx512SoftmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Int, _ n: Int) {
+    softmaxRows(AVX512Arithmetic.self, x, y: y, rows: rows, n: n)
+}
+
+@_silgen_name("earlyexit_avx512_matmul_rows")
+public func avx512MatmulRows(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ m: Int, _ k: Int, _ n: Int) {
+    matmulRows(AVX512Arithmetic.self, a, b, c: c, m: m, k: k, n: n)
+}
+
+@_silgen_name("earlyexit_avx512_pointwise_few_outputs")
+public func avx512PointwiseFewOutputs(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                                      _ y: UnsafeMutablePointer<Float>, _ pixels: Int, _ channelsIn: Int, _ channelsOut: Int,
+                                      _ channelsLastOutput: Bool, _ relu: Bool) {
+    pointwiseFewOutputs(AVX512Arithmetic.self, x, weights: weights, bias: bias, y: y, pixels: pixels, channelsIn: channelsIn,
+                        channelsOut: channelsOut, channelsLastOutput: channelsLastOutput, relu: relu)
 }
 #endif

@@ -29,6 +29,20 @@ func avx512Elementwise(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y
 @_silgen_name("earlyexit_avx512_relu") func avx512Relu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int)
 @_silgen_name("earlyexit_avx512_global_average_pool_channels_last")
 func avx512GlobalAveragePoolChannelsLast(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ channels: Int, _ pixels: Int)
+@_silgen_name("earlyexit_avx2_softmax_rows") func avx2SoftmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Int, _ n: Int)
+@_silgen_name("earlyexit_avx2_matmul_rows")
+func avx2MatmulRows(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ m: Int, _ k: Int, _ n: Int)
+@_silgen_name("earlyexit_avx2_pointwise_few_outputs")
+func avx2PointwiseFewOutputs(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                           _ y: UnsafeMutablePointer<Float>, _ pixels: Int, _ channelsIn: Int, _ channelsOut: Int,
+                           _ channelsLastOutput: Bool, _ relu: Bool)
+@_silgen_name("earlyexit_avx512_softmax_rows") func avx512SoftmaxRows(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ rows: Int, _ n: Int)
+@_silgen_name("earlyexit_avx512_matmul_rows")
+func avx512MatmulRows(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ m: Int, _ k: Int, _ n: Int)
+@_silgen_name("earlyexit_avx512_pointwise_few_outputs")
+func avx512PointwiseFewOutputs(_ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                           _ y: UnsafeMutablePointer<Float>, _ pixels: Int, _ channelsIn: Int, _ channelsOut: Int,
+                           _ channelsLastOutput: Bool, _ relu: Bool)
 #endif
 
 /// The portable float32 arithmetic: 4-float vectors; fused multiply-add on arm64 (NEON
@@ -48,6 +62,13 @@ enum PortableArithmetic: FloatArithmetic {
         let bits = unsafeBitCast(v, to: SIMD4<Int32>.self)
         return unsafeBitCast(bits & ~(bits &>> 31), to: Vector.self)
     }
+    @inline(__always)
+    static func sum(_ v: Vector) -> Float { let q = v.lowHalf + v.highHalf; return q[0] + q[1] }
+    typealias Bits = SIMD4<Int32>
+    @inline(__always)
+    static func bits(_ v: Vector) -> Bits { unsafeBitCast(v, to: Bits.self) }
+    @inline(__always)
+    static func float(_ b: Bits) -> Vector { unsafeBitCast(b, to: Vector.self) }
     static var registerCount: Int {
         #if arch(arm64)
         return 32
@@ -142,6 +163,42 @@ enum FloatKernelTable {
         case .avx2: avx2GlobalAveragePoolChannelsLast(x, y, channels, pixels)
         #endif
         default: EarlyExitKernels.globalAveragePoolChannelsLast(PortableArithmetic.self, x, y: y, channels: channels, pixels: pixels)
+        }
+    }
+
+    static func softmaxRows(_ path: KernelSet.Float32Path, _ x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+        switch path {
+        #if arch(x86_64)
+        case .avx512: avx512SoftmaxRows(x, y, rows, n)
+        case .avx2: avx2SoftmaxRows(x, y, rows, n)
+        #endif
+        default: EarlyExitKernels.softmaxRows(PortableArithmetic.self, x, y: y, rows: rows, n: n)
+        }
+    }
+
+    static func matmulRows(_ path: KernelSet.Float32Path, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, m: Int, k: Int, n: Int) {
+        switch path {
+        #if arch(x86_64)
+        case .avx512: avx512MatmulRows(a, b, c, m, k, n)
+        case .avx2: avx2MatmulRows(a, b, c, m, k, n)
+        #endif
+        default: EarlyExitKernels.matmulRows(PortableArithmetic.self, a, b, c: c, m: m, k: k, n: n)
+        }
+    }
+
+    static func pointwiseFewOutputs(_ path: KernelSet.Float32Path, _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                    bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, pixels: Int, channelsIn: Int,
+                                    channelsOut: Int, channelsLastOutput: Bool, relu: Bool) {
+        switch path {
+        #if arch(x86_64)
+        case .avx512: avx512PointwiseFewOutputs(x, weights, bias, y, pixels, channelsIn, channelsOut, channelsLastOutput, relu)
+        case .avx2: avx2PointwiseFewOutputs(x, weights, bias, y, pixels, channelsIn, channelsOut, channelsLastOutput, relu)
+        #endif
+        default:
+            EarlyExitKernels.pointwiseFewOutputs(PortableArithmetic.self, x, weights: weights, bias: bias, y: y, pixels: pixels,
+                                                 channelsIn: channelsIn, channelsOut: channelsOut,
+                                                 channelsLastOutput: channelsLastOutput, relu: relu)
         }
     }
 }

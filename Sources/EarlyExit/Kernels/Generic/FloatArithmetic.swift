@@ -20,6 +20,13 @@ public protocol FloatArithmetic {
     /// which always inline; the standard library's generic `pointwiseMax` was emitted out of
     /// line inside the kernels (20% of the run, measured with perf).
     static func relu(_ v: Vector) -> Vector
+    /// The sum of the lanes, as a reduction tree of halves (a generic `sum()` adds the lanes
+    /// one after another).
+    static func sum(_ v: Vector) -> Float
+    /// The vector of Int32 lanes with the same bits, for bit-level arithmetic (`exp`).
+    associatedtype Bits: SIMD where Bits.Scalar == Int32
+    static func bits(_ v: Vector) -> Bits
+    static func float(_ b: Bits) -> Vector
 }
 
 /// One microkernel call: `rows` pointers per tap, times a block of packed weight columns.

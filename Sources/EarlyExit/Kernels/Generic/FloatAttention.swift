@@ -1,0 +1,140 @@
+// The float32 kernels of the attention branches: softmax over the last axis with a vector exp,
+// the pooling matrix product, and 1×1 convolutions to fewer output channels than a vector.
+
+/// e^x lane by lane for finite x ≤ 0 (softmax arguments x − max): FloatMath.exp's range
+/// reduction and degree-7 polynomial, in vectors (fused multiply-adds where the instruction set
+/// has them, so results may differ from the scalar function in the last bit); results below
+/// 2^−126 are 0. Only integer lane operations select (no comparisons: a generic select or
+/// `pointwiseMax` compiles to a loop or a call).
+@inlinable @inline(__always)
+func exponentialNonPositive<A: FloatArithmetic>(_: A.Type, _ x: A.Vector) -> A.Vector {
+    typealias V = A.Vector
+    let t = x * V(repeating: 1.442695041)
+    // Adding 1.5·2^23 rounds t to the nearest integer (ties to even) in the low mantissa bits;
+    // for t below −2^22 the bits are no longer that integer, but then k below is under −126
+    // too, and the lane is zeroed.
+    let magic = V(repeating: 12582912)
+    let rounded = t + magic
+    let n = rounded - magic
+    let k = A.bits(rounded) &- A.bits(magic)
+    let underflow = (k &+ 126) &>> 31 // all ones where k < −126: e^x < 2^−126, returned as 0
+    var r = x - n * V(repeating: 0.693145751953125)
+    r = r - n * V(repeating: 1.428606765330187e-06)
+    // Zero the reduced argument where the result underflows, so the polynomial stays finite
+    // for any finite x (it is multiplied by 0 there).
+    r = A.float(A.bits(r) & ~underflow)
+    var p = V(repeating: 1.0 / 5040)
+    p = A.multiplyAdd(p, r, V(repeating: 1.0 / 720))
+    p = A.multiplyAdd(p, r, V(repeating: 1.0 / 120))
+    p = A.multiplyAdd(p, r, V(repeating: 1.0 / 24))
+    p = A.multiplyAdd(p, r, V(repeating: 1.0 / 6))
+    p = A.multiplyAdd(p, r, V(repeating: 0.5))
+    p = A.multiplyAdd(p, r, V(repeating: 1))
+    p = A.multiplyAdd(p, r, V(repeating: 1))
+    // 2^k from the integer in `rounded`'s low bits, 0 where it underflows.
+    let scale = ((k &+ 127) &<< 23) & ~underflow
+    return p * A.float(scale)
+}
+
+/// `// x (rows, n) -> softmax along n -> y`: max-subtracted, in vectors.
+@inlinable
+public func softmaxRows<A: FloatArithmetic>(_: A.Type, _ x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows: Int, n: Int) {
+    typealias V = A.Vector
+    let w = V.scalarCount
+    for row in 0..<rows {
+        let input = x + row * n, output = y + row * n
+        var largest = -Float.infinity
+        for i in 0..<n { largest = max(largest, input[i]) }
+        let shift = V(repeating: largest)
+        var total = V()
+        var i = 0
+        while i + w <= n {
+            let e = exponentialNonPositive(A.self, loadVector(input + i) - shift)
+            store(e, output + i)
+            total += e
+            i += w
+        }
+        var sum = A.sum(total)
+        while i < n {
+            let e = exponentialNonPositive(A.self, V(repeating: input[i] - largest))[0]
+            output[i] = e
+            sum += e
+            i += 1
+        }
+        let scale = V(repeating: 1 / sum)
+        i = 0
+        while i + w <= n { store((loadVector(output + i) as V) * scale, output + i); i += w }
+        while i < n { output[i] *= 1 / sum; i += 1 }
+    }
+}
+
+/// `// A (M, K) · B (K, N) -> C (M, N)`: rows of B in vectors (the attention pooling: M heads,
+/// K positions, N channels).
+@inlinable
+public func matmulRows<A: FloatArithmetic>(_: A.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+                                           m: Int, k: Int, n: Int) {
+    typealias V = A.Vector
+    let w = V.scalarCount
+    for i in 0..<m {
+        let row = a + i * k, out = c + i * n
+        var j = 0
+        while j + 2 * w <= n {
+            var c0 = V(), c1 = V()
+            var line = b + j
+            for p in 0..<k {
+                let s = V(repeating: row[p])
+                c0 = A.multiplyAdd(s, loadVector(line), c0)
+                c1 = A.multiplyAdd(s, loadVector(line + w), c1)
+                line += n
+            }
+            store(c0, out + j)
+            store(c1, out + j + w)
+            j += 2 * w
+        }
+        while j + w <= n {
+            var c0 = V()
+            var line = b + j
+            for p in 0..<k {
+                c0 = A.multiplyAdd(V(repeating: row[p]), loadVector(line), c0)
+                line += n
+            }
+            store(c0, out + j)
+            j += w
+        }
+        while j < n {
+            var sum: Float = 0
+            for p in 0..<k { sum += row[p] * b[p * n + j] }
+            out[j] = sum
+            j += 1
+        }
+    }
+}
+
+/// `// x (P, Cin) channels-last · W (Cout, Cin) + b -> y`: a 1×1 convolution to few output
+/// channels (fewer than a vector: a column block would be mostly padding), one dot product
+/// per pixel and output channel along the input channels. y is NCHW (`[Cout][P]`) or
+/// channels-last (`[P][Cout]`).
+@inlinable
+public func pointwiseFewOutputs<A: FloatArithmetic>(_: A.Type, _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                                    bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, pixels: Int,
+                                                    channelsIn: Int, channelsOut: Int, channelsLastOutput: Bool, relu: Bool) {
+    typealias V = A.Vector
+    let w = V.scalarCount
+    let vectorEnd = channelsIn / w * w
+    for p in 0..<pixels {
+        let input = x + p * channelsIn
+        for co in 0..<channelsOut {
+            let filter = weights + co * channelsIn
+            var acc = V()
+            var c = 0
+            while c < vectorEnd {
+                acc = A.multiplyAdd(loadVector(input + c), loadVector(filter + c), acc)
+                c += w
+            }
+            var sum = A.sum(acc) + (bias?[co] ?? 0)
+            while c < channelsIn { sum += input[c] * filter[c]; c += 1 }
+            if relu { sum = max(sum, 0) }
+            y[channelsLastOutput ? p * channelsOut + co : co * pixels + p] = sum
+        }
+    }
+}
