@@ -28,7 +28,9 @@ compile_embedded_modules() {
   local pic=(-Xcc -fPIC)
   local cpic=(-fPIC)
   case "$triple" in armv7em-*) pic=(); cpic=() ;; esac
+  # A module cache of its own: a shared one can hold a C module built from an older set of headers.
   local common=(-enable-experimental-feature Embedded -target "$triple" -wmo "$opt" -parse-as-library
+                -module-cache-path "$out/ModuleCache"
                 -Xfrontend -function-sections "${pic[@]}" -I "$out" -Xcc -I -Xcc Sources/EarlyExitPlatform/include
                 -Xcc -I -Xcc Sources/EarlyExit/Kernels/Native/include)
   EMBEDDED_OBJECTS=()

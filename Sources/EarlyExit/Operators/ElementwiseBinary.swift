@@ -82,7 +82,7 @@ struct ElementwiseBinary {
     }
 
     func evaluate(_ x: ExecutionContext) {
-        if var nativeAdd, lhsShape == outputShape, rhsShape == outputShape, Int8KernelTable.hasNativeKernels(int8Kernels) {
+        if var nativeAdd, lhsShape == outputShape, rhsShape == outputShape, Int8KernelTable.hasNativeElementwise(int8Kernels) {
             Int8KernelTable.add(int8Kernels, x.int8s(lhs), x.int8s(rhs), parameters: &nativeAdd, y: x.int8s(output),
                                 count: outputShape.elementCount)
         } else if let addParameters {

@@ -18,6 +18,8 @@ import EarlyExitNativeKernels
 /// row of every tap's inputs per output pixel, and the GEMM runs with one tap.
 struct Int8Convolution {
     let kernels: KernelSet.Int8Path
+    /// The converted input: 0 u8 (x + 128), 1 int16, 2 int8 (`Int8KernelTable.inputForm`).
+    let inputForm: Int
     let geometry: WindowGeometry
     let path: ConvolutionPath
     let blocking: ColumnBlocking
@@ -43,21 +45,16 @@ struct Int8Convolution {
     let scratchBytes: Int
 
     /// True when the kernel set has native int8 convolution kernels.
-    static func supported(_ kernels: KernelSet) -> Bool {
-        switch kernels.int8 {
-        case .avx512VNNI, .avxVNNI, .avx2: return true
-        default: return false
-        }
-    }
+    static func supported(_ kernels: KernelSet) -> Bool { Int8KernelTable.hasNativeKernels(kernels.int8) }
 
     static func prepare(_ p: PrepareContext, _ index: Int) throws(ModelError) -> Int8Convolution {
         let op = p.operators[index]
         let g = op.geometry
         let kernels = p.kernels.int8
-        let vnni = kernels != .avx2
-        let lanes = kernels == .avx512VNNI ? 16 : 8
-        let blocking = ColumnBlocking(columns: g.channelsOut, vectorWidth: lanes, registerCount: kernels == .avx512VNNI ? 32 : 16)
-        let group = vnni ? 4 : 2
+        let (form, group, rowMultiple) = Int8KernelTable.inputForm(kernels)
+        let vnni = form != 1 // byte rows and byte weights (VNNI u8, sdot s8); else int16
+        let (lanes, registers) = Int8KernelTable.tileShape(kernels)
+        let blocking = ColumnBlocking(columns: g.channelsOut, vectorWidth: lanes, registerCount: registers)
         let taps = g.kernelHeight * g.kernelWidth
         let unitStride = g.strideHeight == 1 && g.strideWidth == 1
         let path: ConvolutionPath = taps == 1 && unitStride && g.isUnpadded ? .pointwise
@@ -65,7 +62,7 @@ struct Int8Convolution {
         // The depth of one GEMM row: every tap's channels (image-to-column) or one tap's.
         let depth = path == .im2col ? taps * g.channelsIn : g.channelsIn
         let gemmTaps = path == .implicitGEMM ? taps : 1
-        let rowLength = (depth + group - 1) / group * group
+        let rowLength = (depth + rowMultiple - 1) / rowMultiple * rowMultiple
         let padded = blocking.paddedColumns
         let w = p.constantInt8(op.inputs[1])
         let inputZeroPoint = Int64(p.zeroPoint(op.inputs[0]))
@@ -114,7 +111,7 @@ struct Int8Convolution {
         let rightShifts = p.storage.allocate(Int32.self, count: padded)
         let shifts = p.storage.allocate(Int32.self, count: padded)
         let rawBias = p.constantInt32(op.inputs[2]), rawMultipliers = p.constantInt32(op.inputs[3]), rawShifts = p.constantInt32(op.inputs[4])
-        let offset = vnni ? inputZeroPoint + 128 : inputZeroPoint
+        let offset = form == 0 ? inputZeroPoint + 128 : inputZeroPoint
         for c in 0..<padded {
             guard c < g.channelsOut else {
                 bias[c] = 0; multipliers[c] = 0; leftShifts[c] = 0; rightShifts[c] = 0; shifts[c] = 0
@@ -154,8 +151,10 @@ struct Int8Convolution {
         let zero = p.storage.allocate(Int16.self, count: rowLength)
         let zeroBytes = UnsafeMutableRawPointer(zero)
         for i in 0..<rowLength {
-            if vnni {
+            if form == 0 {
                 zeroBytes.storeBytes(of: UInt8(truncatingIfNeeded: inputZeroPoint + 128), toByteOffset: i, as: UInt8.self)
+            } else if form == 2 {
+                zeroBytes.storeBytes(of: UInt8(truncatingIfNeeded: inputZeroPoint), toByteOffset: i, as: UInt8.self)
             } else {
                 zero[i] = Int16(inputZeroPoint)
             }
@@ -165,7 +164,7 @@ struct Int8Convolution {
         let convertedRows = path == .im2col ? g.heightOut * g.widthOut : pixelsIn
         let convertedBytes = (convertedRows * rowLength * elementBytes + 63) / 64 * 64
         let zp = p.zeroPoint(op.output)
-        return Int8Convolution(kernels: kernels, geometry: g, path: path, blocking: blocking, rowLength: rowLength,
+        return Int8Convolution(kernels: kernels, inputForm: form, geometry: g, path: path, blocking: blocking, rowLength: rowLength,
                                elementBytes: elementBytes, weights: UnsafePointer(packed), bias: UnsafePointer(bias),
                                multipliers: UnsafePointer(multipliers), leftShifts: UnsafePointer(leftShifts),
                                rightShifts: UnsafePointer(rightShifts), shifts: UnsafePointer(shifts), outputZeroPoint: zp,
@@ -186,7 +185,13 @@ struct Int8Convolution {
         let channelsLast: Int32 = inputChannelsLast ? 1 : 0
         // The converted input: u8 (x + 128) or int16 rows of `rowLength`, channels-last, or
         // image-to-column rows.
-        if path == .im2col, let indirection {
+        if path == .im2col, let indirection, inputForm == 2 {
+            // The plain int8 copy: the u8 image-to-column rows shifted back by 128.
+            let rows = scratch.assumingMemoryBound(to: UInt8.self)
+            ee_qs8_im2col_u8(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
+                             inputZeroPoint, rowLength, rows)
+            for i in 0..<(pixels * rowLength) { rows[i] ^= 0x80 }
+        } else if path == .im2col, let indirection {
             if elementBytes == 1 {
                 ee_qs8_im2col_u8(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
                                  inputZeroPoint, rowLength, scratch.assumingMemoryBound(to: UInt8.self))
@@ -194,6 +199,8 @@ struct Int8Convolution {
                 ee_qs8_im2col_i16(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
                                   inputZeroPoint, rowLength, scratch.assumingMemoryBound(to: Int16.self))
             }
+        } else if inputForm == 2 {
+            ee_qs8_convert_rows_s8(source, pixelsIn, g.channelsIn, rowLength, channelsLast, scratch.assumingMemoryBound(to: Int8.self))
         } else if elementBytes == 1 {
             ee_qs8_convert_rows_u8(source, pixelsIn, g.channelsIn, rowLength, channelsLast, scratch.assumingMemoryBound(to: UInt8.self))
         } else {

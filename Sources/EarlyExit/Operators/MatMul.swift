@@ -71,7 +71,7 @@ struct MatMul {
         }
         let softmax = pooled >= 0 ? p.operators[pooled] : nil
         var native: NativePooling?
-        if softmax != nil && Int8KernelTable.hasNativeKernels(p.kernels.int8) {
+        if softmax != nil && Int8KernelTable.hasNativeElementwise(p.kernels.int8) {
             let lhs = p.tensors[op.inputs[0]].shape, rhs = p.tensors[op.inputs[1]].shape
             let k = lhs[lhs.rank - 1], n = rhs[rhs.rank - 1]
             let values = p.storage.allocate(Int32.self, count: 4)

@@ -3,19 +3,50 @@
 import EarlyExitNativeKernels
 
 /// One switch per native int8 kernel over the int8 path of a `KernelSet`. Each function is
-/// called only for a path that has it (`hasNativeKernels`); elsewhere the Swift reference
+/// called only for a path that has it (the `has…` queries); elsewhere the Swift reference
 /// kernels of `Int8Kernels` run.
 enum Int8KernelTable {
-    /// True when the path has the C kernels (x86-64 AVX2 and up).
+    /// True when the path has the native convolution tiles (and so int8 maps are channels-last):
+    /// x86-64 AVX2 and up, AArch64 with the dot product.
     static func hasNativeKernels(_ path: KernelSet.Int8Path) -> Bool {
         #if arch(x86_64)
         switch path {
         case .avx512VNNI, .avxVNNI, .avx2: return true
         default: return false
         }
+        #elseif arch(arm64)
+        return path == .neonDotProduct
         #else
         return false
         #endif
+    }
+
+    /// True when the path has the C int8 add and attention pooling (x86-64 AVX2 and up).
+    static func hasNativeElementwise(_ path: KernelSet.Int8Path) -> Bool {
+        #if arch(x86_64)
+        return hasNativeKernels(path)
+        #else
+        return false
+        #endif
+    }
+
+    /// The input copy the path's convolution tiles read: 0 u8 (x + 128, VNNI), 1 int16
+    /// (vpmaddwd), 2 int8 as is (sdot); and the group of k values one instruction takes.
+    static func inputForm(_ path: KernelSet.Int8Path) -> (form: Int, group: Int, rowMultiple: Int) {
+        switch path {
+        case .avx2: return (1, 2, 2)
+        case .neonDotProduct: return (2, 4, 16)
+        default: return (0, 4, 4)
+        }
+    }
+
+    /// Lanes per column vector and vector registers of the path's tiles.
+    static func tileShape(_ path: KernelSet.Int8Path) -> (lanes: Int, registers: Int) {
+        switch path {
+        case .avx512VNNI: return (16, 32)
+        case .neonDotProduct: return (4, 32)
+        default: return (8, 16)
+        }
     }
 
     static func tile(_ path: KernelSet.Int8Path, _ tile: inout ee_qs8_tile) {
@@ -26,6 +57,8 @@ enum Int8KernelTable {
         case .avx2: ee_qs8_tile_avx2(&tile)
         default: break
         }
+        #elseif arch(arm64)
+        if path == .neonDotProduct { ee_qs8_tile_neondot(&tile) }
         #endif
     }
 
@@ -38,6 +71,8 @@ enum Int8KernelTable {
         } else {
             ee_qs8_batch_norm_channels_last_avx2(x, scale, offset, &q, y, channels, pixels)
         }
+        #elseif arch(arm64)
+        ee_qs8_batch_norm_channels_last_neon(x, scale, offset, &q, y, channels, pixels)
         #endif
     }
 

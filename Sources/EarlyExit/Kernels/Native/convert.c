@@ -20,6 +20,18 @@ void ee_qs8_convert_rows_u8(const int8_t *x, size_t pixels, size_t channels, siz
     }
 }
 
+void ee_qs8_convert_rows_s8(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, int8_t *out) {
+    for (size_t p = 0; p < pixels; p++) {
+        int8_t *row = out + p * row_length;
+        if (channels_last) {
+            for (size_t c = 0; c < channels; c++) row[c] = x[p * channels + c];
+        } else {
+            for (size_t c = 0; c < channels; c++) row[c] = x[c * pixels + p];
+        }
+        for (size_t c = channels; c < row_length; c++) row[c] = 0;
+    }
+}
+
 void ee_qs8_convert_rows_i16(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, int16_t *out) {
     if (channels_last && row_length == channels) {
         const size_t count = pixels * channels;

@@ -58,6 +58,10 @@ typedef struct {
 void ee_qs8_tile_avx512vnni(const ee_qs8_tile *tile);
 void ee_qs8_tile_avxvnni(const ee_qs8_tile *tile);
 void ee_qs8_tile_avx2(const ee_qs8_tile *tile);
+/// AArch64 with the dot product: signed int8 rows (the plain copy; `k` a multiple of 16),
+/// weights packed [taps][k/16][4][vectors·4][4] (each 16-byte group of k as four 4-byte
+/// groups, each against `vectors` vectors of 4 channels × 4 bytes).
+void ee_qs8_tile_neondot(const ee_qs8_tile *tile);
 
 /// `count` int32 accumulators of consecutive columns (column c uses the requantization's
 /// entry c) requantized to int8, with AVX-512 / AVX2; used by the element-wise int8 kernels.
@@ -68,6 +72,7 @@ void ee_qs8_requantize_avx2(const int32_t *accumulators, size_t count, const ee_
 /// padding channels of 0x80 / 0) from a channels-last (`channels_last` ≠ 0) or NCHW input;
 /// u8 = x + 128 (VNNI) or int16 (vpmaddwd).
 void ee_qs8_convert_rows_u8(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, uint8_t *out);
+void ee_qs8_convert_rows_s8(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, int8_t *out);
 void ee_qs8_convert_rows_i16(const int8_t *x, size_t pixels, size_t channels, size_t row_length, int channels_last, int16_t *out);
 
 /// Image-to-column rows of an int8 convolution with few input channels: for each output pixel,
@@ -86,6 +91,8 @@ void ee_qs8_global_average_pool_channels_last(const int8_t *x, size_t channels, 
 /// channels-last pixels (scale widened to int32; offset = bias − zp·scale, wrapping).
 void ee_qs8_batch_norm_channels_last_avx512(const int8_t *x, const int32_t *scale, const int32_t *offset,
                                             const ee_requantization *q, int8_t *y, size_t channels, size_t pixels);
+void ee_qs8_batch_norm_channels_last_neon(const int8_t *x, const int32_t *scale, const int32_t *offset,
+                                          const ee_requantization *q, int8_t *y, size_t channels, size_t pixels);
 void ee_qs8_batch_norm_channels_last_avx2(const int8_t *x, const int32_t *scale, const int32_t *offset,
                                           const ee_requantization *q, int8_t *y, size_t channels, size_t pixels);
 
