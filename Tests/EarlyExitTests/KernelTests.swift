@@ -648,9 +648,20 @@ final class KernelTests: XCTestCase {
         let mm = b.add(.matmul, [soft, t], shape: [1, 8, 8])
         let s = b.add(.sigmoid, [mm], shape: [1, 8, 8])
         let gap = b.add(.globalAvgPool, [relu], shape: [1, 8])
+        // The operators added for ONNX import breadth.
+        func word(_ v: Float) -> Int32 { Int32(bitPattern: v.bitPattern) }
+        let map = [1, 8, 3, 3]
+        let six = b.add(.clip, [joined], shape: map, attributes: [word(0), word(6)])
+        let swish = b.add(.hardSwish, [six], shape: map)
+        let hsig = b.add(.hardSigmoid, [swish], shape: map, attributes: [word(0.2), word(0.5)])
+        let leaky = b.add(.leakyRelu, [joined], shape: map, attributes: [word(0.1)])
+        let spread = b.add(.sub, [leaky, hsig], shape: map)
+        let ratio = b.add(.div, [spread, b.addConstant(rng.uniforms(8, scale: 0.5).map { $0 < 0 ? $0 - 1 : $0 + 1 }, shape: [1, 8, 1, 1])], shape: map)
+        let summed = b.add(.globalAvgPool, [ratio], shape: [1, 8])
+        let pooled = b.add(.add, [gap, summed], shape: [1, 8])
         let feats = b.add(.reshape, [s], shape: [1, 64])
         let logits = b.add(.fullyConnected, [feats, b.addConstant(rng.uniforms(5 * 64, scale: 0.3), shape: [5, 64])], shape: [1, 5])
-        let g = b.add(.fullyConnected, [gap, b.addConstant(rng.uniforms(8, scale: 0.3), shape: [1, 8])], shape: [1, 1])
+        let g = b.add(.fullyConnected, [pooled, b.addConstant(rng.uniforms(8, scale: 0.3), shape: [1, 8])], shape: [1, 1])
         let gate = b.add(.tanh, [g], shape: [1, 1])
         b.addExit(logits: logits, gate: gate)
         let model = try Model(bytes: b.serialize())

@@ -265,6 +265,13 @@ enum Ref {
         return (y, outShape)
     }
 
+    // MARK: Operators added for ONNX import breadth
+
+    static func clip(_ x: [Double], low: Double, high: Double) -> [Double] { x.map { min(max($0, low), high) } }
+    static func hardSigmoid(_ x: [Double], alpha: Double, beta: Double) -> [Double] { x.map { max(0, min(1, alpha * $0 + beta)) } }
+    static func hardSwish(_ x: [Double]) -> [Double] { x.map { $0 * max(0, min(1, $0 / 6 + 0.5)) } }
+    static func leakyRelu(_ x: [Double], alpha: Double) -> [Double] { x.map { $0 < 0 ? alpha * $0 : $0 } }
+
     // MARK: Exit arithmetic
 
     static func logSoftmax(_ x: [Double]) -> [Double] {
@@ -294,7 +301,7 @@ enum Ref {
 
     /// Multiply-accumulates by the documented formula, from the tensors' shapes alone:
     /// conv Cout·Hout·Wout·(Cin/groups)·Kh·Kw, fc out·in, matmul batch·M·N·K,
-    /// batchNorm and mul the element count, all others 0.
+    /// batchNorm, mul and div the element count, all others 0.
     static func macs(kind: OperatorKind, inputs: [[Int]], output: [Int]) -> Int {
         switch kind {
         case .conv2d:
@@ -305,7 +312,7 @@ enum Ref {
         case .matmul:
             let lhs = inputs[0]
             return count(output) * lhs[lhs.count - 1]
-        case .batchNorm, .mul:
+        case .batchNorm, .mul, .div:
             return count(output)
         default:
             return 0
@@ -339,6 +346,7 @@ struct ReferenceExecutor {
             return constant(tensor)
         }
         func shape(_ tensor: Int) -> [Int] { model.tensors[tensor].shape.dims }
+        func float(_ word: Int32) -> Float { Float(bitPattern: UInt32(bitPattern: word)) }
         for op in model.operators {
             let a = op.attributes
             let relu = op.activation == .relu
@@ -378,6 +386,17 @@ struct ReferenceExecutor {
                 y = x
             case .concat:
                 y = Ref.concat(op.inputs.map(value), shapes: op.inputs.map(shape), axis: Int(a[0])).y
+            case .clip:
+                y = Ref.clip(x, low: Double(float(a[0])), high: Double(float(a[1])))
+            case .hardSigmoid:
+                y = Ref.hardSigmoid(x, alpha: Double(float(a[0])), beta: Double(float(a[1])))
+            case .hardSwish:
+                y = Ref.hardSwish(x)
+            case .leakyRelu:
+                y = Ref.leakyRelu(x, alpha: Double(float(a[0])))
+            case .sub, .div:
+                let divide = op.kind == .div
+                y = Ref.binary(x, xs, value(op.inputs[1]), shape(op.inputs[1])) { divide ? $0 / $1 : $0 - $1 }.y
             }
             values[op.output] = y
         }

@@ -18,6 +18,13 @@ public enum OperatorKind: UInt8, Sendable, CaseIterable {
     case transpose = 14
     case reshape = 15
     case concat = 16
+    // Added with ONNX import breadth (issue 14): readers without them reject these codes.
+    case clip = 17
+    case hardSigmoid = 18
+    case hardSwish = 19
+    case leakyRelu = 20
+    case sub = 27
+    case div = 28
 
     public var name: String {
         switch self {
@@ -37,6 +44,12 @@ public enum OperatorKind: UInt8, Sendable, CaseIterable {
         case .transpose: return "transpose"
         case .reshape: return "reshape"
         case .concat: return "concat"
+        case .clip: return "clip"
+        case .hardSigmoid: return "hard_sigmoid"
+        case .hardSwish: return "hard_swish"
+        case .leakyRelu: return "leaky_relu"
+        case .sub: return "sub"
+        case .div: return "div"
         }
     }
 }

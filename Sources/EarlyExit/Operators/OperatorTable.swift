@@ -14,6 +14,8 @@ enum PreparedOperator {
     case transpose(Transpose)
     case reshape(Reshape)
     case concat(Concat)
+    case piecewise(PiecewiseActivation)
+    case subtractDivide(SubtractDivide)
 
     /// Arena bytes of scratch the operator needs while it runs.
     var scratchBytes: Int {
@@ -59,6 +61,8 @@ enum PreparedOperator {
         case let .transpose(op): op.evaluate(x)
         case let .reshape(op): op.evaluate(x)
         case let .concat(op): op.evaluate(x)
+        case let .piecewise(op): op.evaluate(x)
+        case let .subtractDivide(op): op.evaluate(x)
         }
     }
 }
@@ -113,6 +117,8 @@ enum OperatorTable {
         case .transpose: try Transpose.validate(&v)
         case .reshape: try Reshape.validate(&v)
         case .concat: try Concat.validate(&v)
+        case .clip, .hardSigmoid, .hardSwish, .leakyRelu: try PiecewiseActivation.validate(&v)
+        case .sub, .div: try SubtractDivide.validate(&v)
         }
         producer[out] = index
         return v.op
@@ -133,6 +139,8 @@ enum OperatorTable {
         case .transpose: return .transpose(Transpose.prepare(p, index))
         case .reshape: return .reshape(Reshape.prepare(p, index))
         case .concat: return .concat(Concat.prepare(p, index))
+        case .clip, .hardSigmoid, .hardSwish, .leakyRelu: return .piecewise(PiecewiseActivation.prepare(p, index))
+        case .sub, .div: return .subtractDivide(SubtractDivide.prepare(p, index))
         }
     }
 }
