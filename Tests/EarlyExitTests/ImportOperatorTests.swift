@@ -56,6 +56,79 @@ final class ImportOperatorTests: XCTestCase {
         }
     }
 
+    // MARK: Reductions
+
+    func testReduceSumAndMaxOverEveryAxisSetMatchTheReference() throws {
+        var rng = SeededGenerator(seed: 1702)
+        let cases: [(shape: [Int], axes: Set<Int>, keep: Bool)] = [
+            ([1, 4, 5, 6], [1], true), ([1, 4, 5, 6], [1], false), ([1, 4, 5, 6], [2, 3], true), ([1, 4, 5, 6], [1, 3], false),
+            ([1, 4, 5, 6], [0, 1, 2, 3], false), ([2, 3, 4], [0, 2], true), ([1, 32, 256], [2], false), ([7], [0], true),
+        ]
+        for c in cases {
+            let x = rng.uniforms(Ref.count(c.shape), scale: 2)
+            let mask = Int32(c.axes.reduce(0) { $0 | (1 << $1) })
+            var outShape = c.shape.indices.compactMap { c.axes.contains($0) ? (c.keep ? 1 : nil) : c.shape[$0] }
+            if outShape.isEmpty { outShape = [1] }
+            let n = Ref.count(outShape)
+            for kind in [OperatorKind.reduceSum, .reduceMax] {
+                let expected = Ref.reduce(x.doubles, shape: c.shape, axes: c.axes, maximum: kind == .reduceMax)
+                // The exit needs at least 2 logits: a 1-element result is concatenated with itself.
+                try check("\(kind.name) \(c)", inputShape: c.shape, input: x, expected: n == 1 ? expected + expected : expected) { b, input in
+                    let y = b.add(kind, [input], shape: outShape, attributes: [mask])
+                    if n > 1 { return (y, n) }
+                    return (b.add(.concat, [y, y], shape: [2], attributes: [0]), 2)
+                }
+            }
+        }
+    }
+
+    // MARK: Data movement
+
+    func testExpandSliceAndPadMatchTheReference() throws {
+        var rng = SeededGenerator(seed: 1703)
+        let expands: [([Int], [Int])] = [([1, 1, 4, 5], [1, 3, 4, 5]), ([3, 1], [2, 3, 4]), ([1, 3, 1, 1], [1, 3, 4, 5]), ([1, 1, 1, 5], [2, 3, 4, 5])]
+        for (from, to) in expands {
+            let x = rng.uniforms(Ref.count(from), scale: 1)
+            try check("expand \(from) → \(to)", inputShape: from, input: x, expected: Ref.expand(x.doubles, shape: from, to: to)) { b, input in
+                (b.add(.expand, [input], shape: to), Ref.count(to))
+            }
+        }
+        // start, step and extent per axis of [1, 6, 7, 8]
+        let slices: [([Int], [Int], [Int])] = [
+            ([0, 1, 2, 0], [1, 2, 1, 3], [1, 3, 4, 3]),
+            ([0, 5, 6, 7], [1, -1, -2, -3], [1, 6, 4, 3]),
+            ([0, 2, 0, 4], [1, 1, 1, 1], [1, 2, 7, 4]),
+        ]
+        let shape = [1, 6, 7, 8]
+        let x = rng.uniforms(Ref.count(shape), scale: 1)
+        for (starts, steps, out) in slices {
+            try check("slice \(starts) \(steps)", inputShape: shape, input: x,
+                      expected: Ref.slice(x.doubles, shape: shape, starts: starts, steps: steps, outShape: out)) { b, input in
+                (b.add(.slice, [input], shape: out, attributes: (starts + steps).map { Int32($0) }), Ref.count(out))
+            }
+        }
+        let small = [1, 2, 4, 5]
+        let y = rng.uniforms(Ref.count(small), scale: 1)
+        let pads: [([Int], [Int], Int, Float)] = [
+            ([0, 0, 1, 2], [0, 0, 2, 1], 0, 0.5), ([0, 1, 3, 4], [0, 1, 3, 4], 1, 0), ([0, 0, 3, 1], [0, 2, 0, 6], 2, 0),
+            ([0, 0, 4, 5], [0, 1, 2, 3], 3, 0), ([1, 0, 0, 0], [0, 0, 0, 0], 0, -2),
+        ]
+        for (begins, ends, mode, value) in pads {
+            let expected = Ref.pad(y.doubles, shape: small, begins: begins, ends: ends, mode: mode, value: Double(value))
+            try check("pad \(begins) \(ends) mode \(mode)", inputShape: small, input: y, expected: expected.y) { b, input in
+                (b.add(.pad, [input], shape: expected.shape, attributes: (begins + ends).map { Int32($0) } + [Int32(mode), Self.word(value)]),
+                 Ref.count(expected.shape))
+            }
+        }
+        // By hand: reflect and edge of [1, 2, 3] by 2 on each side.
+        try check("pad reflect by hand", inputShape: [1, 3], input: [1, 2, 3], expected: [3, 2, 1, 2, 3, 2, 1]) { b, input in
+            (b.add(.pad, [input], shape: [1, 7], attributes: [0, 2, 0, 0, 0, 2, 0, 0, 1, 0]), 7)
+        }
+        try check("pad edge by hand", inputShape: [1, 3], input: [1, 2, 3], expected: [1, 1, 1, 2, 3, 3, 3]) { b, input in
+            (b.add(.pad, [input], shape: [1, 7], attributes: [0, 2, 0, 0, 0, 2, 0, 0, 2, 0]), 7)
+        }
+    }
+
     // MARK: Sub and div
 
     func testSubAndDivWithGeneralBroadcastingMatchTheReference() throws {
@@ -162,6 +235,17 @@ final class ImportOperatorTests: XCTestCase {
         refuse("bounds 6.0…0.0") { b, x in b.add(.clip, [x], shape: shape, attributes: [Self.word(6), Self.word(0)]) }
         refuse("NaN is not a bound") { b, x in b.add(.clip, [x], shape: shape, attributes: [Self.word(.nan), Self.word(1)]) }
         refuse("must be finite") { b, x in b.add(.leakyRelu, [x], shape: shape, attributes: [Self.word(.infinity)]) }
+        refuse("axis mask 0") { b, x in b.add(.reduceSum, [x], shape: [1, 2, 4, 4], attributes: [0]) }
+        refuse("axis mask 16") { b, x in b.add(.reduceMax, [x], shape: [1, 2, 4, 4], attributes: [16]) }
+        refuse("[1,1,4,4] or [1,4,4] expected", count: 16) { b, x in b.add(.reduceSum, [x], shape: [1, 2, 4], attributes: [2]) }
+        refuse("does not broadcast to the output shape", count: 96) { b, x in b.add(.expand, [x], shape: [1, 3, 4, 4]) }
+        refuse("leave the input's 0..<4", count: 24) { b, x in b.add(.slice, [x], shape: [1, 2, 3, 4], attributes: [0, 0, 2, 0, 1, 1, 1, 1]) }
+        refuse("step 0", count: 24) { b, x in b.add(.slice, [x], shape: [1, 2, 3, 4], attributes: [0, 0, 0, 0, 1, 1, 0, 1]) }
+        refuse("reflect padding 4, 0 must be below the extent 4", count: 64) { b, x in
+            b.add(.pad, [x], shape: [1, 2, 8, 4], attributes: [0, 0, 4, 0, 0, 0, 0, 0, 1, 0])
+        }
+        refuse("mode 7") { b, x in b.add(.pad, [x], shape: [1, 2, 4, 4], attributes: [0, 0, 0, 0, 0, 0, 0, 0, 7, 0]) }
+        refuse("expected [1,2,6,4]", count: 40) { b, x in b.add(.pad, [x], shape: [1, 2, 5, 4], attributes: [0, 0, 1, 0, 0, 0, 1, 0, 0, 0]) }
         refuse("do not broadcast") { b, x in b.add(.sub, [x, b.addConstant([1, 2, 3], shape: [3])], shape: shape) }
     }
 }

@@ -5,6 +5,8 @@
 // 2. float references in Double from the dequantized int8 inputs, within a stated bound in
 //    output LSBs (of the float value clamped to the representable range):
 //      - clip: the bounds are rounded to the int8 grid → 0.5 LSB;
+//      - reduce_sum: one requantization (double rounding) → 1 LSB; reduce_max, expand, slice,
+//        pad: exact (0);
 //      - sub: as add → 1 LSB + 1e-3;
 //      - div: one requantization → 1 LSB, plus the Q16 quotient's rounding (half a 2^-16 step
 //        of s_a/s_b, far below an output LSB here) → 1 + 1e-3.
@@ -50,6 +52,67 @@ final class Int8ImportKernelTests: XCTestCase {
             worst = max(worst, error)
         }
         print("int8 clip: bit-exact; worst |int8 − float| = \(worst) LSB")
+    }
+
+    // MARK: Reductions
+
+    func testReduceSumRequantizesTheExactSumAndReduceMaxIsExact() throws {
+        var rng = SeededGenerator(seed: 0x5E5)
+        let cases: [(shape: [Int], axes: Set<Int>, keep: Bool)] = [
+            ([1, 4, 5, 6], [1], true), ([1, 4, 5, 6], [2, 3], false), ([1, 4, 5, 6], [1, 3], true), ([1, 32, 64], [2], false),
+            ([2, 3, 4], [0, 2], true),
+        ]
+        var worst = 0.0
+        for c in cases {
+            let scale = Float(F.uniform(&rng, 0.02, 0.05)), zp = Int32(F.integer(&rng, -30...30))
+            let x = F.int8s(&rng, Ref.count(c.shape))
+            var outShape = c.shape.indices.compactMap { c.axes.contains($0) ? (c.keep ? 1 : nil) : c.shape[$0] }
+            if outShape.isEmpty { outShape = [1] }
+            let mask = Int32(c.axes.reduce(0) { $0 | (1 << $1) })
+            // Integer sums of x − zp and maxima, by multi-index.
+            let sums = Ref.reduce(x.map { Double(Int32($0) - zp) }, shape: c.shape, axes: c.axes, maximum: false).map { Int64($0) }
+            let maxima = Ref.reduce(x.map { Double($0) }, shape: c.shape, axes: c.axes, maximum: true).map { Int8($0) }
+            let real = sums.map { Double(scale) * Double($0) }
+            let (sy, zy) = F.outputParameters(real)
+            let (m, s) = FixedPoint.quantizeMultiplier(Double(scale) / Double(sy))
+            let summed = try run(.reduceSum, inputShape: c.shape, input: x, q: F.perTensor(scale, zp), outputShape: outShape,
+                                 output: F.perTensor(sy, zy), attributes: [mask, m, s])
+            XCTAssertNil(F.firstMismatch(summed, sums.map { F.requantize($0, m, s, zeroPoint: zy) }), "reduce_sum \(c)")
+            let error = F.floatError(summed, real, scale: sy, zeroPoint: zy)
+            XCTAssertLessThanOrEqual(error, 1.0, "reduce_sum \(c): float error in LSB")
+            worst = max(worst, error)
+            let largest = try run(.reduceMax, inputShape: c.shape, input: x, q: F.perTensor(scale, zp), outputShape: outShape, attributes: [mask])
+            XCTAssertEqual(largest, maxima, "reduce_max \(c)")
+        }
+        print("int8 reduce_sum: bit-exact; worst |int8 − float| = \(worst) LSB; reduce_max exact")
+    }
+
+    // MARK: Data movement
+
+    func testExpandSliceAndPadMoveInt8Exactly() throws {
+        var rng = SeededGenerator(seed: 0xE5)
+        let q = F.perTensor(0.05, 7)
+        for (from, to) in [([1, 1, 4, 5], [1, 3, 4, 5]), ([3, 1], [2, 3, 4])] {
+            let x = F.int8s(&rng, Ref.count(from))
+            let actual = try run(.expand, inputShape: from, input: x, q: q, outputShape: to)
+            XCTAssertEqual(actual, Ref.expand(x.map(Double.init), shape: from, to: to).map { Int8($0) }, "expand \(from) → \(to)")
+        }
+        let shape = [1, 6, 7, 8]
+        let x = F.int8s(&rng, Ref.count(shape))
+        for (starts, steps, out) in [([0, 1, 2, 0], [1, 2, 1, 3], [1, 3, 4, 3]), ([0, 5, 6, 7], [1, -1, -2, -3], [1, 6, 4, 3])] {
+            let actual = try run(.slice, inputShape: shape, input: x, q: q, outputShape: out, attributes: (starts + steps).map { Int32($0) })
+            XCTAssertEqual(actual, Ref.slice(x.map(Double.init), shape: shape, starts: starts, steps: steps, outShape: out).map { Int8($0) },
+                           "slice \(starts) \(steps)")
+        }
+        let small = [1, 2, 4, 5]
+        let y = F.int8s(&rng, Ref.count(small))
+        for (begins, ends, mode, value) in [([0, 0, 1, 2], [0, 0, 2, 1], 0, Int32(7)), ([0, 1, 3, 4], [0, 1, 3, 4], 1, 0),
+                                            ([0, 0, 3, 1], [0, 2, 0, 6], 2, 0), ([0, 0, 4, 5], [0, 1, 2, 3], 3, 0)] {
+            let expected = Ref.pad(y.map(Double.init), shape: small, begins: begins, ends: ends, mode: mode, value: Double(value))
+            let actual = try run(.pad, inputShape: small, input: y, q: q, outputShape: expected.shape,
+                                 attributes: (begins + ends).map { Int32($0) } + [Int32(mode), value])
+            XCTAssertEqual(actual, expected.y.map { Int8($0) }, "pad mode \(mode)")
+        }
     }
 
     // MARK: Sub and div

@@ -272,6 +272,60 @@ enum Ref {
     static func hardSwish(_ x: [Double]) -> [Double] { x.map { $0 * max(0, min(1, $0 / 6 + 0.5)) } }
     static func leakyRelu(_ x: [Double], alpha: Double) -> [Double] { x.map { $0 < 0 ? alpha * $0 : $0 } }
 
+    /// Sum or maximum over `axes`; the output lists the kept axes' elements in row-major order.
+    static func reduce(_ x: [Double], shape: [Int], axes: Set<Int>, maximum: Bool) -> [Double] {
+        let outShape = shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
+        var y = [Double](repeating: maximum ? -Double.infinity : 0, count: count(outShape))
+        for flat in 0..<x.count {
+            var index = unravel(flat, shape)
+            for axis in axes { index[axis] = 0 }
+            let o = ravel(index, outShape)
+            y[o] = maximum ? max(y[o], x[flat]) : y[o] + x[flat]
+        }
+        return y
+    }
+
+    /// x broadcast to `outShape` (right-aligned NumPy rules).
+    static func expand(_ x: [Double], shape: [Int], to outShape: [Int]) -> [Double] {
+        let padded = [Int](repeating: 1, count: outShape.count - shape.count) + shape
+        return (0..<count(outShape)).map { flat in
+            let index = unravel(flat, outShape)
+            return x[ravel((0..<outShape.count).map { padded[$0] == 1 ? 0 : index[$0] }, padded)]
+        }
+    }
+
+    /// y[i…] = x[start + i·step …] per axis.
+    static func slice(_ x: [Double], shape: [Int], starts: [Int], steps: [Int], outShape: [Int]) -> [Double] {
+        (0..<count(outShape)).map { flat in
+            let index = unravel(flat, outShape)
+            return x[ravel((0..<shape.count).map { starts[$0] + index[$0] * steps[$0] }, shape)]
+        }
+    }
+
+    /// ONNX Pad; mode 0 constant, 1 reflect, 2 edge, 3 wrap. Source coordinates by definition:
+    /// reflect mirrors about the edge element (repeatedly), edge clamps, wrap is periodic.
+    static func pad(_ x: [Double], shape: [Int], begins: [Int], ends: [Int], mode: Int, value: Double) -> (y: [Double], shape: [Int]) {
+        let outShape = shape.indices.map { shape[$0] + begins[$0] + ends[$0] }
+        let y = (0..<count(outShape)).map { flat -> Double in
+            var index = unravel(flat, outShape)
+            for axis in shape.indices {
+                var c = index[axis] - begins[axis]
+                let n = shape[axis]
+                if c >= 0 && c < n { index[axis] = c; continue }
+                switch mode {
+                case 0: return value
+                case 2: c = c < 0 ? 0 : n - 1
+                case 3: c = ((c % n) + n) % n
+                default:
+                    while c < 0 || c >= n { c = c < 0 ? -c : 2 * (n - 1) - c }
+                }
+                index[axis] = c
+            }
+            return x[ravel(index, shape)]
+        }
+        return (y, outShape)
+    }
+
     // MARK: Exit arithmetic
 
     static func logSoftmax(_ x: [Double]) -> [Double] {
@@ -394,6 +448,16 @@ struct ReferenceExecutor {
                 y = Ref.hardSwish(x)
             case .leakyRelu:
                 y = Ref.leakyRelu(x, alpha: Double(float(a[0])))
+            case .reduceSum, .reduceMax:
+                y = Ref.reduce(x, shape: xs, axes: Set(xs.indices.filter { a[0] & (1 << $0) != 0 }), maximum: op.kind == .reduceMax)
+            case .expand:
+                y = Ref.expand(x, shape: xs, to: shape(op.output))
+            case .slice:
+                y = Ref.slice(x, shape: xs, starts: xs.indices.map { Int(a[$0]) }, steps: xs.indices.map { Int(a[4 + $0]) },
+                              outShape: shape(op.output))
+            case .pad:
+                y = Ref.pad(x, shape: xs, begins: xs.indices.map { Int(a[$0]) }, ends: xs.indices.map { Int(a[4 + $0]) },
+                            mode: Int(a[8]), value: Double(float(a[9]))).y
             case .sub, .div:
                 let divide = op.kind == .div
                 y = Ref.binary(x, xs, value(op.inputs[1]), shape(op.inputs[1])) { divide ? $0 / $1 : $0 - $1 }.y

@@ -23,6 +23,11 @@ public enum OperatorKind: UInt8, Sendable, CaseIterable {
     case hardSigmoid = 18
     case hardSwish = 19
     case leakyRelu = 20
+    case reduceSum = 21
+    case reduceMax = 22
+    case expand = 23
+    case slice = 24
+    case pad = 25
     case sub = 27
     case div = 28
 
@@ -48,6 +53,11 @@ public enum OperatorKind: UInt8, Sendable, CaseIterable {
         case .hardSigmoid: return "hard_sigmoid"
         case .hardSwish: return "hard_swish"
         case .leakyRelu: return "leaky_relu"
+        case .reduceSum: return "reduce_sum"
+        case .reduceMax: return "reduce_max"
+        case .expand: return "expand"
+        case .slice: return "slice"
+        case .pad: return "pad"
         case .sub: return "sub"
         case .div: return "div"
         }

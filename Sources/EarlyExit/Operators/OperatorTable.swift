@@ -15,6 +15,10 @@ enum PreparedOperator {
     case reshape(Reshape)
     case concat(Concat)
     case piecewise(PiecewiseActivation)
+    case reduce(Reduce)
+    case expand(Expand)
+    case slice(Slice)
+    case pad(Pad)
     case subtractDivide(SubtractDivide)
 
     /// Arena bytes of scratch the operator needs while it runs.
@@ -62,6 +66,10 @@ enum PreparedOperator {
         case let .reshape(op): op.evaluate(x)
         case let .concat(op): op.evaluate(x)
         case let .piecewise(op): op.evaluate(x)
+        case let .reduce(op): op.evaluate(x)
+        case let .expand(op): op.evaluate(x)
+        case let .slice(op): op.evaluate(x)
+        case let .pad(op): op.evaluate(x)
         case let .subtractDivide(op): op.evaluate(x)
         }
     }
@@ -118,6 +126,10 @@ enum OperatorTable {
         case .reshape: try Reshape.validate(&v)
         case .concat: try Concat.validate(&v)
         case .clip, .hardSigmoid, .hardSwish, .leakyRelu: try PiecewiseActivation.validate(&v)
+        case .reduceSum, .reduceMax: try Reduce.validate(&v)
+        case .expand: try Expand.validate(&v)
+        case .slice: try Slice.validate(&v)
+        case .pad: try Pad.validate(&v)
         case .sub, .div: try SubtractDivide.validate(&v)
         }
         producer[out] = index
@@ -140,6 +152,10 @@ enum OperatorTable {
         case .reshape: return .reshape(Reshape.prepare(p, index))
         case .concat: return .concat(Concat.prepare(p, index))
         case .clip, .hardSigmoid, .hardSwish, .leakyRelu: return .piecewise(PiecewiseActivation.prepare(p, index))
+        case .reduceSum, .reduceMax: return .reduce(Reduce.prepare(p, index))
+        case .expand: return .expand(Expand.prepare(p, index))
+        case .slice: return .slice(Slice.prepare(p, index))
+        case .pad: return .pad(Pad.prepare(p, index))
         case .sub, .div: return .subtractDivide(SubtractDivide.prepare(p, index))
         }
     }

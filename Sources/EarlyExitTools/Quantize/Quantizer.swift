@@ -111,11 +111,16 @@ public struct Quantizer {
                 ranges[input] = (max(ranges[input].0, low), min(ranges[input].1, high))
             }
         }
+        // A constant pad value must be representable.
+        for op in model.operators where op.kind == .pad && op.attributes[8] == 0 {
+            let value = Float(bitPattern: UInt32(bitPattern: op.attributes[9]))
+            ranges[op.output] = (min(ranges[op.output].0, value), max(ranges[op.output].1, value))
+        }
         var fixed = [Parameters?](repeating: nil, count: tensors.count)
         for op in model.operators {
             switch op.kind {
             case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose,
-                 .clip:
+                 .clip, .reduceMax, .expand, .slice, .pad:
                 union(op.inputs[0], op.output)
             case .hardSigmoid:
                 // Outputs 0…1, both ends exactly representable (hard sigmoid reaches them often).
@@ -272,6 +277,10 @@ public struct Quantizer {
                 }
                 inputs = [try activation(op.inputs[0])]
                 attributes = [level(low), level(high)]
+            case .reduceSum:
+                inputs = [try activation(op.inputs[0])]
+                let (m, s) = FixedPoint.quantizeMultiplier(scale(op.inputs[0]) / outputScale)
+                attributes = [op.attributes[0], m, s]
             case .div:
                 let a = try operand(op.inputs[0]), b = try operand(op.inputs[1])
                 inputs = [a, b]
@@ -281,6 +290,13 @@ public struct Quantizer {
                     throw QuantizationError("operator \(index) (div): the output multiplier \(real) (s_a / (s_b · s_out · 2^16)) is outside what int8 division represents; keep this division in float32 or rescale its inputs")
                 }
                 attributes = [m, s]
+            case .pad:
+                inputs = [try activation(op.inputs[0])]
+                if op.attributes[8] == 0 {
+                    let p = parameters[out]!
+                    let value = Double(Float(bitPattern: UInt32(bitPattern: op.attributes[9])))
+                    attributes[9] = Int32(max(-128, min(127, (value / Double(p.scale)).rounded() + Double(p.zeroPoint))))
+                }
             case .softmax:
                 let shape = tensors[op.inputs[0]].shape
                 if op.axis != shape.rank - 1 { throw QuantizationError("operator \(index) (softmax): int8 softmax runs over the last axis only") }
@@ -288,7 +304,7 @@ public struct Quantizer {
                 let table = (0..<256).map { Int32((Foundation.exp(-Double(s) * Double($0)) * 1_048_576).rounded()) }
                 inputs = [try activation(op.inputs[0]), int32Constant(table)]
                 attributes = [op.attributes[0], Int32(min(Double(Int32.max), (256 / outputScale).rounded()))]
-            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose, .concat:
+            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose, .concat, .reduceMax, .expand, .slice:
                 inputs = try op.inputs.map { try activation($0) }
             }
             let output = try activation(out)

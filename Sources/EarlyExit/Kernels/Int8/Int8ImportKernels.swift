@@ -1,4 +1,4 @@
-// int8 kernels of the operators added for ONNX import breadth: clamp and division. Integer arithmetic only.
+// int8 kernels of the operators added for ONNX import breadth: clamp, reductions and division. Integer arithmetic only.
 
 extension Int8Kernels {
     /// `// y = min(max(x, low), high)`: clip with input and output sharing quantization.
@@ -13,6 +13,21 @@ extension Int8Kernels {
             i += 16
         }
         while i < count { y[i] = min(max(x[i], low), high); i += 1 }
+    }
+
+    /// `// y = requantize(Σ (x − zp))` over the flagged axes (the sum's scale is the input's).
+    static func reduceSum(_ x: UnsafePointer<Int8>, zeroPoint: Int32, y: UnsafeMutablePointer<Int8>, input: TensorShape,
+                          reduced: SIMD4<Int>, requantization q: Requantization) {
+        let scale = q.scale(channel: 0)
+        // At most 2^28 elements of |x − zp| ≤ 255: the sum is kept in Int64, then clamped to
+        // Int32 (far beyond any value that does not saturate the output anyway).
+        DataMovement.reduce(x, y: y, input: input, reduced: reduced, initial: Int64(0), { $0 &+ Int64(Int32($1) &- zeroPoint) },
+                            { q.apply(Int32(clamping: $0), scale) })
+    }
+
+    /// `// y = max x` over the flagged axes, input and output sharing quantization.
+    static func reduceMax(_ x: UnsafePointer<Int8>, y: UnsafeMutablePointer<Int8>, input: TensorShape, reduced: SIMD4<Int>) {
+        DataMovement.reduce(x, y: y, input: input, reduced: reduced, initial: Int8.min, { max($0, $1) }, { $0 })
     }
 
     /// The quotient of int8 differences in Q16: round((a − za)·2^16 / (b − zb)), ties away
