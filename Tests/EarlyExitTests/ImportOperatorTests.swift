@@ -129,6 +129,59 @@ final class ImportOperatorTests: XCTestCase {
         }
     }
 
+    // MARK: Resize
+
+    struct ResizeCase: CustomStringConvertible {
+        var c = 2, h: Int, w: Int, ho: Int, wo: Int
+        var mode: Int, coordinates: Int, rounding = 0
+        var scaleH: Float, scaleW: Float
+        var description: String { "\(h)×\(w)→\(ho)×\(wo) mode \(mode) coordinates \(coordinates) rounding \(rounding) scales \(scaleH),\(scaleW)" }
+        var attributes: [Int32] { [Int32(mode), Int32(coordinates), Int32(rounding), ImportOperatorTests.word(scaleH), ImportOperatorTests.word(scaleW)] }
+    }
+
+    /// Every coordinate mode for linear and nearest, every nearest rounding, up and down, scales
+    /// and sizes (sizes: the scale is output/input).
+    static var resizeCases: [ResizeCase] {
+        var cases: [ResizeCase] = []
+        for coordinates in 0..<4 {
+            cases.append(ResizeCase(h: 4, w: 5, ho: 8, wo: 10, mode: 1, coordinates: coordinates, scaleH: 2, scaleW: 2))
+            cases.append(ResizeCase(h: 8, w: 8, ho: 16, wo: 16, mode: 1, coordinates: coordinates, scaleH: 2, scaleW: 2))
+            cases.append(ResizeCase(h: 3, w: 7, ho: 7, wo: 4, mode: 1, coordinates: coordinates, scaleH: 7.0 / 3, scaleW: 4.0 / 7))
+            cases.append(ResizeCase(h: 6, w: 6, ho: 1, wo: 9, mode: 1, coordinates: coordinates, scaleH: 1.0 / 6, scaleW: 1.5))
+            for rounding in 0..<4 {
+                cases.append(ResizeCase(h: 4, w: 5, ho: 8, wo: 15, mode: 0, coordinates: coordinates, rounding: rounding, scaleH: 2, scaleW: 3))
+                cases.append(ResizeCase(h: 6, w: 7, ho: 3, wo: 5, mode: 0, coordinates: coordinates, rounding: rounding, scaleH: 0.5, scaleW: 5.0 / 7))
+                cases.append(ResizeCase(h: 4, w: 4, ho: 6, wo: 6, mode: 0, coordinates: coordinates, rounding: rounding, scaleH: 1.5, scaleW: 1.5))
+            }
+        }
+        return cases
+    }
+
+    func testResizeNearestAndLinearInEveryCoordinateModeMatchTheReference() throws {
+        var rng = SeededGenerator(seed: 1704)
+        for r in Self.resizeCases {
+            let x = rng.uniforms(r.c * r.h * r.w, scale: 1)
+            let expected = Ref.resize(x.doubles, c: r.c, h: r.h, w: r.w, ho: r.ho, wo: r.wo, mode: r.mode, coordinates: r.coordinates,
+                                      rounding: r.rounding, scaleH: r.scaleH, scaleW: r.scaleW)
+            try check("resize \(r)", inputShape: [1, r.c, r.h, r.w], input: x, expected: expected) { b, input in
+                (b.add(.resize, [input], shape: [1, r.c, r.ho, r.wo], attributes: r.attributes), r.c * r.ho * r.wo)
+            }
+        }
+        // By hand: 1×2 → 1×4, linear: half_pixel [a, a+(b−a)/4, a+3(b−a)/4, b], align_corners
+        // [a, a+(b−a)/3, a+2(b−a)/3, b], asymmetric [a, (a+b)/2, b, b]; nearest asymmetric floor [a, a, b, b].
+        let hand: [([Int32], [Double])] = [
+            ([1, 0, 0, Self.word(1), Self.word(2)], [2, 3, 5, 6]),
+            ([1, 1, 0, Self.word(1), Self.word(2)], [2, 10.0 / 3, 14.0 / 3, 6]),
+            ([1, 2, 0, Self.word(1), Self.word(2)], [2, 4, 6, 6]),
+            ([0, 2, 2, Self.word(1), Self.word(2)], [2, 2, 6, 6]),
+        ]
+        for (attributes, expected) in hand {
+            try check("resize by hand \(attributes.prefix(3))", inputShape: [1, 1, 1, 2], input: [2, 6], expected: expected) { b, input in
+                (b.add(.resize, [input], shape: [1, 1, 1, 4], attributes: attributes), 4)
+            }
+        }
+    }
+
     // MARK: Sub and div
 
     func testSubAndDivWithGeneralBroadcastingMatchTheReference() throws {
@@ -246,6 +299,13 @@ final class ImportOperatorTests: XCTestCase {
         }
         refuse("mode 7") { b, x in b.add(.pad, [x], shape: [1, 2, 4, 4], attributes: [0, 0, 0, 0, 0, 0, 0, 0, 7, 0]) }
         refuse("expected [1,2,6,4]", count: 40) { b, x in b.add(.pad, [x], shape: [1, 2, 5, 4], attributes: [0, 0, 1, 0, 0, 0, 1, 0, 0, 0]) }
+        refuse("coordinate transformation 4", count: 128) { b, x in
+            b.add(.resize, [x], shape: [1, 2, 8, 8], attributes: [1, 4, 0, Self.word(2), Self.word(2)])
+        }
+        refuse("must be positive and finite", count: 128) { b, x in
+            b.add(.resize, [x], shape: [1, 2, 8, 8], attributes: [0, 0, 0, Self.word(0), Self.word(2)])
+        }
+        refuse("(0 for linear)", count: 128) { b, x in b.add(.resize, [x], shape: [1, 2, 8, 8], attributes: [1, 0, 2, Self.word(2), Self.word(2)]) }
         refuse("do not broadcast") { b, x in b.add(.sub, [x, b.addConstant([1, 2, 3], shape: [3])], shape: shape) }
     }
 }

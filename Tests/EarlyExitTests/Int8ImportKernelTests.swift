@@ -6,7 +6,9 @@
 //    output LSBs (of the float value clamped to the representable range):
 //      - clip: the bounds are rounded to the int8 grid → 0.5 LSB;
 //      - reduce_sum: one requantization (double rounding) → 1 LSB; reduce_max, expand, slice,
-//        pad: exact (0);
+//        pad, nearest resize: exact (0);
+//      - linear resize: 0.5 LSB for the final rounding plus the Q15 weights' error, at most
+//        2 · 2^-16 · 255 LSB (weights sum to 2^15 exactly) → 0.5 + 0.008;
 //      - sub: as add → 1 LSB + 1e-3;
 //      - div: one requantization → 1 LSB, plus the Q16 quotient's rounding (half a 2^-16 step
 //        of s_a/s_b, far below an output LSB here) → 1 + 1e-3.
@@ -113,6 +115,66 @@ final class Int8ImportKernelTests: XCTestCase {
                                  attributes: (begins + ends).map { Int32($0) } + [Int32(mode), value])
             XCTAssertEqual(actual, expected.y.map { Int8($0) }, "pad mode \(mode)")
         }
+    }
+
+    // MARK: Resize
+
+    /// The Q15 linear interpolation by definition: source coordinates as `Ref.resize` (float32),
+    /// clamped; each axis's weight of the second neighbour round(w·2^15), the first's the rest;
+    /// y = zp + round(Σ w_y·w_x·(x − zp) / 2^30), ties away from zero.
+    static func resizeLinearReference(_ x: [Int8], zp: Int32, c: Int, h: Int, w: Int, ho: Int, wo: Int, coordinates: Int,
+                                      scaleH: Float, scaleW: Float) -> [Int8] {
+        func source(_ o: Int, _ n: Int, _ m: Int, _ scale: Float) -> (Int, Int, Int64) {
+            var v: Float
+            switch coordinates {
+            case 0: v = (Float(o) + 0.5) / scale - 0.5
+            case 1: v = m == 1 ? 0 : Float(o) * Float(n - 1) / Float(m - 1)
+            case 2: v = Float(o) / scale
+            default: v = m > 1 ? (Float(o) + 0.5) / scale - 0.5 : 0
+            }
+            v = min(max(v, 0), Float(n - 1))
+            let first = Int(v.rounded(.down))
+            return (first, min(first + 1, n - 1), Int64(((v - Float(first)) * 32768).rounded()))
+        }
+        var y: [Int8] = []
+        for ci in 0..<c {
+            for oy in 0..<ho {
+                let (y0, y1, wy) = source(oy, h, ho, scaleH)
+                for ox in 0..<wo {
+                    let (x0, x1, wx) = source(ox, w, wo, scaleW)
+                    func at(_ yy: Int, _ xx: Int) -> Int64 { Int64(x[(ci * h + yy) * w + xx]) - Int64(zp) }
+                    let acc = (32768 - wy) * ((32768 - wx) * at(y0, x0) + wx * at(y0, x1)) + wy * ((32768 - wx) * at(y1, x0) + wx * at(y1, x1))
+                    let half: Int64 = 1 << 29
+                    let rounded = acc >= 0 ? (acc + half) >> 30 : -((-acc + half) >> 30)
+                    y.append(Int8(min(max(rounded + Int64(zp), -128), 127)))
+                }
+            }
+        }
+        return y
+    }
+
+    func testResizeLinearIsBitExactWithQ15WeightsAndNearestCopies() throws {
+        var rng = SeededGenerator(seed: 0x2E5)
+        var worst = 0.0
+        for r in ImportOperatorTests.resizeCases {
+            let scale = Float(F.uniform(&rng, 0.02, 0.05)), zp = Int32(F.integer(&rng, -30...30))
+            let x = F.int8s(&rng, r.c * r.h * r.w)
+            let actual = try run(.resize, inputShape: [1, r.c, r.h, r.w], input: x, q: F.perTensor(scale, zp), outputShape: [1, r.c, r.ho, r.wo],
+                                 attributes: r.attributes)
+            let real = Ref.resize(Self.dequantize(x, scale, zp), c: r.c, h: r.h, w: r.w, ho: r.ho, wo: r.wo, mode: r.mode,
+                                  coordinates: r.coordinates, rounding: r.rounding, scaleH: r.scaleH, scaleW: r.scaleW)
+            if r.mode == 0 {
+                XCTAssertEqual(F.floatError(actual, real, scale: scale, zeroPoint: zp), 0, "nearest \(r)")
+                continue
+            }
+            let expected = Self.resizeLinearReference(x, zp: zp, c: r.c, h: r.h, w: r.w, ho: r.ho, wo: r.wo, coordinates: r.coordinates,
+                                                      scaleH: r.scaleH, scaleW: r.scaleW)
+            XCTAssertNil(F.firstMismatch(actual, expected), "linear \(r)")
+            let error = F.floatError(actual, real, scale: scale, zeroPoint: zp)
+            XCTAssertLessThanOrEqual(error, 0.5 + 0.008, "linear \(r): float error in LSB")
+            worst = max(worst, error)
+        }
+        print("int8 resize: linear bit-exact, worst |int8 − float| = \(worst) LSB; nearest exact")
     }
 
     // MARK: Sub and div

@@ -326,6 +326,52 @@ enum Ref {
         return (y, outShape)
     }
 
+    /// ONNX Resize on x (C,H,W): mode 0 nearest, 1 linear; coordinates 0 half_pixel, 1
+    /// align_corners, 2 asymmetric, 3 pytorch_half_pixel (computed in float32, as onnxruntime
+    /// does); nearest rounding 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil.
+    static func resize(_ x: [Double], c: Int, h: Int, w: Int, ho: Int, wo: Int, mode: Int, coordinates: Int, rounding: Int,
+                       scaleH: Float, scaleW: Float) -> [Double] {
+        func source(_ o: Int, _ n: Int, _ m: Int, _ scale: Float) -> Float {
+            switch coordinates {
+            case 0: return (Float(o) + 0.5) / scale - 0.5
+            case 1: return m == 1 ? 0 : Float(o) * Float(n - 1) / Float(m - 1)
+            case 2: return Float(o) / scale
+            default: return m > 1 ? (Float(o) + 0.5) / scale - 0.5 : 0
+            }
+        }
+        func nearest(_ v: Float, _ n: Int) -> Int {
+            let f = Foundation.floor(Double(v)), frac = Double(v) - f
+            var r: Double
+            switch rounding {
+            case 2: r = f
+            case 3: r = Foundation.ceil(Double(v))
+            case 1: r = frac >= 0.5 ? f + 1 : f
+            default: r = frac > 0.5 ? f + 1 : f
+            }
+            return Int(min(max(r, 0), Double(n - 1)))
+        }
+        var y = [Double](repeating: 0, count: c * ho * wo)
+        for ci in 0..<c {
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    let sy = source(oy, h, ho, scaleH), sx = source(ox, w, wo, scaleW)
+                    let value: Double
+                    if mode == 0 {
+                        value = x[(ci * h + nearest(sy, h)) * w + nearest(sx, w)]
+                    } else {
+                        let cy = min(max(Double(sy), 0), Double(h - 1)), cx = min(max(Double(sx), 0), Double(w - 1))
+                        let y0 = Int(cy), x0 = Int(cx), y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
+                        let dy = cy - Double(y0), dx = cx - Double(x0)
+                        func at(_ yy: Int, _ xx: Int) -> Double { x[(ci * h + yy) * w + xx] }
+                        value = (1 - dy) * (1 - dx) * at(y0, x0) + (1 - dy) * dx * at(y0, x1) + dy * (1 - dx) * at(y1, x0) + dy * dx * at(y1, x1)
+                    }
+                    y[(ci * ho + oy) * wo + ox] = value
+                }
+            }
+        }
+        return y
+    }
+
     // MARK: Exit arithmetic
 
     static func logSoftmax(_ x: [Double]) -> [Double] {
@@ -355,8 +401,8 @@ enum Ref {
 
     /// Multiply-accumulates by the documented formula, from the tensors' shapes alone:
     /// conv Cout·Hout·Wout·(Cin/groups)·Kh·Kw, fc out·in, matmul batch·M·N·K,
-    /// batchNorm, mul and div the element count, all others 0.
-    static func macs(kind: OperatorKind, inputs: [[Int]], output: [Int]) -> Int {
+    /// batchNorm, mul and div the element count, linear resize 4 per output element, all others 0.
+    static func macs(kind: OperatorKind, inputs: [[Int]], output: [Int], linearResize: Bool = false) -> Int {
         switch kind {
         case .conv2d:
             let w = inputs[1] // [Cout, Cin/groups, Kh, Kw]
@@ -368,13 +414,16 @@ enum Ref {
             return count(output) * lhs[lhs.count - 1]
         case .batchNorm, .mul, .div:
             return count(output)
+        case .resize:
+            return linearResize ? 4 * count(output) : 0
         default:
             return 0
         }
     }
 
     static func macs(of op: Operator, in model: Model) -> Int {
-        macs(kind: op.kind, inputs: op.inputs.map { model.tensors[$0].shape.dims }, output: model.tensors[op.output].shape.dims)
+        macs(kind: op.kind, inputs: op.inputs.map { model.tensors[$0].shape.dims }, output: model.tensors[op.output].shape.dims,
+             linearResize: op.kind == .resize && op.attributes[0] == 1)
     }
 }
 
@@ -458,6 +507,10 @@ struct ReferenceExecutor {
             case .pad:
                 y = Ref.pad(x, shape: xs, begins: xs.indices.map { Int(a[$0]) }, ends: xs.indices.map { Int(a[4 + $0]) },
                             mode: Int(a[8]), value: Double(float(a[9]))).y
+            case .resize:
+                let ys = shape(op.output)
+                y = Ref.resize(x, c: xs[1], h: xs[2], w: xs[3], ho: ys[2], wo: ys[3], mode: Int(a[0]), coordinates: Int(a[1]),
+                               rounding: Int(a[2]), scaleH: float(a[3]), scaleW: float(a[4]))
             case .sub, .div:
                 let divide = op.kind == .div
                 y = Ref.binary(x, xs, value(op.inputs[1]), shape(op.inputs[1])) { divide ? $0 / $1 : $0 - $1 }.y

@@ -28,6 +28,7 @@ public enum OperatorKind: UInt8, Sendable, CaseIterable {
     case expand = 23
     case slice = 24
     case pad = 25
+    case resize = 26
     case sub = 27
     case div = 28
 
@@ -58,6 +59,7 @@ public enum OperatorKind: UInt8, Sendable, CaseIterable {
         case .expand: return "expand"
         case .slice: return "slice"
         case .pad: return "pad"
+        case .resize: return "resize"
         case .sub: return "sub"
         case .div: return "div"
         }

@@ -19,6 +19,7 @@ enum PreparedOperator {
     case expand(Expand)
     case slice(Slice)
     case pad(Pad)
+    case resize(Resize)
     case subtractDivide(SubtractDivide)
 
     /// Arena bytes of scratch the operator needs while it runs.
@@ -70,6 +71,7 @@ enum PreparedOperator {
         case let .expand(op): op.evaluate(x)
         case let .slice(op): op.evaluate(x)
         case let .pad(op): op.evaluate(x)
+        case let .resize(op): op.evaluate(x)
         case let .subtractDivide(op): op.evaluate(x)
         }
     }
@@ -130,6 +132,7 @@ enum OperatorTable {
         case .expand: try Expand.validate(&v)
         case .slice: try Slice.validate(&v)
         case .pad: try Pad.validate(&v)
+        case .resize: try Resize.validate(&v)
         case .sub, .div: try SubtractDivide.validate(&v)
         }
         producer[out] = index
@@ -156,6 +159,7 @@ enum OperatorTable {
         case .expand: return .expand(Expand.prepare(p, index))
         case .slice: return .slice(Slice.prepare(p, index))
         case .pad: return .pad(Pad.prepare(p, index))
+        case .resize: return .resize(Resize.prepare(p, index))
         case .sub, .div: return .subtractDivide(SubtractDivide.prepare(p, index))
         }
     }

@@ -120,7 +120,7 @@ public struct Quantizer {
         for op in model.operators {
             switch op.kind {
             case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose,
-                 .clip, .reduceMax, .expand, .slice, .pad:
+                 .clip, .reduceMax, .expand, .slice, .pad, .resize:
                 union(op.inputs[0], op.output)
             case .hardSigmoid:
                 // Outputs 0…1, both ends exactly representable (hard sigmoid reaches them often).
@@ -304,7 +304,7 @@ public struct Quantizer {
                 let table = (0..<256).map { Int32((Foundation.exp(-Double(s) * Double($0)) * 1_048_576).rounded()) }
                 inputs = [try activation(op.inputs[0]), int32Constant(table)]
                 attributes = [op.attributes[0], Int32(min(Double(Int32.max), (256 / outputScale).rounded()))]
-            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose, .concat, .reduceMax, .expand, .slice:
+            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose, .concat, .reduceMax, .expand, .slice, .resize:
                 inputs = try op.inputs.map { try activation($0) }
             }
             let output = try activation(out)

@@ -1,5 +1,5 @@
-// Kernels that do not depend on the element type: expand, slice, pad and reductions,
-// over shapes of up to four axes (right-aligned, leading axes 1).
+// Kernels that do not depend on the element type: expand, slice, pad, reductions and
+// nearest-neighbour resize, over shapes of up to four axes (right-aligned, leading axes 1).
 
 /// A shape right-aligned into four axes, with row-major element strides.
 struct Axes4 {
@@ -24,6 +24,16 @@ struct Axes4 {
 /// How `pad` fills the border (ONNX Pad's modes).
 public enum PadMode: Int32, Sendable {
     case constant = 0, reflect = 1, edge = 2, wrap = 3
+}
+
+/// Which output positions a resize reads: for output row (or column) i, source indices
+/// `index0[i]`, `index1[i]` and the weight of the second, in float (`weight`) and in Q15
+/// (`fixedWeight`, the first's weight being 2^15 minus it). Nearest uses `index0` only.
+public struct ResizeAxis {
+    public let index0: UnsafePointer<Int32>
+    public let index1: UnsafePointer<Int32>
+    public let weight: UnsafePointer<Float>
+    public let fixedWeight: UnsafePointer<Int32>
 }
 
 extension DataMovement {
@@ -157,9 +167,47 @@ extension DataMovement {
             }
         }
     }
+
+    /// `// x (C,H,W) -> y (C,Ho,Wo)`: nearest-neighbour resize from the prepared source rows
+    /// and columns.
+    public static func resizeNearest<Element>(_ x: UnsafePointer<Element>, y: UnsafeMutablePointer<Element>, channels: Int,
+                                              height: Int, width: Int, rows: ResizeAxis, heightOut: Int,
+                                              columns: ResizeAxis, widthOut: Int) {
+        var target = y
+        for c in 0..<channels {
+            let plane = x + c * height * width
+            for oy in 0..<heightOut {
+                let row = plane + Int(rows.index0[oy]) * width
+                for ox in 0..<widthOut { target[ox] = row[Int(columns.index0[ox])] }
+                target += widthOut
+            }
+        }
+    }
 }
 
 extension FloatKernels {
+    /// `// x (C,H,W) -> y (C,Ho,Wo)`: bilinear resize from the prepared source rows, columns
+    /// and weights: (1−wy)·((1−wx)·a + wx·b) + wy·((1−wx)·c + wx·d).
+    public static func resizeLinear(_ x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, channels: Int, height: Int,
+                                    width: Int, rows: ResizeAxis, heightOut: Int, columns: ResizeAxis, widthOut: Int) {
+        var target = y
+        for c in 0..<channels {
+            let plane = x + c * height * width
+            for oy in 0..<heightOut {
+                let top = plane + Int(rows.index0[oy]) * width, bottom = plane + Int(rows.index1[oy]) * width
+                let wy = rows.weight[oy]
+                for ox in 0..<widthOut {
+                    let x0 = Int(columns.index0[ox]), x1 = Int(columns.index1[ox])
+                    let wx = columns.weight[ox]
+                    let upper = (1 - wx) * top[x0] + wx * top[x1]
+                    let lower = (1 - wx) * bottom[x0] + wx * bottom[x1]
+                    target[ox] = (1 - wy) * upper + wy * lower
+                }
+                target += widthOut
+            }
+        }
+    }
+
     /// `// x -> y`: the sum over the flagged axes.
     public static func reduceSum(_ x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, input: TensorShape, reduced: SIMD4<Int>) {
         DataMovement.reduce(x, y: y, input: input, reduced: reduced, initial: Float(0), { $0 + $1 }, { $0 })

@@ -1,4 +1,5 @@
-// int8 kernels of the operators added for ONNX import breadth: clamp, reductions and division. Integer arithmetic only.
+// int8 kernels of the operators added for ONNX import breadth: clamp, reductions, bilinear
+// resize and division. Integer arithmetic only.
 
 extension Int8Kernels {
     /// `// y = min(max(x, low), high)`: clip with input and output sharing quantization.
@@ -28,6 +29,31 @@ extension Int8Kernels {
     /// `// y = max x` over the flagged axes, input and output sharing quantization.
     static func reduceMax(_ x: UnsafePointer<Int8>, y: UnsafeMutablePointer<Int8>, input: TensorShape, reduced: SIMD4<Int>) {
         DataMovement.reduce(x, y: y, input: input, reduced: reduced, initial: Int8.min, { max($0, $1) }, { $0 })
+    }
+
+    /// `// x (C,H,W) -> y (C,Ho,Wo)`: bilinear resize with Q15 weights, input and output
+    /// sharing quantization: y = zp + round(Σ wy·wx·(x − zp) / 2^30), ties away from zero.
+    /// Each axis's two weights sum to 2^15 exactly, so the result is a convex combination.
+    static func resizeLinear(_ x: UnsafePointer<Int8>, zeroPoint: Int32, y: UnsafeMutablePointer<Int8>, channels: Int,
+                             height: Int, width: Int, rows: ResizeAxis, heightOut: Int, columns: ResizeAxis, widthOut: Int) {
+        var target = y
+        for c in 0..<channels {
+            let plane = x + c * height * width
+            for oy in 0..<heightOut {
+                let top = plane + Int(rows.index0[oy]) * width, bottom = plane + Int(rows.index1[oy]) * width
+                let wy1 = Int64(rows.fixedWeight[oy]), wy0 = 32768 - wy1
+                for ox in 0..<widthOut {
+                    let x0 = Int(columns.index0[ox]), x1 = Int(columns.index1[ox])
+                    let wx1 = Int64(columns.fixedWeight[ox]), wx0 = 32768 - wx1
+                    let zp = Int64(zeroPoint)
+                    let upper = wx0 * (Int64(top[x0]) - zp) + wx1 * (Int64(top[x1]) - zp)
+                    let lower = wx0 * (Int64(bottom[x0]) - zp) + wx1 * (Int64(bottom[x1]) - zp)
+                    let value = roundedQuotient(wy0 * upper + wy1 * lower, 1 << 30) + zp
+                    target[ox] = Int8(truncatingIfNeeded: min(max(value, -128), 127))
+                }
+                target += widthOut
+            }
+        }
     }
 
     /// The quotient of int8 differences in Q16: round((a − za)·2^16 / (b − zb)), ties away
