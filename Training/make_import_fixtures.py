@@ -3,6 +3,7 @@
 
     python Training/make_import_fixtures.py            # writes Tests/EarlyExitToolsTests/Fixtures/import/
     python Training/make_import_fixtures.py --list     # only prints the cases
+    python Training/make_import_fixtures.py --operators   # single-operator cases -> Fixtures/import-operators/
 
 Networks (random weights, fixed seeds, small widths and inputs so that each file stays small):
   ltpa_dot        seed 003 "Learn To Pay Attention", dot-product compatibility <l, g>
@@ -437,12 +438,221 @@ def make_case(network, exporter, out_root):
     return manifest, size
 
 
+# --------------------------------------------------------------------------------------------
+# Single-operator cases: the modes the networks above do not reach, built with onnx.helper so
+# that each attribute is exactly what the case names. Each graph takes X [1, C, H, W] and ends in
+# Flatten (a plain classifier's [1, N] output), and is run by onnxruntime.
+
+OPERATOR_FIXTURES = os.path.join(REPO, "Tests", "EarlyExitToolsTests", "Fixtures", "import-operators")
+
+
+def operator_cases():
+    """name -> (opset, input shape, build(helper, numpy_helper, X) -> (nodes, initializers, last value), description)."""
+    from onnx import TensorProto
+
+    def const(helper, name, values, dtype=np.float32):
+        from onnx import numpy_helper
+        return numpy_helper.from_array(np.array(values, dtype=dtype), name)
+
+    cases = {}
+
+    def resize(name, opset, shape, mode, coords, nearest, scales=None, sizes=None, description=""):
+        def build(h, X):
+            inits = [const(h, "roi", [], np.float32)]
+            ins = [X, "roi"]
+            if scales is not None:
+                inits.append(const(h, "scales", scales))
+                ins.append("scales")
+            else:
+                inits.append(const(h, "sizes", sizes, np.int64))
+                ins += ["", "sizes"]
+            node = h.make_node("Resize", ins, ["r"], mode=mode, coordinate_transformation_mode=coords, nearest_mode=nearest)
+            return [node], inits, "r"
+        cases[name] = (opset, shape, build, description or f"Resize {mode} {coords} {nearest}")
+
+    resize("resize_nearest_asymmetric_floor", 13, [1, 2, 4, 3], "nearest", "asymmetric", "floor", scales=[1, 1, 2, 2],
+           description="Resize nearest, asymmetric, floor, scales x2 (F.interpolate(mode='nearest') as exported)")
+    resize("resize_nearest_half_pixel_prefer_floor", 13, [1, 2, 4, 3], "nearest", "half_pixel", "round_prefer_floor",
+           sizes=[1, 2, 7, 5], description="Resize nearest, half_pixel, round_prefer_floor, sizes 4x3 -> 7x5")
+    resize("resize_nearest_pytorch_half_pixel_prefer_ceil", 13, [1, 2, 6, 7], "nearest", "pytorch_half_pixel",
+           "round_prefer_ceil", scales=[1, 1, 0.5, 1.5], description="Resize nearest, pytorch_half_pixel, round_prefer_ceil, scales 0.5 and 1.5")
+    resize("resize_nearest_align_corners_ceil", 13, [1, 2, 4, 5], "nearest", "align_corners", "ceil", sizes=[1, 2, 7, 3],
+           description="Resize nearest, align_corners, ceil, sizes 4x5 -> 7x3")
+    resize("resize_linear_asymmetric", 13, [1, 3, 4, 5], "linear", "asymmetric", "floor", scales=[1, 1, 2, 1.5],
+           description="Resize linear, asymmetric, scales 2 and 1.5")
+    resize("resize_linear_pytorch_half_pixel", 13, [1, 3, 6, 5], "linear", "pytorch_half_pixel", "floor", sizes=[1, 3, 1, 9],
+           description="Resize linear, pytorch_half_pixel, sizes 6x5 -> 1x9 (an output extent of 1)")
+    resize("resize_linear_half_pixel_down", 18, [1, 2, 9, 8], "linear", "half_pixel", "round_prefer_floor", scales=[1, 1, 0.6, 0.5],
+           description="Resize linear, half_pixel, downsampling by 0.6 and 0.5 (opset 18)")
+
+    def pad(name, opset, mode, pads, value=None, axes=None, description=""):
+        def build(h, X):
+            inits = [const(h, "pads", pads, np.int64)]
+            ins = [X, "pads"]
+            if value is not None or axes is not None:
+                if value is not None:
+                    inits.append(const(h, "value", value))
+                    ins.append("value")
+                else:
+                    ins.append("")
+            if axes is not None:
+                inits.append(const(h, "axes", axes, np.int64))
+                ins.append("axes")
+            return [h.make_node("Pad", ins, ["p"], mode=mode)], inits, "p"
+        cases[name] = (opset, [1, 2, 4, 5], build, description)
+
+    pad("pad_constant", 13, "constant", [0, 0, 1, 2, 0, 1, 2, 1], value=0.7, description="Pad constant 0.7 on every side (F.pad)")
+    pad("pad_reflect", 13, "reflect", [0, 0, 3, 2, 0, 0, 1, 4], description="Pad reflect (nn.ReflectionPad2d)")
+    pad("pad_edge", 13, "edge", [0, 1, 2, 0, 0, 0, 3, 1], description="Pad edge (nn.ReplicationPad2d), channels too")
+    pad("pad_wrap_axes", 19, "wrap", [2, 1, 3, 5], axes=[2, 3], description="Pad wrap with an axes input (opset 19)")
+
+    def simple(name, opset, shape, build, description):
+        cases[name] = (opset, shape, build, description)
+
+    simple("global_max_pool", 13, [1, 4, 5, 6], lambda h, X: ([h.make_node("GlobalMaxPool", [X], ["g"])], [], "g"),
+           "GlobalMaxPool (F.adaptive_max_pool2d(x, 1))")
+    simple("leaky_relu", 13, [1, 3, 4, 5], lambda h, X: ([h.make_node("LeakyRelu", [X], ["l"], alpha=0.05)], [], "l"),
+           "LeakyRelu alpha 0.05")
+    simple("hard_sigmoid_default_clip_min", 13, [1, 3, 4, 5],
+           lambda h, X: ([h.make_node("HardSigmoid", [X], ["s"]), h.make_node("Clip", ["s", "lo"], ["c"])],
+                         [const(h, "lo", 0.3)], "c"),
+           "HardSigmoid with the default alpha 0.2, then Clip with only a minimum")
+
+    def split13(h, X):
+        return ([h.make_node("Split", [X, "split"], ["a", "b", "c"], axis=1),
+                 h.make_node("Sub", ["a", "c"], ["d"]), h.make_node("Concat", ["d", "b"], ["s"], axis=1)],
+                [const(h, "split", [2, 3, 2], np.int64)], "s")
+    simple("split_sizes", 13, [1, 7, 3, 4], split13, "Split into 2, 3, 2 channels (sizes input), Sub and Concat of the parts")
+
+    def split18(h, X):
+        return ([h.make_node("Split", [X], ["a", "b", "c"], axis=3, num_outputs=3), h.make_node("Mul", ["b", "b"], ["bb"]),
+                 h.make_node("Add", ["bb", "one"], ["den"]), h.make_node("Div", ["a", "den"], ["q"]),
+                 h.make_node("Concat", ["q", "c"], ["s"], axis=3)],
+                [const(h, "one", [1.0])], "s")
+    simple("split_num_outputs_div", 18, [1, 2, 3, 8], split18,
+           "Split into 3 along the width with num_outputs (opset 18; parts 3, 3, 2), Div of two activations")
+
+    def broadcast(h, X):
+        return ([h.make_node("ReduceMean", [X], ["m"], axes=[2, 3], keepdims=1), h.make_node("Sub", [X, "m"], ["d"]),
+                 h.make_node("ReduceMax", [X], ["mx"], axes=[1], keepdims=1), h.make_node("Sigmoid", ["mx"], ["sg"]),
+                 h.make_node("Add", ["sg", "half"], ["den"]), h.make_node("Div", ["d", "den"], ["q"]),
+                 h.make_node("Sub", ["half", "q"], ["r"])],
+                [const(h, "half", [0.5])], "r")
+    simple("sub_div_broadcast", 13, [1, 3, 4, 5], broadcast,
+           "Sub and Div of activations with general broadcasting ([1,3,4,5] with [1,3,1,1] and [1,1,4,5]), constant minus activation")
+
+    def reduces(h, X):
+        return ([h.make_node("ReduceSum", [X], ["s"], axes=[2, 3], keepdims=1),
+                 h.make_node("ReduceMax", [X], ["m"], axes=[1], keepdims=0),
+                 h.make_node("Flatten", ["s"], ["fs"]), h.make_node("Flatten", ["m"], ["fm"]),
+                 h.make_node("Concat", ["fs", "fm"], ["c"], axis=1)], [], "c")
+    simple("reduce_sum_max_attribute_axes", 11, [1, 3, 4, 5], reduces,
+           "ReduceSum over [2, 3] keepdims and ReduceMax over [1] without keepdims, axes as attributes (opset 11)")
+
+    def reduce18(h, X):
+        return ([h.make_node("ReduceMax", [X, "axes"], ["m"], keepdims=1), h.make_node("ReduceSum", ["m", "axes2"], ["s"], keepdims=0)],
+                [const(h, "axes", [-1], np.int64), const(h, "axes2", [1], np.int64)], "s")
+    simple("reduce_max_sum_input_axes", 18, [1, 3, 4, 5], reduce18, "ReduceMax over [-1] and ReduceSum over [1], axes as inputs (opset 18)")
+
+    simple("reduce_mean_channels", 13, [1, 3, 4, 5],
+           lambda h, X: ([h.make_node("ReduceMean", [X], ["m"], axes=[1], keepdims=1)], [], "m"),
+           "ReduceMean over the channels (not the spatial axes): a sum and a scale")
+
+    def slices(h, X):
+        return ([h.make_node("Slice", [X, "st", "en", "ax", "sp"], ["s"])],
+                [const(h, "st", [-1, 1], np.int64), const(h, "en", [-1000, 100], np.int64), const(h, "ax", [3, 1], np.int64),
+                 const(h, "sp", [-2, 2], np.int64)], "s")
+    simple("slice_steps", 13, [1, 5, 3, 7], slices, "Slice of an activation: width backwards by 2 from the end, channels 1, 3")
+
+    def einsums(h, X):
+        return ([h.make_node("Reshape", [X, "shape"], ["r"]),
+                 h.make_node("Einsum", ["r", "r"], ["g"], equation="bij,bkj->bik"),
+                 h.make_node("Einsum", ["g", "w"], ["p"], equation="bik,kc->bic"),
+                 h.make_node("Einsum", [X], ["t"], equation="bchw->bwhc"),
+                 h.make_node("Einsum", ["t", "v"], ["u"], equation="bwhc,c->bwh"),
+                 h.make_node("Flatten", ["p"], ["fp"]), h.make_node("Flatten", ["u"], ["fu"]),
+                 h.make_node("Concat", ["fp", "fu"], ["c"], axis=1)],
+                [const(h, "shape", [1, 3, 20], np.int64), const(h, "w", np.linspace(-1, 1, 9).reshape(3, 3)),
+                 const(h, "v", [0.5, -1.0, 2.0])], "c")
+    simple("einsum_forms", 13, [1, 3, 4, 5], einsums,
+           "Einsum: a Gram matrix 'bij,bkj->bik', a constant right operand 'bik,kc->bic', a transpose 'bchw->bwhc', a contraction with a vector")
+
+    def folded(h, X):
+        # Shape -> Slice -> Cast -> CastLike -> ConstantOfShape/Expand of constants, folded at conversion.
+        return ([h.make_node("Shape", [X], ["shp"]), h.make_node("Slice", ["shp", "s0", "s1"], ["hw"]),
+                 h.make_node("Cast", ["hw"], ["hwf"], to=TensorProto.FLOAT), h.make_node("CastLike", ["hwf", "i64"], ["hwi"]),
+                 h.make_node("ConstantOfShape", ["hwi"], ["ones"], value=const(h, "v", [0.25])),
+                 h.make_node("Expand", ["bias", "hwi"], ["bx"]), h.make_node("Add", ["ones", "bx"], ["k"]),
+                 h.make_node("Mul", [X, "k"], ["y"]), h.make_node("Expand", ["y", "full"], ["e"])],
+                [const(h, "s0", [2], np.int64), const(h, "s1", [4], np.int64), const(h, "i64", [0], np.int64),
+                 const(h, "bias", [[1.0], [2.0], [3.0], [4.0]]), const(h, "full", [1, 2, 4, 5], np.int64)], "e")
+    simple("constant_folding_expand", 15, [1, 1, 4, 5], folded,
+           "Shape -> Slice -> Cast -> CastLike -> ConstantOfShape and Expand of constants (all folded), then Expand of an activation")
+    return cases
+
+
+def make_operator_case(name, out_root):
+    import onnx
+    from onnx import helper, TensorProto
+    opset, shape, build, description = operator_cases()[name]
+    nodes, inits, last = build(helper, "X")
+    nodes = nodes + [helper.make_node("Flatten", [last], ["Y"], axis=1)]
+    graph = helper.make_graph(nodes, name, [helper.make_tensor_value_info("X", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["batch", "features"])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="make_import_fixtures.py")
+    model.ir_version = 8 if opset < 19 else 9
+    onnx.checker.check_model(model, full_check=True)
+    directory = os.path.join(out_root, name)
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    path = os.path.join(directory, "model.onnx")
+    onnx.save(model, path)
+    seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+    x = np.random.RandomState(seed).randn(*shape).astype(np.float32) * 2
+    _, outs = run_onnxruntime(path, x)
+    np.save(os.path.join(directory, "input.npy"), x)
+    np.save(os.path.join(directory, "Y.npy"), outs[0].astype(np.float32))
+    hist, watched = describe_graph(model)
+    manifest = {"case": name, "description": description, "opset": opset, "input_shape": shape, "seed": seed,
+                "outputs": ["Y"], "output_shape": list(outs[0].shape), "operators": hist, "watched_operators": watched}
+    with open(os.path.join(directory, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    print(f"{name}: opset {opset}, output {list(outs[0].shape)}, ops {', '.join(f'{k}:{v}' for k, v in hist.items())}")
+    return manifest
+
+
+def make_operator_fixtures(out_root):
+    import onnx
+    import onnxruntime
+    os.makedirs(out_root, exist_ok=True)
+    names = sorted(operator_cases())
+    for name in names:
+        make_operator_case(name, out_root)
+    top = {"generator": "Training/make_import_fixtures.py --operators",
+           "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "numpy": np.__version__},
+           "cases": names}
+    with open(os.path.join(out_root, "manifest.json"), "w") as f:
+        json.dump(top, f, indent=1)
+        f.write("\n")
+    print(f"{len(names)} operator cases in {out_root}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=FIXTURES)
+    p.add_argument("--out", default=None)
     p.add_argument("--only", nargs="*", help="network names (default: all)")
     p.add_argument("--list", action="store_true")
+    p.add_argument("--operators", action="store_true",
+                   help="write the single-operator cases (Fixtures/import-operators/) instead of the networks")
     a = p.parse_args()
+    if a.operators:
+        if a.list:
+            print("\n".join(sorted(operator_cases())))
+        else:
+            make_operator_fixtures(a.out or OPERATOR_FIXTURES)
+        return
+    a.out = a.out or FIXTURES
     networks = a.only or list(NETWORKS)
     if a.list:
         for n in networks:

@@ -501,7 +501,8 @@ final class MalformedModelTests: XCTestCase {
     func testUnknownOpcodeActivationAndRecordCounts() {
         let valid = Tiny().bytes()
         let op0 = Self.operatorRecord(valid, 0), op2 = Self.operatorRecord(valid, 2)
-        for code: UInt8 in [0, 17, 99, 255] {
+        // 0, the first code after the last operator kind, and two far beyond.
+        for code: UInt8 in [0, OperatorKind.allCases.map(\.rawValue).max()! + 1, 99, 255] {
             var bytes = valid
             bytes[op2] = code
             fixCRC(&bytes)

@@ -265,6 +265,113 @@ enum Ref {
         return (y, outShape)
     }
 
+    // MARK: Operators added for ONNX import breadth
+
+    static func clip(_ x: [Double], low: Double, high: Double) -> [Double] { x.map { min(max($0, low), high) } }
+    static func hardSigmoid(_ x: [Double], alpha: Double, beta: Double) -> [Double] { x.map { max(0, min(1, alpha * $0 + beta)) } }
+    static func hardSwish(_ x: [Double]) -> [Double] { x.map { $0 * max(0, min(1, $0 / 6 + 0.5)) } }
+    static func leakyRelu(_ x: [Double], alpha: Double) -> [Double] { x.map { $0 < 0 ? alpha * $0 : $0 } }
+
+    /// Sum or maximum over `axes`; the output lists the kept axes' elements in row-major order.
+    static func reduce(_ x: [Double], shape: [Int], axes: Set<Int>, maximum: Bool) -> [Double] {
+        let outShape = shape.indices.map { axes.contains($0) ? 1 : shape[$0] }
+        var y = [Double](repeating: maximum ? -Double.infinity : 0, count: count(outShape))
+        for flat in 0..<x.count {
+            var index = unravel(flat, shape)
+            for axis in axes { index[axis] = 0 }
+            let o = ravel(index, outShape)
+            y[o] = maximum ? max(y[o], x[flat]) : y[o] + x[flat]
+        }
+        return y
+    }
+
+    /// x broadcast to `outShape` (right-aligned NumPy rules).
+    static func expand(_ x: [Double], shape: [Int], to outShape: [Int]) -> [Double] {
+        let padded = [Int](repeating: 1, count: outShape.count - shape.count) + shape
+        return (0..<count(outShape)).map { flat in
+            let index = unravel(flat, outShape)
+            return x[ravel((0..<outShape.count).map { padded[$0] == 1 ? 0 : index[$0] }, padded)]
+        }
+    }
+
+    /// y[i…] = x[start + i·step …] per axis.
+    static func slice(_ x: [Double], shape: [Int], starts: [Int], steps: [Int], outShape: [Int]) -> [Double] {
+        (0..<count(outShape)).map { flat in
+            let index = unravel(flat, outShape)
+            return x[ravel((0..<shape.count).map { starts[$0] + index[$0] * steps[$0] }, shape)]
+        }
+    }
+
+    /// ONNX Pad; mode 0 constant, 1 reflect, 2 edge, 3 wrap. Source coordinates by definition:
+    /// reflect mirrors about the edge element (repeatedly), edge clamps, wrap is periodic.
+    static func pad(_ x: [Double], shape: [Int], begins: [Int], ends: [Int], mode: Int, value: Double) -> (y: [Double], shape: [Int]) {
+        let outShape = shape.indices.map { shape[$0] + begins[$0] + ends[$0] }
+        let y = (0..<count(outShape)).map { flat -> Double in
+            var index = unravel(flat, outShape)
+            for axis in shape.indices {
+                var c = index[axis] - begins[axis]
+                let n = shape[axis]
+                if c >= 0 && c < n { index[axis] = c; continue }
+                switch mode {
+                case 0: return value
+                case 2: c = c < 0 ? 0 : n - 1
+                case 3: c = ((c % n) + n) % n
+                default:
+                    while c < 0 || c >= n { c = c < 0 ? -c : 2 * (n - 1) - c }
+                }
+                index[axis] = c
+            }
+            return x[ravel(index, shape)]
+        }
+        return (y, outShape)
+    }
+
+    /// ONNX Resize on x (C,H,W): mode 0 nearest, 1 linear; coordinates 0 half_pixel, 1
+    /// align_corners, 2 asymmetric, 3 pytorch_half_pixel (computed in float32, as onnxruntime
+    /// does); nearest rounding 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil.
+    static func resize(_ x: [Double], c: Int, h: Int, w: Int, ho: Int, wo: Int, mode: Int, coordinates: Int, rounding: Int,
+                       scaleH: Float, scaleW: Float) -> [Double] {
+        func source(_ o: Int, _ n: Int, _ m: Int, _ scale: Float) -> Float {
+            switch coordinates {
+            case 0: return (Float(o) + 0.5) / scale - 0.5
+            case 1: return m == 1 ? 0 : Float(o) * Float(n - 1) / Float(m - 1)
+            case 2: return Float(o) / scale
+            default: return m > 1 ? (Float(o) + 0.5) / scale - 0.5 : 0
+            }
+        }
+        func nearest(_ v: Float, _ n: Int) -> Int {
+            let f = Foundation.floor(Double(v)), frac = Double(v) - f
+            var r: Double
+            switch rounding {
+            case 2: r = f
+            case 3: r = Foundation.ceil(Double(v))
+            case 1: r = frac >= 0.5 ? f + 1 : f
+            default: r = frac > 0.5 ? f + 1 : f
+            }
+            return Int(min(max(r, 0), Double(n - 1)))
+        }
+        var y = [Double](repeating: 0, count: c * ho * wo)
+        for ci in 0..<c {
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    let sy = source(oy, h, ho, scaleH), sx = source(ox, w, wo, scaleW)
+                    let value: Double
+                    if mode == 0 {
+                        value = x[(ci * h + nearest(sy, h)) * w + nearest(sx, w)]
+                    } else {
+                        let cy = min(max(Double(sy), 0), Double(h - 1)), cx = min(max(Double(sx), 0), Double(w - 1))
+                        let y0 = Int(cy), x0 = Int(cx), y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
+                        let dy = cy - Double(y0), dx = cx - Double(x0)
+                        func at(_ yy: Int, _ xx: Int) -> Double { x[(ci * h + yy) * w + xx] }
+                        value = (1 - dy) * (1 - dx) * at(y0, x0) + (1 - dy) * dx * at(y0, x1) + dy * (1 - dx) * at(y1, x0) + dy * dx * at(y1, x1)
+                    }
+                    y[(ci * ho + oy) * wo + ox] = value
+                }
+            }
+        }
+        return y
+    }
+
     // MARK: Exit arithmetic
 
     static func logSoftmax(_ x: [Double]) -> [Double] {
@@ -294,8 +401,8 @@ enum Ref {
 
     /// Multiply-accumulates by the documented formula, from the tensors' shapes alone:
     /// conv Cout·Hout·Wout·(Cin/groups)·Kh·Kw, fc out·in, matmul batch·M·N·K,
-    /// batchNorm and mul the element count, all others 0.
-    static func macs(kind: OperatorKind, inputs: [[Int]], output: [Int]) -> Int {
+    /// batchNorm, mul and div the element count, linear resize 4 per output element, all others 0.
+    static func macs(kind: OperatorKind, inputs: [[Int]], output: [Int], linearResize: Bool = false) -> Int {
         switch kind {
         case .conv2d:
             let w = inputs[1] // [Cout, Cin/groups, Kh, Kw]
@@ -305,15 +412,18 @@ enum Ref {
         case .matmul:
             let lhs = inputs[0]
             return count(output) * lhs[lhs.count - 1]
-        case .batchNorm, .mul:
+        case .batchNorm, .mul, .div:
             return count(output)
+        case .resize:
+            return linearResize ? 4 * count(output) : 0
         default:
             return 0
         }
     }
 
     static func macs(of op: Operator, in model: Model) -> Int {
-        macs(kind: op.kind, inputs: op.inputs.map { model.tensors[$0].shape.dims }, output: model.tensors[op.output].shape.dims)
+        macs(kind: op.kind, inputs: op.inputs.map { model.tensors[$0].shape.dims }, output: model.tensors[op.output].shape.dims,
+             linearResize: op.kind == .resize && op.attributes[0] == 1)
     }
 }
 
@@ -339,6 +449,7 @@ struct ReferenceExecutor {
             return constant(tensor)
         }
         func shape(_ tensor: Int) -> [Int] { model.tensors[tensor].shape.dims }
+        func float(_ word: Int32) -> Float { Float(bitPattern: UInt32(bitPattern: word)) }
         for op in model.operators {
             let a = op.attributes
             let relu = op.activation == .relu
@@ -378,6 +489,31 @@ struct ReferenceExecutor {
                 y = x
             case .concat:
                 y = Ref.concat(op.inputs.map(value), shapes: op.inputs.map(shape), axis: Int(a[0])).y
+            case .clip:
+                y = Ref.clip(x, low: Double(float(a[0])), high: Double(float(a[1])))
+            case .hardSigmoid:
+                y = Ref.hardSigmoid(x, alpha: Double(float(a[0])), beta: Double(float(a[1])))
+            case .hardSwish:
+                y = Ref.hardSwish(x)
+            case .leakyRelu:
+                y = Ref.leakyRelu(x, alpha: Double(float(a[0])))
+            case .reduceSum, .reduceMax:
+                y = Ref.reduce(x, shape: xs, axes: Set(xs.indices.filter { a[0] & (1 << $0) != 0 }), maximum: op.kind == .reduceMax)
+            case .expand:
+                y = Ref.expand(x, shape: xs, to: shape(op.output))
+            case .slice:
+                y = Ref.slice(x, shape: xs, starts: xs.indices.map { Int(a[$0]) }, steps: xs.indices.map { Int(a[4 + $0]) },
+                              outShape: shape(op.output))
+            case .pad:
+                y = Ref.pad(x, shape: xs, begins: xs.indices.map { Int(a[$0]) }, ends: xs.indices.map { Int(a[4 + $0]) },
+                            mode: Int(a[8]), value: Double(float(a[9]))).y
+            case .resize:
+                let ys = shape(op.output)
+                y = Ref.resize(x, c: xs[1], h: xs[2], w: xs[3], ho: ys[2], wo: ys[3], mode: Int(a[0]), coordinates: Int(a[1]),
+                               rounding: Int(a[2]), scaleH: float(a[3]), scaleW: float(a[4]))
+            case .sub, .div:
+                let divide = op.kind == .div
+                y = Ref.binary(x, xs, value(op.inputs[1]), shape(op.inputs[1])) { divide ? $0 / $1 : $0 - $1 }.y
             }
             values[op.output] = y
         }

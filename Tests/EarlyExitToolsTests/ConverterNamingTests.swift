@@ -144,18 +144,18 @@ final class ConverterNamingTests: XCTestCase {
     }
 
     func testNamingProblemsAndEveryUnsupportedOperatorAreReportedTogether() throws {
-        let extra = [node("/attn.0/Expand", "Expand", ["f1", "shape"], ["e"]), node("erf_1", "Erf", ["e"], ["r"]),
-                     node("", "Einsum", ["p1", "p2"], ["ein"])]
+        let extra = [node("/up.0/Upsample", "Upsample", ["f1", "scales"], ["e"]), node("erf_1", "Erf", ["e"], ["r"]),
+                     node("", "GRU", ["p1", "p2"], ["gru"])]
         let model = graph(outputs: ["a_logits", "b_logits"], extraNodes: extra)
         XCTAssertThrowsError(try convert(model)) { error in
             let conversion = error as? ConversionError
-            XCTAssertEqual(conversion?.unsupportedOperators, ["Expand", "Erf", "Einsum"])
+            XCTAssertEqual(conversion?.unsupportedOperators, ["Upsample", "Erf", "GRU"])
             XCTAssertEqual(conversion?.allProblems.count, 4)
             let text = "\(error)"
             XCTAssertTrue(text.hasPrefix("4 problems:"), text)
-            XCTAssertTrue(text.contains("node '/attn.0/Expand': operator type 'Expand' is not supported; rewrite: let broadcasting do it"), text)
+            XCTAssertTrue(text.contains("node '/up.0/Upsample': operator type 'Upsample' is not supported; re-export with operator set 11 or later"), text)
             XCTAssertTrue(text.contains("node 'erf_1': operator type 'Erf' is not supported"), text)
-            XCTAssertTrue(text.contains("node 'ein': operator type 'Einsum'"), text)  // unnamed: its output names it
+            XCTAssertTrue(text.contains("node 'gru': operator type 'GRU'"), text)  // unnamed: its output names it
             XCTAssertTrue(text.contains("cannot tell which graph outputs are exits"), text)
             XCTAssertFalse(text.contains("node 'node"), text)
         }
@@ -166,10 +166,10 @@ final class ConverterNamingTests: XCTestCase {
             XCTAssertEqual("\(error)", "node 'head_b' (Gemm): attribute transB has type FLOAT, expected INT")
         }
         // Alone, an unsupported operator names the node once, its type, and the supported set.
-        let single = graph(outputs: ["b_logits"], extraNodes: [node("/attn.0/Expand", "Expand", ["f1", "shape"], ["e"])])
+        let single = graph(outputs: ["b_logits"], extraNodes: [node("/up.0/Upsample", "Upsample", ["f1", "scales"], ["e"])])
         XCTAssertThrowsError(try convert(single)) { error in
             let text = "\(error)"
-            XCTAssertTrue(text.hasPrefix("node '/attn.0/Expand' (Expand): operator type 'Expand' is not supported; rewrite:"), text)
+            XCTAssertTrue(text.hasPrefix("node '/up.0/Upsample' (Upsample): operator type 'Upsample' is not supported; re-export"), text)
             XCTAssertTrue(text.contains("(supported: Add, AveragePool"), text)
         }
     }

@@ -18,6 +18,19 @@ public enum OperatorKind: UInt8, Sendable, CaseIterable {
     case transpose = 14
     case reshape = 15
     case concat = 16
+    // Added with ONNX import breadth (issue 14): readers without them reject these codes.
+    case clip = 17
+    case hardSigmoid = 18
+    case hardSwish = 19
+    case leakyRelu = 20
+    case reduceSum = 21
+    case reduceMax = 22
+    case expand = 23
+    case slice = 24
+    case pad = 25
+    case resize = 26
+    case sub = 27
+    case div = 28
 
     public var name: String {
         switch self {
@@ -37,6 +50,18 @@ public enum OperatorKind: UInt8, Sendable, CaseIterable {
         case .transpose: return "transpose"
         case .reshape: return "reshape"
         case .concat: return "concat"
+        case .clip: return "clip"
+        case .hardSigmoid: return "hard_sigmoid"
+        case .hardSwish: return "hard_swish"
+        case .leakyRelu: return "leaky_relu"
+        case .reduceSum: return "reduce_sum"
+        case .reduceMax: return "reduce_max"
+        case .expand: return "expand"
+        case .slice: return "slice"
+        case .pad: return "pad"
+        case .resize: return "resize"
+        case .sub: return "sub"
+        case .div: return "div"
         }
     }
 }

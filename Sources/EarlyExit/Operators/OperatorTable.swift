@@ -14,6 +14,13 @@ enum PreparedOperator {
     case transpose(Transpose)
     case reshape(Reshape)
     case concat(Concat)
+    case piecewise(PiecewiseActivation)
+    case reduce(Reduce)
+    case expand(Expand)
+    case slice(Slice)
+    case pad(Pad)
+    case resize(Resize)
+    case subtractDivide(SubtractDivide)
 
     /// Arena bytes of scratch the operator needs while it runs.
     var scratchBytes: Int {
@@ -59,6 +66,13 @@ enum PreparedOperator {
         case let .transpose(op): op.evaluate(x)
         case let .reshape(op): op.evaluate(x)
         case let .concat(op): op.evaluate(x)
+        case let .piecewise(op): op.evaluate(x)
+        case let .reduce(op): op.evaluate(x)
+        case let .expand(op): op.evaluate(x)
+        case let .slice(op): op.evaluate(x)
+        case let .pad(op): op.evaluate(x)
+        case let .resize(op): op.evaluate(x)
+        case let .subtractDivide(op): op.evaluate(x)
         }
     }
 }
@@ -113,6 +127,13 @@ enum OperatorTable {
         case .transpose: try Transpose.validate(&v)
         case .reshape: try Reshape.validate(&v)
         case .concat: try Concat.validate(&v)
+        case .clip, .hardSigmoid, .hardSwish, .leakyRelu: try PiecewiseActivation.validate(&v)
+        case .reduceSum, .reduceMax: try Reduce.validate(&v)
+        case .expand: try Expand.validate(&v)
+        case .slice: try Slice.validate(&v)
+        case .pad: try Pad.validate(&v)
+        case .resize: try Resize.validate(&v)
+        case .sub, .div: try SubtractDivide.validate(&v)
         }
         producer[out] = index
         return v.op
@@ -133,6 +154,13 @@ enum OperatorTable {
         case .transpose: return .transpose(Transpose.prepare(p, index))
         case .reshape: return .reshape(Reshape.prepare(p, index))
         case .concat: return .concat(Concat.prepare(p, index))
+        case .clip, .hardSigmoid, .hardSwish, .leakyRelu: return .piecewise(PiecewiseActivation.prepare(p, index))
+        case .reduceSum, .reduceMax: return .reduce(Reduce.prepare(p, index))
+        case .expand: return .expand(Expand.prepare(p, index))
+        case .slice: return .slice(Slice.prepare(p, index))
+        case .pad: return .pad(Pad.prepare(p, index))
+        case .resize: return .resize(Resize.prepare(p, index))
+        case .sub, .div: return .subtractDivide(SubtractDivide.prepare(p, index))
         }
     }
 }

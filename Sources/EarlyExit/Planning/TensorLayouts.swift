@@ -14,8 +14,8 @@ public enum TensorLayout: UInt8, Sendable {
 /// 1. Candidates are activations whose two layouts differ: `[1, C, H, W]` with C > 1 and
 ///    H·W > 1, and `[1, C, L]` with C > 1 and L > 1.
 /// 2. Operators that work on either layout unchanged join their inputs and output into one
-///    group (they must share a layout): batch norm, ReLU, tanh, sigmoid, same-shape add and
-///    mul, and the reshape `[1, C, H, W] -> [1, C, H·W]`.
+///    group (they must share a layout): batch norm, ReLU, tanh, sigmoid, clip, hard sigmoid,
+///    hard swish, leaky ReLU, same-shape add and mul, and the reshape `[1, C, H, W] -> [1, C, H·W]`.
 /// 3. A group is channels-last when a convolution with one group produces one of its members
 ///    and nothing vetoes it: a member that is the model input, or is produced or read by an
 ///    operator that needs the standard layout. Besides the group's own operators, the readers
@@ -50,7 +50,7 @@ enum TensorLayouts {
         // Which operators keep a group together, and which read a candidate in a way that accepts channels-last.
         func isGroupOperator(_ op: Operator) -> Bool {
             switch op.kind {
-            case .batchNorm, .relu, .tanh, .sigmoid:
+            case .batchNorm, .relu, .tanh, .sigmoid, .clip, .hardSigmoid, .hardSwish, .leakyRelu:
                 return candidate(op.inputs[0]) && candidate(op.output)
             case .add, .mul:
                 let out = tensors[op.output].shape

@@ -277,12 +277,17 @@ extension ONNXConverter {
 
         case "Add", "Mul", "Sub", "Div":
             var a = try input(0, "A"), b = try input(1, "B")
-            if values[a].isConstant && values[b].isConstant { throw fail("both operands are constants; fold them before export") }
-            var kind: OperatorKind = node.opType == "Add" || node.opType == "Sub" ? .add : .mul
-            if node.opType == "Sub" || node.opType == "Div" {
-                guard let floats = values[b].floats else { throw fail("\(node.opType) is supported with a constant second operand only") }
-                b = newConstant(values[b].shape, floats: node.opType == "Sub" ? floats.map { -$0 } : floats.map { 1 / $0 })
-                kind = node.opType == "Sub" ? .add : .mul
+            if values[a].isConstant && values[b].isConstant {
+                try setOutput(try foldArithmetic(node.opType, a, b, fail: fail))
+                report.foldedConstantNodes += 1
+                return
+            }
+            var kind: OperatorKind = node.opType == "Add" ? .add : node.opType == "Mul" ? .mul : node.opType == "Sub" ? .sub : .div
+            if kind == .sub || kind == .div, let floats = values[b].floats ?? values[b].ints?.map({ Float($0) }) {
+                // By a constant: add its negation, or multiply by its reciprocal (the existing fast operators).
+                if kind == .div, floats.contains(0) { throw fail("division by a constant that contains 0") }
+                b = newConstant(values[b].shape, floats: kind == .sub ? floats.map { -$0 } : floats.map { 1 / $0 })
+                kind = kind == .sub ? .add : .mul
             }
             guard let shape = broadcast(values[a].shape, values[b].shape) else {
                 throw fail("shapes \(values[a].shape) and \(values[b].shape) do not broadcast")
@@ -345,18 +350,6 @@ extension ONNXConverter {
             if shape.count != 4 || shape[0] != 1 { throw fail("input shape \(shape) must be [1, C, H, W]") }
             try setOutput(emit(.globalAvgPool, [x], shape: [1, shape[1], 1, 1], source: name))
 
-        case "ReduceMean":
-            let x = try input(0, "data")
-            let shape = values[x].shape
-            var axes = try ints("axes")
-            if opset >= 18, inputs.count > 1, inputs[1] != nil { axes = try constantInts(1, "axes").map { Int($0) } }
-            let keep = try int("keepdims", default: 1) == 1
-            let normalized = try (axes ?? []).map { try normalizedAxis($0, rank: shape.count) }.sorted()
-            if shape.count != 4 || shape[0] != 1 || normalized != [2, 3] {
-                throw fail("only the mean over the spatial axes [2, 3] of a [1, C, H, W] tensor is supported (axes \(axes ?? []))")
-            }
-            try setOutput(emit(.globalAvgPool, [x], shape: keep ? [1, shape[1], 1, 1] : [1, shape[1]], source: name))
-
         case "MaxPool", "AveragePool":
             let x = try input(0, "X")
             let shape = values[x].shape
@@ -392,6 +385,7 @@ extension ONNXConverter {
             }
 
         default:
+            if try lowerBreadth(node, inputs: inputs) { return }
             var error = fail(ONNXConverter.unsupportedMessage(node.opType))
             error.isUnsupportedOperator = true
             throw error
@@ -407,21 +401,14 @@ extension ONNXConverter {
 
     /// Rewrites in the PyTorch source that avoid an unsupported operator.
     static let unsupportedRewrites: [String: String] = [
-        "Expand": "rewrite: let broadcasting do it (`a * l` instead of `a.expand_as(l) * l`)",
-        "ReduceSum": "rewrite: a sum over the spatial axes is `x.mean((2, 3)) * (H * W)` (ReduceMean over [2, 3] is supported), a sum against weights is a matmul",
-        "Einsum": "rewrite: write the contraction with torch.matmul and transpose/reshape (for 'bkn,bcn->bkc': torch.matmul(masks, features.transpose(1, 2)))",
-        "Resize": "rewrite: bilinear upsampling by a fixed factor is a matmul with constant interpolation matrices (rows, then columns)",
-        "Upsample": "rewrite: bilinear upsampling by a fixed factor is a matmul with constant interpolation matrices (rows, then columns)",
-        "GlobalMaxPool": "rewrite: `F.max_pool2d(x, x.shape[2:])` (MaxPool over the whole map) instead of adaptive_max_pool2d(x, 1)",
-        "Pad": "rewrite: give the padding to the convolution or pooling instead of a separate F.pad",
-        "Clip": "ReLU6 and clamp have no rewrite without retraining (nn.ReLU6 → nn.ReLU changes the network)",
-        "HardSwish": "no rewrite without Clip (x * relu6(x + 3) / 6)",
-        "HardSigmoid": "no rewrite without Clip (relu6(x + 3) / 6)",
+        "Upsample": "re-export with operator set 11 or later, where upsampling is Resize (nearest and linear are supported)",
     ]
 
-    static let supportedOperators = ["Add", "AveragePool", "BatchNormalization", "Concat", "Constant", "Conv", "Div", "Dropout",
-                                     "Flatten", "Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul",
-                                     "ReduceMean", "Relu", "Reshape", "Shape", "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh",
+    static let supportedOperators = ["Add", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant",
+                                     "ConstantOfShape", "Conv", "Div", "Dropout", "Einsum", "Expand", "Flatten", "Gather", "Gemm",
+                                     "GlobalAveragePool", "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu",
+                                     "MatMul", "MaxPool", "Mul", "Pad", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape",
+                                     "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Squeeze", "Sub", "Tanh",
                                      "Transpose", "Unsqueeze"]
 
     /// A reshaped value: folded for constants, a `reshape` operator for activations.

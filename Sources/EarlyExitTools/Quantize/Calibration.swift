@@ -35,34 +35,43 @@ public struct ActivationStatistics {
                 stats.histograms = [[Int]](repeating: [Int](repeating: 0, count: bins), count: count)
             }
             for (index, input) in inputs.enumerated() {
+                // The model input is an activation too: its range is what the calibration images
+                // span (the quantizer replaces it by the pixel range when the model records a
+                // normalization).
+                stats.record(input[...], tensor: model.inputTensor, pass: pass)
                 try input.withUnsafeBufferPointer { buffer in
                     _ = try interpreter.run(buffer) { op in
                         let tensor = outputs[op]
-                        let values = interpreter.values(of: tensor)
-                        if pass == 0 {
-                            var low = stats.minimum[tensor], high = stats.maximum[tensor]
-                            for value in values { low = min(low, value); high = max(high, value) }
-                            stats.minimum[tensor] = low
-                            stats.maximum[tensor] = high
-                        } else {
-                            let low = stats.minimum[tensor], high = stats.maximum[tensor]
-                            let scale = Float(bins) / max(high - low, 1e-12)
-                            stats.histograms[tensor].withUnsafeMutableBufferPointer { histogram in
-                                for value in values {
-                                    // Clamped as a float: a hostile model's NaN or infinite
-                                    // activations must not reach the Int conversion.
-                                    let position = (value - low) * scale
-                                    let bin = position >= 0 ? Int(min(position, Float(bins - 1))) : 0
-                                    histogram[bin] += 1
-                                }
-                            }
-                        }
+                        stats.record(interpreter.values(of: tensor), tensor: tensor, pass: pass)
                     }
                 }
                 progress?(pass * inputs.count + index + 1, passes * inputs.count)
             }
         }
         return stats
+    }
+
+    /// Adds a tensor's values to its range (pass 0) or its histogram (pass 1).
+    mutating func record<Values: Collection>(_ values: Values, tensor: Int, pass: Int) where Values.Element == Float {
+        if pass == 0 {
+            var low = minimum[tensor], high = maximum[tensor]
+            for value in values { low = min(low, value); high = max(high, value) }
+            minimum[tensor] = low
+            maximum[tensor] = high
+        } else {
+            let low = minimum[tensor], high = maximum[tensor]
+            let bins = ActivationStatistics.bins
+            let scale = Float(bins) / max(high - low, 1e-12)
+            histograms[tensor].withUnsafeMutableBufferPointer { histogram in
+                for value in values {
+                    // Clamped as a float: a hostile model's NaN or infinite
+                    // activations must not reach the Int conversion.
+                    let position = (value - low) * scale
+                    let bin = position >= 0 ? Int(min(position, Float(bins - 1))) : 0
+                    histogram[bin] += 1
+                }
+            }
+        }
     }
 
     /// The range chosen for a tensor by `method`; always contains 0.

@@ -95,11 +95,36 @@ public struct Quantizer {
             return x
         }
         func union(_ a: Int, _ b: Int) { parent[find(a)] = find(b) }
+        // A clip whose input feeds nothing else (a convolution's ReLU6) narrows that input's
+        // range to its bounds: the producer's requantization then saturates where the clip
+        // would clamp, so the int8 clip is exact and the bounds get the whole int8 range.
+        var readers = [Int](repeating: 0, count: tensors.count)
+        for op in model.operators { for input in op.inputs { readers[input] += 1 } }
+        for exit in model.exits {
+            readers[exit.logitsTensor] += 1
+            if exit.hasGate { readers[exit.gateTensor] += 1 }
+        }
+        for op in model.operators where op.kind == .clip {
+            let input = op.inputs[0]
+            if readers[input] == 1 && input != model.inputTensor {
+                let (low, high) = Quantizer.clipBounds(op)
+                ranges[input] = (max(ranges[input].0, low), min(ranges[input].1, high))
+            }
+        }
+        // A constant pad value must be representable.
+        for op in model.operators where op.kind == .pad && op.attributes[8] == 0 {
+            let value = Float(bitPattern: UInt32(bitPattern: op.attributes[9]))
+            ranges[op.output] = (min(ranges[op.output].0, value), max(ranges[op.output].1, value))
+        }
         var fixed = [Parameters?](repeating: nil, count: tensors.count)
         for op in model.operators {
             switch op.kind {
-            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose:
+            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose,
+                 .clip, .reduceMax, .expand, .slice, .pad, .resize:
                 union(op.inputs[0], op.output)
+            case .hardSigmoid:
+                // Outputs 0…1, both ends exactly representable (hard sigmoid reaches them often).
+                fixed[op.output] = Parameters(scale: 1.0 / 255, zeroPoint: -128)
             case .concat:
                 for input in op.inputs { union(input, op.output) }
             case .tanh:
@@ -223,7 +248,7 @@ public struct Quantizer {
                 inputs = [try activation(op.inputs[0])] + channelParameters(weights: floats(op.inputs[1]), shape: [channels],
                                                                          bias: floats(op.inputs[2]), inputScale: scale(op.inputs[0]), outputScale: outputScale)
                 attributes = [0]
-            case .add:
+            case .add, .sub:
                 let a = try operand(op.inputs[0]), b = try operand(op.inputs[1])
                 inputs = [a, b]
                 let sa = Double(builderScale(builder, a)), sb = Double(builderScale(builder, b))
@@ -237,16 +262,41 @@ public struct Quantizer {
                 inputs = [a, b]
                 let (m, s) = FixedPoint.quantizeMultiplier(Double(builderScale(builder, a)) * Double(builderScale(builder, b)) / outputScale)
                 attributes = [m, s]
-            case .tanh, .sigmoid:
-                let p = parameters[op.inputs[0]]!, o = parameters[out]!
-                var table = [Int8](repeating: 0, count: 256)
-                for q in -128...127 {
-                    let x = p.scale * Float(Int32(q) - p.zeroPoint)
-                    let y = op.kind == .tanh ? Float(Foundation.tanh(Double(x))) : Float(1 / (1 + Foundation.exp(-Double(x))))
-                    table[q + 128] = Int8(max(-128, min(127, (y / o.scale).rounded() + Float(o.zeroPoint))))
-                }
+            case .tanh, .sigmoid, .hardSigmoid, .hardSwish, .leakyRelu:
+                let table = Quantizer.lookupTable(op, input: parameters[op.inputs[0]]!, output: parameters[out]!)
                 inputs = [try activation(op.inputs[0]), builder.addConstant(bytes: Quantizer.int8Bytes(table), dataType: .int8, shape: [256],
                                                                               quantization: Quantization(kind: .perTensor, scale: 1, zeroPoint: 0, axis: 0, channelScalesOffset: 0))]
+            case .clip:
+                // Input and output share the quantization: the bounds in int8.
+                let p = parameters[out]!
+                let (low, high) = Quantizer.clipBounds(op)
+                func level(_ value: Float) -> Int32 {
+                    if value == -.infinity { return -128 }
+                    if value == .infinity { return 127 }
+                    return Int32(max(-128, min(127, (Double(value) / Double(p.scale)).rounded() + Double(p.zeroPoint))))
+                }
+                inputs = [try activation(op.inputs[0])]
+                attributes = [level(low), level(high)]
+            case .reduceSum:
+                inputs = [try activation(op.inputs[0])]
+                let (m, s) = FixedPoint.quantizeMultiplier(scale(op.inputs[0]) / outputScale)
+                attributes = [op.attributes[0], m, s]
+            case .div:
+                let a = try operand(op.inputs[0]), b = try operand(op.inputs[1])
+                inputs = [a, b]
+                let real = Double(builderScale(builder, a)) / (Double(builderScale(builder, b)) * outputScale * 65536)
+                let (m, s) = FixedPoint.quantizeMultiplier(real)
+                if m <= 0 || s < -31 || s > 30 {
+                    throw QuantizationError("operator \(index) (div): the output multiplier \(real) (s_a / (s_b · s_out · 2^16)) is outside what int8 division represents; keep this division in float32 or rescale its inputs")
+                }
+                attributes = [m, s]
+            case .pad:
+                inputs = [try activation(op.inputs[0])]
+                if op.attributes[8] == 0 {
+                    let p = parameters[out]!
+                    let value = Double(Float(bitPattern: UInt32(bitPattern: op.attributes[9])))
+                    attributes[9] = Int32(max(-128, min(127, (value / Double(p.scale)).rounded() + Double(p.zeroPoint))))
+                }
             case .softmax:
                 let shape = tensors[op.inputs[0]].shape
                 if op.axis != shape.rank - 1 { throw QuantizationError("operator \(index) (softmax): int8 softmax runs over the last axis only") }
@@ -254,7 +304,7 @@ public struct Quantizer {
                 let table = (0..<256).map { Int32((Foundation.exp(-Double(s) * Double($0)) * 1_048_576).rounded()) }
                 inputs = [try activation(op.inputs[0]), int32Constant(table)]
                 attributes = [op.attributes[0], Int32(min(Double(Int32.max), (256 / outputScale).rounded()))]
-            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose, .concat:
+            case .relu, .maxPool, .avgPool, .globalAvgPool, .reshape, .transpose, .concat, .reduceMax, .expand, .slice, .resize:
                 inputs = try op.inputs.map { try activation($0) }
             }
             let output = try activation(out)
@@ -275,6 +325,36 @@ public struct Quantizer {
             return try builder.serialize()
         } catch let error as ModelError {
             throw QuantizationError("the quantized model does not validate: \(error)")
+        }
+    }
+
+    /// A clip's float bounds (−∞/+∞ where it has none).
+    static func clipBounds(_ op: Operator) -> (Float, Float) {
+        (Float(bitPattern: UInt32(bitPattern: op.attributes[0])), Float(bitPattern: UInt32(bitPattern: op.attributes[1])))
+    }
+
+    /// The real function of an element-wise operator that runs by lookup in int8.
+    static func function(_ op: Operator) -> (Double) -> Double {
+        let alpha = Double(Float(bitPattern: UInt32(bitPattern: op.attributes[0])))
+        let beta = Double(Float(bitPattern: UInt32(bitPattern: op.attributes[1])))
+        switch op.kind {
+        case .tanh: return { Foundation.tanh($0) }
+        case .sigmoid: return { 1 / (1 + Foundation.exp(-$0)) }
+        case .hardSigmoid: return { max(0, min(1, alpha * $0 + beta)) }
+        case .hardSwish: return { $0 * max(0, min(1, $0 / 6 + 0.5)) }
+        default: return { $0 < 0 ? alpha * $0 : $0 } // leaky ReLU
+        }
+    }
+
+    /// The 256-entry table of an element-wise function: for every int8 input q, the function
+    /// (in Double) of its real value s_in·(q − zp_in) (in float32), as float32 divided by the
+    /// output scale, rounded, plus the output zero point, clamped.
+    static func lookupTable(_ op: Operator, input p: Parameters, output o: Parameters) -> [Int8] {
+        let f = function(op)
+        return (-128...127).map { q in
+            let x = p.scale * Float(Int32(q) - p.zeroPoint)
+            let y = Float(f(Double(x)))
+            return Int8(max(-128, min(127, (y / o.scale).rounded() + Float(o.zeroPoint))))
         }
     }
 
