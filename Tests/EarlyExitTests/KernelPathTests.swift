@@ -223,3 +223,38 @@ extension KernelPathTests {
         }
     }
 }
+
+extension KernelPathTests {
+    /// Residual adds fused into their convolution's epilogue: the residual chain and the bundled
+    /// float32 model fuse every add that follows a convolution, and their unobserved (fused) runs
+    /// give the exits of the unfused model (fusion off) and of the Double reference executor.
+    func testFusedResidualAddsMatchTheUnfusedModelOnEveryKernelSet() throws {
+        var builds: [(String, [UInt8], Int)] = [("chain", try Self.chain(seed: 5, channels: 16, size: 14).serialize(), 1)]
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        if let bytes = try? Data(contentsOf: root.appendingPathComponent("Models/fashion-attn-wrn.eem")) {
+            builds.append(("bundled float32", [UInt8](bytes), 6))
+        }
+        var rng = SeededGenerator(seed: 6)
+        for (name, bytes, expectedFusions) in builds {
+            let probe = try Model(bytes: bytes)
+            let input = rng.uniforms(probe.input.elementCount, scale: 1)
+            let reference = ReferenceExecutor(model: probe).run(input)
+            for kernels in Self.kernelSets {
+                let fused = try Model(bytes: bytes, kernels: kernels), unfused = try Model(bytes: bytes, kernels: kernels, fusion: false)
+                let fusedAdds = fused.operators.indices.filter { fused.operators[$0].kind == .add && fused.observedOnly[$0] }
+                XCTAssertEqual(fusedAdds.count, expectedFusions, "\(name) \(kernels.name)")
+                XCTAssertFalse(unfused.observedOnly.contains(true), "\(name) \(kernels.name)")
+                let a = Interpreter(model: fused), b = Interpreter(model: unfused)
+                for run in [a, b] { try run.setPolicy(.fullNetwork(earlyExitCount: fused.earlyExitCount)) }
+                let summary = try a.run(input), expected = try b.run(input)
+                XCTAssertEqual(summary.classIndex, expected.classIndex, "\(name) \(kernels.name)")
+                for exit in 0..<fused.exits.count {
+                    assertClose(Array(a.logits(exit: exit)), Array(b.logits(exit: exit)).map(Double.init), tolerance: 1e-5,
+                                "\(name) \(kernels.name) exit \(exit) fused vs unfused")
+                    assertClose(Array(a.logits(exit: exit)), reference[fused.exits[exit].logitsTensor] ?? [], tolerance: 2e-4,
+                                "\(name) \(kernels.name) exit \(exit) vs reference")
+                }
+            }
+        }
+    }
+}

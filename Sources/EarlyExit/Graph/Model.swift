@@ -49,9 +49,12 @@ public final class Model {
     /// `kernels` selects the microkernels the model is prepared for (weights are packed for
     /// them); nil takes `KernelSet.selected()`: `EARLYEXIT_KERNELS` when set, else the best
     /// the CPU supports.
-    public init(borrowing buffer: UnsafeRawBufferPointer, kernels: KernelSet? = nil) throws(ModelError) {
+    ///
+    /// `fusion` (default true) lets a convolution perform the residual add that reads it in its
+    /// epilogue (unobserved runs only; see `Fusion`); false prepares every operator on its own.
+    public init(borrowing buffer: UnsafeRawBufferPointer, kernels: KernelSet? = nil, fusion: Bool = true) throws(ModelError) {
         guard let base = buffer.baseAddress else { throw .truncated(what: "header", offset: 0, needed: EEMFormat.headerSize, available: 0) }
-        let loaded = try Model.load(base: base, count: buffer.count, kernels: kernels)
+        let loaded = try Model.load(base: base, count: buffer.count, kernels: kernels, fuse: fusion)
         self.base = base
         self.byteCount = buffer.count
         self.ownedStorage = nil
@@ -64,14 +67,14 @@ public final class Model {
 
     /// Loads a model from bytes, copying them into aligned storage that the model owns; see
     /// `init(borrowing:kernels:)` for `kernels`.
-    public init(bytes: [UInt8], kernels: KernelSet? = nil) throws(ModelError) {
+    public init(bytes: [UInt8], kernels: KernelSet? = nil, fusion: Bool = true) throws(ModelError) {
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: EEMFormat.dataAlignment)
         bytes.withUnsafeBytes { raw in
             if let source = raw.baseAddress { storage.copyMemory(from: source, byteCount: raw.count) }
         }
         let loaded: Loaded
         do {
-            loaded = try Model.load(base: UnsafeRawPointer(storage), count: bytes.count, kernels: kernels)
+            loaded = try Model.load(base: UnsafeRawPointer(storage), count: bytes.count, kernels: kernels, fuse: fusion)
         } catch {
             storage.deallocate()
             throw error
@@ -101,7 +104,7 @@ public final class Model {
     }
 
     /// Parses and validates the buffer, prepares every operator, and plans the arena.
-    private static func load(base: UnsafeRawPointer, count: Int, kernels requested: KernelSet?) throws(ModelError) -> Loaded {
+    private static func load(base: UnsafeRawPointer, count: Int, kernels requested: KernelSet?, fuse: Bool) throws(ModelError) -> Loaded {
         let kernels: KernelSet
         if let requested {
             if !requested.isSupported { _ = try KernelSet.require(requested.name) }
@@ -119,8 +122,16 @@ public final class Model {
         var prepared: [PreparedOperator] = []
         prepared.reserveCapacity(parsed.operators.count)
         for index in parsed.operators.indices { prepared.append(try OperatorTable.prepare(context, index)) }
+        let fusions = fuse ? Fusion.residualAdds(tensors: parsed.tensors, operators: parsed.operators, prepared: prepared,
+                                                 exits: parsed.exits, producers: parsed.producers) : [:]
+        for (convolution, fusion) in fusions {
+            if case var .conv2d(op) = prepared[convolution] {
+                op.fusion = fusion
+                prepared[convolution] = .conv2d(op)
+            }
+        }
         let buffers = BufferLifetimes.buffers(tensors: parsed.tensors, operators: parsed.operators, prepared: prepared,
-                                              exits: parsed.exits, inputTensor: parsed.inputTensor)
+                                              exits: parsed.exits, inputTensor: parsed.inputTensor, fusions: fusions)
         let plan = ArenaPlan(buffers: buffers, persistentBytes: ArenaLayout.byteCount(exitCount: parsed.exits.count, classCount: parsed.classCount),
                              tensorCount: parsed.tensors.count, operatorCount: parsed.operators.count)
         // Softmaxes read only through fused poolings.
@@ -136,6 +147,8 @@ public final class Model {
         for (index, op) in parsed.operators.enumerated() where op.kind == .softmax {
             observedOnly[index] = pooledReads[op.output] > 0 && pooledReads[op.output] == readers[op.output]
         }
+        // Residual adds a convolution performs in its epilogue.
+        for fusion in fusions.values { observedOnly[fusion.add] = true }
         return Loaded(parsed: parsed, prepared: prepared, storage: storage, plan: plan, kernels: kernels, layouts: layouts,
                       observedOnly: observedOnly)
     }

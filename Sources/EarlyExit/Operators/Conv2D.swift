@@ -25,6 +25,8 @@ struct Conv2D {
     let fast: FloatConvolution?
     /// int8 native paths (VNNI, AVX2): the prepared data.
     let native: Int8Convolution?
+    /// The residual add this convolution performs in its epilogue in unobserved runs (`Fusion`).
+    var fusion: ResidualFusion?
 
     static func validate(_ v: inout OperatorValidation) throws(ModelError) {
         let a = v.attributes, quantized = v.quantized
@@ -66,13 +68,13 @@ struct Conv2D {
             let fast = FloatConvolution.prepare(p, index)
             return Conv2D(input: op.inputs[0], weights: op.inputs[1], output: op.output, bias: op.inputs.count == 3 ? op.inputs[2] : -1,
                           geometry: g, path: fast.path, relu: op.activation == .relu, scratchBytes: fast.scratchBytes,
-                          requantization: nil, int8Bias: nil, inputZeroPoint: 0, fast: fast, native: nil)
+                          requantization: nil, int8Bias: nil, inputZeroPoint: 0, fast: fast, native: nil, fusion: nil)
         }
         if quantized && g.groups == 1 && Int8Convolution.supported(p.kernels) {
             let native = try Int8Convolution.prepare(p, index)
             return Conv2D(input: op.inputs[0], weights: op.inputs[1], output: op.output, bias: -1, geometry: g, path: native.path,
                           relu: op.activation == .relu, scratchBytes: native.scratchBytes, requantization: nil, int8Bias: nil,
-                          inputZeroPoint: p.zeroPoint(op.inputs[0]), fast: nil, native: native)
+                          inputZeroPoint: p.zeroPoint(op.inputs[0]), fast: nil, native: native, fusion: nil)
         }
         var path = Path.grouped
         var scratch = 0
@@ -101,7 +103,7 @@ struct Conv2D {
         return Conv2D(input: op.inputs[0], weights: op.inputs[1], output: op.output,
                       bias: !quantized && op.inputs.count == 3 ? op.inputs[2] : -1, geometry: g, path: path,
                       relu: op.activation == .relu, scratchBytes: scratch, requantization: requantization,
-                      int8Bias: int8Bias, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0, fast: nil, native: nil)
+                      int8Bias: int8Bias, inputZeroPoint: quantized ? p.zeroPoint(op.inputs[0]) : 0, fast: nil, native: nil, fusion: nil)
     }
 
     func evaluate(_ x: ExecutionContext, operator index: Int) {
@@ -110,7 +112,11 @@ struct Conv2D {
             return
         }
         if let fast {
-            fast.evaluate(x, operator: index, input: input, output: output, relu: relu)
+            if let fusion, !x.observed {
+                fast.evaluate(x, operator: index, input: input, output: fusion.output, relu: fusion.relu, residual: fusion.residual)
+            } else {
+                fast.evaluate(x, operator: index, input: input, output: output, relu: relu)
+            }
             return
         }
         if let native {

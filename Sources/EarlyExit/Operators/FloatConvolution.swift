@@ -62,7 +62,7 @@ struct FloatConvolution {
             let perPosition = FloatPacking.packedCount(depth: g.channelsIn, blocking: blocking)
             packed = p.storage.allocate(Float.self, count: 16 * perPosition)
             // U = G g Gᵀ for every (output, input) channel pair, in Double.
-            let transformed = p.storage.allocate(Float.self, count: 16 * g.channelsOut * g.channelsIn)
+            var transformed = [Float](repeating: 0, count: 16 * g.channelsOut * g.channelsIn) // freed after packing
             for co in 0..<g.channelsOut {
                 for ci in 0..<g.channelsIn {
                     let f = w + (co * g.channelsIn + ci) * 9
@@ -83,10 +83,12 @@ struct FloatConvolution {
                     }
                 }
             }
-            for position in 0..<16 {
-                let u = transformed + position * g.channelsOut * g.channelsIn
-                FloatPacking.pack(depth: g.channelsIn, columns: g.channelsOut, blocking: blocking, into: packed + position * perPosition) { ci, co in
-                    u[co * g.channelsIn + ci]
+            transformed.withUnsafeBufferPointer { all in
+                for position in 0..<16 {
+                    let u = all.baseAddress! + position * g.channelsOut * g.channelsIn
+                    FloatPacking.pack(depth: g.channelsIn, columns: g.channelsOut, blocking: blocking, into: packed + position * perPosition) { ci, co in
+                        u[co * g.channelsIn + ci]
+                    }
                 }
             }
         } else {
@@ -157,6 +159,10 @@ struct FloatConvolution {
                                 productsOffset: productsOffset, scratchBytes: offset)
     }
 
+    /// True when the epilogue can add a residual: a channels-last output on the GEMM or
+    /// Winograd paths.
+    var canFuseResidual: Bool { outputChannelsLast && !fewOutputs }
+
     /// Multiply-accumulates the kernels execute (Winograd: its 16 products per tile and channel
     /// pair, instead of the nominal 36 per 2×2 outputs).
     var executedMACs: Int {
@@ -165,7 +171,9 @@ struct FloatConvolution {
         return g.heightOut * g.widthOut * g.kernelHeight * g.kernelWidth * g.channelsIn * g.channelsOut
     }
 
-    func evaluate(_ x: ExecutionContext, operator index: Int, input: Int, output: Int, relu: Bool) {
+    /// Runs the convolution into `output`; with `residual` (a channels-last map of the output's
+    /// shape), the epilogue adds it before the ReLU (a fused residual add).
+    func evaluate(_ x: ExecutionContext, operator index: Int, input: Int, output: Int, relu: Bool, residual: Int = -1) {
         let g = geometry
         let scratch = x.scratch(index)
         var source = UnsafePointer(x.floats(input))
@@ -175,6 +183,7 @@ struct FloatConvolution {
             source = UnsafePointer(converted)
         }
         let y = x.floats(output)
+        let residualValues: UnsafePointer<Float>? = residual >= 0 ? UnsafePointer(x.floats(residual)) : nil
         let pointers = (scratch + pointersOffset).assumingMemoryBound(to: UnsafePointer<Float>.self)
         let pixels = g.heightOut * g.widthOut
         if fewOutputs {
@@ -200,13 +209,13 @@ struct FloatConvolution {
             let job = FloatGEMMJob(rows: pixels, taps: 1, k: depth, input: UnsafePointer(rows), inputStride: depth, indirection: nil,
                                    zeroRow: zeroRow, weights: weights, bias: bias, columns: g.channelsOut, output: y,
                                    outputStride: outputChannelsLast ? g.channelsOut : pixels, transposedOutput: !outputChannelsLast,
-                                   residual: nil, residualStride: 0, relu: relu, pointers: pointers,
+                                   residual: residualValues, residualStride: g.channelsOut, relu: relu, pointers: pointers,
                                    tileBuffer: (scratch + tileOffset).assumingMemoryBound(to: Float.self))
             FloatKernelTable.gemm(kernels, job)
         case .winograd:
             let job = WinogradJob(input: source, height: g.heightIn, width: g.widthIn, channelsIn: g.channelsIn, padTop: g.padTop,
                                   padLeft: g.padLeft, heightOut: g.heightOut, widthOut: g.widthOut, channelsOut: g.channelsOut,
-                                  weights: weights, bias: bias, output: y, transposedOutput: !outputChannelsLast, residual: nil,
+                                  weights: weights, bias: bias, output: y, transposedOutput: !outputChannelsLast, residual: residualValues,
                                   relu: relu, transformed: (scratch + transformedOffset).assumingMemoryBound(to: Float.self),
                                   products: (scratch + productsOffset).assumingMemoryBound(to: Float.self), pointers: pointers,
                                   zeroRow: zeroRow)
@@ -216,7 +225,7 @@ struct FloatConvolution {
                                    input: source, inputStride: g.channelsIn, indirection: indirection, zeroRow: zeroRow,
                                    weights: weights, bias: bias, columns: g.channelsOut, output: y,
                                    outputStride: outputChannelsLast ? g.channelsOut : pixels, transposedOutput: !outputChannelsLast,
-                                   residual: nil, residualStride: 0, relu: relu, pointers: pointers,
+                                   residual: residualValues, residualStride: g.channelsOut, relu: relu, pointers: pointers,
                                    tileBuffer: (scratch + tileOffset).assumingMemoryBound(to: Float.self))
             FloatKernelTable.gemm(kernels, job)
         }

@@ -6,8 +6,11 @@ enum BufferLifetimes {
     /// model input: from operator 0) to the last operator that reads it, an operator's
     /// additional read included, or the operator its exit follows, whichever is later. Every
     /// operator's scratch is a buffer alive during that operator only.
+    /// A fused convolution (`Fusion`) also writes its add's output and reads the residual at its
+    /// own index, so the add's output is alive from the convolution on (both forms stay planned:
+    /// observed runs execute them unfused).
     static func buffers(tensors: [TensorInfo], operators: [Operator], prepared: [PreparedOperator], exits: [ExitInfo],
-                        inputTensor: Int) -> [ArenaPlan.Buffer] {
+                        inputTensor: Int, fusions: [Int: ResidualFusion] = [:]) -> [ArenaPlan.Buffer] {
         var first = [Int](repeating: -1, count: tensors.count)
         var last = [Int](repeating: -1, count: tensors.count)
         first[inputTensor] = 0
@@ -18,6 +21,10 @@ enum BufferLifetimes {
             if extra >= 0 { last[extra] = max(last[extra], index) }
             first[op.output] = index
             last[op.output] = max(last[op.output], index)
+        }
+        for (convolution, fusion) in fusions {
+            first[fusion.output] = min(first[fusion.output], convolution)
+            last[fusion.residual] = max(last[fusion.residual], convolution)
         }
         for exit in exits {
             last[exit.logitsTensor] = max(last[exit.logitsTensor], exit.afterOperator)

@@ -7,6 +7,9 @@ struct ExecutionContext {
     unowned(unsafe) let model: Model
     /// Integer exit tables of an int8 model (gate layers write their accumulators there).
     let quantizedExits: QuantizedExits?
+    /// True during a run with an observer: fused operators then run unfused, so that every
+    /// tensor is written (`Fusion`).
+    var observed = false
 
     /// The arena address of a float32 activation, or the model address of a float32 constant.
     @inline(__always)

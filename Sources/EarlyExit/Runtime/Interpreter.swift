@@ -156,7 +156,8 @@ public final class Interpreter {
     public func run(_ input: UnsafeBufferPointer<Float>, afterEachOperator observe: (Int) -> Void) throws(ModelError) -> RunSummary {
         try withoutActuallyEscaping(observe) { (escapable) throws(ModelError) -> RunSummary in
             observer = escapable
-            defer { observer = nil }
+            context.observed = true
+            defer { observer = nil; context.observed = false }
             return try run(input)
         }
     }

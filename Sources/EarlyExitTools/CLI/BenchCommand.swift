@@ -110,7 +110,7 @@ enum BenchCommand {
         func right(_ text: String, _ width: Int) -> String {
             text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
         }
-        var lines = ["\(dataset.count) images, full network, \(precision); build: \(BuildInfo.description)",
+        var lines = ["\(dataset.count) images, full network, \(precision); build: \(BuildInfo.description); kernels: \(model.kernels.name)",
                      "mean per image: \(format(Double(total) / images / 1000, decimals: 1)) µs (the operators' sum includes the callbacks' overhead)"]
         if let caution { lines.append("caution: \(caution)") }
         lines += ["", "  \(right("op", 4))  \(pad("kind", 16)) \(pad("output shape", 18)) \(right("MACs", 10))  \(right("µs/image", 9))  \(right("share", 6))  \(right("GMAC/s", 8))"]
@@ -209,6 +209,7 @@ enum BenchCommand {
         func us(_ ns: Double) -> String { format(ns / 1000, decimals: 1) + " µs" }
         var text = "\(early.images) images from \(images); model \(model.metadata.name), \(model.totalMACs) MACs full, arena \(model.plan.arenaBytes) bytes\n"
         text += "build: \(BuildInfo.description)\n"
+        text += "kernels: \(model.kernels.description)\n"
         text += "policy: \(early.policy.signal.name), thresholds \(early.policy.thresholds.map { "\($0)" }.joined(separator: ", "))\n\n"
         text += "\(pad("", 22)) \(pad("early exit", 14)) \(pad("full network", 14)) ratio\n"
         text += "\(pad("accuracy", 22)) \(pad(percentString(early.accuracy), 14)) \(pad(percentString(full.accuracy), 14)) \(format((early.accuracy - full.accuracy) * 100, decimals: 2)) pp\n"

@@ -55,7 +55,10 @@ public enum EarlyExitCLI {
     static var usage: String {
         var text = "early-exit: run attention-augmented CNNs that stop as soon as they are confident\n\nusage: early-exit COMMAND [arguments] [options]\n\ncommands:\n"
         for command in commands { text += "  \(pad(command.spec.name, 10)) \(command.spec.summary)\n" }
-        text += "\nRun 'early-exit COMMAND --help' for a command's arguments and options, 'early-exit --version' for the version."
+        text += "\nRun 'early-exit COMMAND --help' for a command's arguments and options, 'early-exit --version' for the version.\n"
+        text += "\nGlobal option (any command): --kernels NAME runs on that kernel set instead of the best this CPU has\n"
+        text += "(sse2, avx2, avx2-vnni, avx512f, avx512 on x86-64; neon, neon-dotprod on arm64; add -direct for 3x3\n"
+        text += "convolutions without Winograd); the environment variable EARLYEXIT_KERNELS does the same."
         return text
     }
 
@@ -72,6 +75,25 @@ public enum EarlyExitCLI {
     }
 
     static func dispatch(_ arguments: [String], console: Console) -> Int32 {
+        var arguments = arguments
+        // The global --kernels option, anywhere on the line: checked against this CPU, then
+        // applied like EARLYEXIT_KERNELS to every model the command loads.
+        if let position = arguments.firstIndex(of: "--kernels") {
+            guard position + 1 < arguments.count else {
+                console.err("error: --kernels needs a kernel set name (this CPU supports: \(KernelSet.supported.map(\.name).joined(separator: ", ")))")
+                return 2
+            }
+            let name = arguments[position + 1]
+            if arguments[(position + 2)...].contains("--kernels") { console.err("error: --kernels is given twice"); return 2 }
+            do {
+                _ = try KernelSet.require(name)
+            } catch {
+                console.err("error: --kernels: \(error)")
+                return 2
+            }
+            ModelFiles.kernels = KernelSet.named(name)
+            arguments.removeSubrange(position...(position + 1))
+        }
         guard let name = arguments.first else {
             console.err(usage)
             return 2

@@ -29,10 +29,12 @@ enum InfoCommand {
         text += "\ntensors:    \(model.tensors.count) (\(model.tensors.filter(\.isConstant).count) constant)"
         text += "\noperators:  \(model.operators.count)"
         text += "\nweights:    \(model.weightBytes) bytes (\(weightTypes))"
+        text += "\nprepared:   \(model.preparedBytes) bytes allocated at load for the kernels (weights packed for them, Winograd-transformed filters, folded biases, indirection tables)"
+        text += "\nkernels:    \(model.kernels.description)"
         text += "\narena:      \(plan.arenaBytes) bytes = \(plan.persistentBytes) persistent (exit results) + \(plan.plannedBytes) planned"
         text += "\n            (with the persistent part: every buffer on its own would take \(plan.naiveBytes + plan.persistentBytes) bytes; "
         text += "no plan can take less than \(plan.lowerBoundBytes + plan.persistentBytes), the most bytes live at once)"
-        text += "\n            scratch: \(plan.scratchBytes) bytes over all operators, the convolutions' working memory (patch matrices), each live "
+        text += "\n            scratch: \(plan.scratchBytes) bytes over all operators, the working memory of the convolutions (input copies, image-to-column rows, Winograd tiles) and of the int8 attention pooling, each live "
         text += "during its own operator only; part of the naive sum, not added to the arena"
         text += "\nMACs:       \(model.totalMACs) for the full network"
         text += "\npolicy:     \(model.defaultPolicy.signal.name)"
@@ -71,6 +73,8 @@ enum InfoCommand {
             ("tensors", .int(model.tensors.count)),
             ("operators", .int(model.operators.count)),
             ("weight_bytes", .int(model.weightBytes)),
+            ("prepared_bytes", .int(model.preparedBytes)),
+            ("kernels", .string(model.kernels.name)),
             ("arena_bytes", .int(plan.arenaBytes)),
             ("arena_persistent_bytes", .int(plan.persistentBytes)),
             ("arena_planned_bytes", .int(plan.plannedBytes)),

@@ -27,11 +27,15 @@ public enum ModelFiles {
         try FileOutput.write(bytes, to: path, what: what)
     }
 
-    /// Loads and validates an `.eem` model file.
+    /// The kernel set the global `--kernels` option chose, or nil: `KernelSet.selected()`
+    /// (EARLYEXIT_KERNELS, else the best this CPU has).
+    nonisolated(unsafe) public static var kernels: KernelSet?
+
+    /// Loads and validates an `.eem` model file, prepared for `kernels`.
     public static func loadModel(_ path: String) throws -> Model {
         let bytes = try readBytes(path, what: "model file")
         do {
-            return try Model(bytes: bytes)
+            return try Model(bytes: bytes, kernels: kernels)
         } catch {
             throw ToolError("model file '\(path)' is invalid: \(error)")
         }
