@@ -63,9 +63,11 @@ let package = Package(
         // Host-side tools: ONNX reader and lowering, .eem writer, datasets, tuner, reports.
         .target(name: "EarlyExitTools", dependencies: ["EarlyExit", "CAllocationCounter"], swiftSettings: coreSettings),
         .executableTarget(name: "early-exit", dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter"]),
+        // The multiply-accumulate peak loops of EarlyExitBenchmarks --peak (C, per-function targets).
+        .target(name: "EarlyExitPeak", path: "Benchmarks/EarlyExitPeak", cSettings: [.unsafeFlags(["-O2"])]),
         .executableTarget(
             name: "EarlyExitBenchmarks",
-            dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter"],
+            dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter", "EarlyExitPeak"],
             path: "Benchmarks/EarlyExitBenchmarks", swiftSettings: coreSettings),
         .testTarget(name: "EarlyExitTests", dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter", "EarlyExitC"]),
         .testTarget(

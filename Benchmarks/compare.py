@@ -1,42 +1,38 @@
 #!/usr/bin/env python3
-"""Batch-1, one-thread latency of the same attention WRN in onnxruntime, PyTorch and EarlyExit.
+"""Batch-1, one-thread latency of the same networks in onnxruntime and EarlyExit, side by side.
 
-    Benchmarks/compare.sh [options]          # installs what is missing, builds early-exit, runs this
-    python3 Benchmarks/compare.py [options]  # when the packages and builds are already there
+    Benchmarks/compare.sh [options]          # installs numpy/onnx/onnxruntime, builds, runs this
+    python3 Benchmarks/compare.py [options]  # when the packages and release builds are there
 
-The model (first that applies):
-  1. --onnx PATH
-  2. Models/fashion-attn-wrn.onnx (the bundled, trained model)
-  3. the training checkpoint (--checkpoint, default Training/runs/main/model.pt) exported to ONNX
-     with Training/export.py into a temporary directory, so that all three runtimes run exactly
-     the same network (skip with --no-export)
-  4. a conformance fixture: Tests/EarlyExitToolsTests/Fixtures/conformance/*/model.onnx (the
-     28x28 gray one with the bundled layout if present)
+Networks:
+  1. the bundled attention WRN (Models/fashion-attn-wrn.onnx and its .eem / int8 .eem), on the
+     bundled Fashion-MNIST test sample;
+  2. a second network of another shape: Benchmarks/models/attn-wrn-rgb32.onnx (3x32x32, widths
+     32/64/128, random weights, made by Benchmarks/make_second_network.py), on random pixels.
 
 onnxruntime: InferenceSession with intra_op_num_threads=1, inter_op_num_threads=1, sequential
-execution, all graph optimizations, CPU provider; one sess.run per image.
-PyTorch: torch.set_num_threads(1), the model rebuilt by Training/model.py from the checkpoint, in
-eval mode under torch.inference_mode(); skipped with a message when there is no checkpoint (there
-is no ONNX-to-PyTorch path here). When the ONNX model does not come from that checkpoint the
-outputs differ and the script says so: the PyTorch figure is then for another network.
-EarlyExit: `early-exit convert` (mean/std of Training/data.py), thresholds stored in the bundled
-.eem when it is the same model, else tuned on the validation split (`early-exit tune --max-drop`),
-then `early-exit bench --json`: the full network and the early-exit policy, alternating per image.
+execution, all graph optimizations, CPU provider, one run per image; float32, and int8 as a u8s8
+QDQ model from onnxruntime.quantization.quantize_static (per-channel weights) calibrated on the
+same images EarlyExit's int8 model was (the first 500 of the validation split; random pixels
+for the second network).
+EarlyExit: the README's build (`swift build -c release`: kernels chosen at run time) with each
+kernel set this CPU supports forced by EARLYEXIT_KERNELS, through EarlyExitBenchmarks: the full
+network and the early exit (the model's stored thresholds) alternating image by image.
 
-All runtimes see the same images (the bundled Fashion-MNIST test sample, normalized
-(x/255 - 0.2860)/0.3530) in the same order, after a warm-up. Timing: wall clock around each
-call (time.perf_counter_ns in Python; DispatchTime inside early-exit, which excludes process
-and Python overhead). Not part of CI; it never asserts a time.
+Every figure is per image: thread CPU time (this thread's time on the CPU, steady on a shared
+machine) and wall time, mean and median (p50), after a warm-up. Ratios are of CPU-time means.
+The per-convolution GMAC/s (fastest thread CPU time over many runs, `EarlyExitBenchmarks
+--layers`) are set against the core's measured peak (`EarlyExitBenchmarks --peak`).
+Not part of CI; it never asserts a time. --update-readme rewrites the README's comparison
+block (between <!-- compare:begin --> and <!-- compare:end -->).
 """
 from __future__ import annotations
 
 import argparse
-import glob
 import gzip
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -46,7 +42,9 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MEAN, STD = 0.2860, 0.3530
+WORK = os.path.join(ROOT, ".build-compare")
+CLI = os.path.join(ROOT, ".build", "release", "early-exit")
+BENCH = os.path.join(ROOT, ".build", "release", "EarlyExitBenchmarks")
 
 
 def read_idx(path):
@@ -54,8 +52,6 @@ def read_idx(path):
         data = f.read()
     if data[:2] == b"\x1f\x8b":
         data = gzip.decompress(data)
-    if data[0] != 0 or data[1] != 0 or data[2] != 8:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
     rank = data[3]
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
@@ -70,258 +66,302 @@ def write_idx(path, array):
         f.write(array.tobytes())
 
 
-def summarize(ns):
-    ns = sorted(ns)
-    q = lambda p: ns[min(len(ns) - 1, max(0, int(np.ceil(p * len(ns))) - 1))]
-    return {"mean_us": sum(ns) / len(ns) / 1000, "p50_us": q(0.5) / 1000, "p90_us": q(0.9) / 1000, "runs": len(ns)}
-
-
-def combine(outputs):
-    """Eq. 9: softmax over the gates weighting each exit's log-softmax; returns the class."""
-    logits = [o for o in outputs[0::2]]
-    gates = np.concatenate([g.reshape(1, 1) for g in outputs[1::2]], axis=1)
-    g = np.exp(gates - gates.max()); g /= g.sum()
-    total = 0
-    for i, o in enumerate(logits):
-        o = o.reshape(-1).astype(np.float64)
-        lse = o.max() + np.log(np.exp(o - o.max()).sum())
-        total = total + g[0, i] * (o - lse)
-    return int(np.argmax(total))
-
-
-def same_layer_shapes(onnx_path, model):
-    """True when the ONNX file's 4-D and 2-D initializers (conv and linear weights; folding batch
-    norms changes their values, not their shapes) have the same shapes as the PyTorch model's
-    conv and linear weights."""
+def cpu_name():
     try:
-        import onnx
-        import torch.nn as nn
-        m = onnx.load(onnx_path, load_external_data=False)
-        onnx_shapes = sorted(tuple(i.dims) for i in m.graph.initializer if len(i.dims) in (2, 4))
-        torch_shapes = sorted(tuple(mod.weight.shape) for mod in model.modules() if isinstance(mod, (nn.Conv2d, nn.Linear)))
-        return onnx_shapes == torch_shapes
-    except Exception:  # noqa: BLE001
-        return False
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
-def choose_model(a, tmp):
-    """Returns (onnx path, description, checkpoint-it-came-from or None)."""
-    if a.onnx:
-        return a.onnx, "--onnx", None
-    bundled = os.path.join(ROOT, "Models", "fashion-attn-wrn.onnx")
-    if os.path.exists(bundled):
-        return bundled, "the bundled trained model", None
-    if not a.no_export and os.path.exists(a.checkpoint):
-        try:
-            sys.path.insert(0, os.path.join(ROOT, "Training"))
-            import torch  # noqa: F401
-            from export import export_model, load_checkpoint
-            path = os.path.join(tmp, "checkpoint.onnx")
-            export_model(load_checkpoint(a.checkpoint), path, "legacy", verbose=False)
-            return path, f"exported from {os.path.relpath(a.checkpoint, ROOT)} (Training/export.py, legacy exporter)", a.checkpoint
-        except Exception as e:  # noqa: BLE001
-            print(f"note: cannot export {a.checkpoint} ({e}); using a conformance fixture", file=sys.stderr)
-    fixtures = sorted(glob.glob(os.path.join(ROOT, "Tests/EarlyExitToolsTests/Fixtures/conformance/*/model.onnx")))
-    preferred = [f for f in fixtures if "gray28" in f]
-    if not (preferred or fixtures):
-        sys.exit("error: no ONNX model: give --onnx, or add Models/fashion-attn-wrn.onnx")
-    path = (preferred or fixtures)[0]
-    return path, "conformance fixture " + os.path.basename(os.path.dirname(path)) + " (random weights)", None
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags") or line.startswith("Features"):
+                    return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
 
 
-def run(cmd, **kw):
-    result = subprocess.run(cmd, capture_output=True, text=True, **kw)
+def run(command, env=None, capture=True):
+    environment = dict(os.environ)
+    if env:
+        environment.update(env)
+    result = subprocess.run(command, env=environment, capture_output=capture, text=True)
     if result.returncode != 0:
-        sys.exit(f"error: {' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        sys.stderr.write(f"error: {' '.join(command)} failed ({result.returncode}):\n{result.stderr}\n")
+        sys.exit(1)
     return result.stdout
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--onnx", help="the ONNX model (default: see above)")
-    p.add_argument("--eem", help="the .eem to benchmark in EarlyExit (default: convert the ONNX model)")
-    p.add_argument("--checkpoint", default=os.path.join(ROOT, "Training/runs/main/model.pt"), help="PyTorch checkpoint (Training/train.py)")
-    p.add_argument("--no-export", action="store_true", help="do not export the checkpoint when Models/fashion-attn-wrn.onnx is missing")
-    p.add_argument("--images", default=os.path.join(ROOT, "Models/fashion-test-sample-images-idx3-ubyte.gz"))
-    p.add_argument("--labels", default=os.path.join(ROOT, "Models/fashion-test-sample-labels-idx1-ubyte.gz"))
-    p.add_argument("--val-images", default=os.path.join(ROOT, "Models/fashion-val-images-idx3-ubyte.gz"))
-    p.add_argument("--val-labels", default=os.path.join(ROOT, "Models/fashion-val-labels-idx1-ubyte.gz"))
-    p.add_argument("--max-drop", type=float, default=0.5, help="accuracy drop (pp) allowed when tuning thresholds (default 0.5)")
-    p.add_argument("--limit", type=int, default=1000, help="images (default 1000)")
-    p.add_argument("--warmup", type=int, default=50)
-    p.add_argument("--early-exit", action="append", default=[], metavar="NAME=PATH",
-                   help="an early-exit binary to measure (repeatable; default: the release builds of Benchmarks/run.sh that exist)")
-    p.add_argument("--json-out", help="also write the results as JSON here")
-    a = p.parse_args()
+def summarize(values):
+    values = sorted(values)
+    return {"mean_us": sum(values) / len(values) / 1000, "p50_us": values[len(values) // 2] / 1000, "runs": len(values)}
 
+
+# MARK: Networks and inputs
+
+def normalization(onnx_path):
+    import onnx
+    model = onnx.load(onnx_path, load_external_data=False)
+    props = {p.key: p.value for p in model.metadata_props}
+    mean = [float(v) for v in props.get("earlyexit.mean", "0").split(",")]
+    std = [float(v) for v in props.get("earlyexit.std", "1").split(",")]
+    return np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32)
+
+
+def normalized(pixels, mean, std):
+    """uint8 [N, C*H*W] (NCHW order) -> float32 [N, C, H, W] with the per-channel normalization."""
+    x = pixels.astype(np.float32) / 255
+    channels = len(mean) if len(mean) > 1 else 1
+    x = x.reshape(len(pixels), channels, -1)
+    x = (x - mean.reshape(1, -1, 1)) / std.reshape(1, -1, 1)
+    return x
+
+
+def networks(limit):
+    """name, onnx, float .eem, int8 .eem, calibration IDX, image batch [N, 1, C, H, W], IDX images (or None)."""
+    os.makedirs(WORK, exist_ok=True)
+    out = []
+    # 1. The bundled model on the bundled sample.
+    onnx_path = os.path.join(ROOT, "Models", "fashion-attn-wrn.onnx")
+    mean, std = normalization(onnx_path)
+    sample = read_idx(os.path.join(ROOT, "Models", "fashion-test-sample-images-idx3-ubyte.gz"))[:limit]
+    x = normalized(sample.reshape(len(sample), -1), mean, std).reshape(len(sample), 1, 1, 28, 28)
+    out.append({"name": "bundled 1x28x28 attention WRN (57.0 M MACs)", "onnx": onnx_path,
+                "eem": os.path.join(ROOT, "Models", "fashion-attn-wrn.eem"),
+                "int8": os.path.join(ROOT, "Models", "fashion-attn-wrn-int8.eem"),
+                "calibration": os.path.join(ROOT, "Models", "fashion-val-images-idx3-ubyte.gz"),
+                "inputs": x, "images": os.path.join(ROOT, "Models", "fashion-test-sample-images-idx3-ubyte.gz"),
+                "labels": os.path.join(ROOT, "Models", "fashion-test-sample-labels-idx1-ubyte.gz")})
+    # 2. The second network, converted and quantized here, on random pixels.
+    onnx_path = os.path.join(ROOT, "Benchmarks", "models", "attn-wrn-rgb32.onnx")
+    mean, std = normalization(onnx_path)
+    rng = np.random.default_rng(11)
+    calibration = rng.integers(0, 256, size=(500, 3 * 32 * 32), dtype=np.uint8)
+    calibration_path = os.path.join(WORK, "rgb32-calibration-idx3-ubyte")
+    write_idx(calibration_path, calibration.reshape(500, 3, 32, 32))
+    pixels = rng.integers(0, 256, size=(min(limit, 500), 3 * 32 * 32), dtype=np.uint8)
+    eem = os.path.join(WORK, "attn-wrn-rgb32.eem")
+    int8 = os.path.join(WORK, "attn-wrn-rgb32-int8.eem")
+    run([CLI, "convert", onnx_path, "-o", eem])
+    run([CLI, "quantize", eem, "--calibration", calibration_path, "-o", int8])
+    out.append({"name": "second network: 3x32x32 attention WRN, widths 32/64/128, random weights (106.3 M MACs)",
+                "onnx": onnx_path, "eem": eem, "int8": int8, "calibration": calibration_path,
+                "inputs": normalized(pixels, mean, std).reshape(len(pixels), 1, 3, 32, 32), "images": None, "labels": None})
+    return out
+
+
+# MARK: onnxruntime
+
+def ort_session(path):
     import onnxruntime as ort
-    tmp = tempfile.mkdtemp(prefix="earlyexit-compare-")
-    try:
-        results = compare(a, ort, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if a.json_out:
-        with open(a.json_out, "w") as f:
-            json.dump(results, f, indent=1)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
-def compare(a, ort, tmp):
-    onnx_path, origin, from_checkpoint = choose_model(a, tmp)
-    cpu = "unknown"
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    print(f"model: {onnx_path}\n       {origin}")
-    print(f"CPU:   {cpu}; python {platform.python_version()}, numpy {np.__version__}, onnxruntime {ort.__version__}")
+def qdq_model(network):
+    """The u8s8 QDQ int8 model onnxruntime's quantize_static makes from the same calibration images."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    target = os.path.join(WORK, os.path.basename(network["onnx"]).replace(".onnx", "-qdq.onnx"))
+    if os.path.exists(target) and os.path.getmtime(target) > os.path.getmtime(network["onnx"]):
+        return target
+    mean, std = normalization(network["onnx"])
+    pixels = read_idx(network["calibration"])[:500]
+    shape = [1] + list(network["inputs"].shape[2:])
+    calibration = normalized(pixels.reshape(len(pixels), -1), mean, std).reshape([len(pixels)] + shape)
 
-    # Inputs: the bundled images when they fit the model, else seeded random images of its shape.
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
-    inp = sess.get_inputs()[0]
-    shape = [d if isinstance(d, int) else 1 for d in inp.shape]
-    pixels = read_idx(a.images)
-    labels = read_idx(a.labels)
-    images_path, labels_path = a.images, a.labels
-    if list(pixels.shape[1:]) != shape[1:] and not (shape[1] == 1 and list(pixels.shape[1:]) == shape[2:]):
-        rng = np.random.RandomState(0)
-        pixels = rng.randint(0, 256, size=[a.limit] + shape[1:]).astype(np.uint8)
-        labels = (np.arange(a.limit) % 10).astype(np.uint8)
-        images_path, labels_path = os.path.join(tmp, "images-idx3-ubyte"), os.path.join(tmp, "labels-idx1-ubyte")
-        write_idx(images_path, pixels)
-        write_idx(labels_path, labels)
-        print(f"note: the model takes {shape}; using {a.limit} random images instead of {a.images} (accuracy meaningless)")
-    count = min(a.limit, len(pixels))
-    pixels, labels = pixels[:count], labels[:count]
-    xs = [np.ascontiguousarray(((pixels[i].astype(np.float32) / 255 - MEAN) / STD).reshape(shape)) for i in range(count)]
-    print(f"images: {count} from {os.path.relpath(images_path, ROOT) if images_path.startswith(ROOT) else images_path}, batch 1, one thread\n")
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.index = 0
 
-    rows = []
+        def get_next(self):
+            if self.index >= len(calibration):
+                return None
+            self.index += 1
+            return {"input": calibration[self.index - 1]}
 
-    # onnxruntime
-    feeds = [{inp.name: x} for x in xs]
-    for i in range(a.warmup):
-        sess.run(None, feeds[i % count])
-    times, correct, ort_outputs = [], 0, []
-    for i in range(count):
-        t0 = time.perf_counter_ns()
-        out = sess.run(None, feeds[i])
-        times.append(time.perf_counter_ns() - t0)
-        ort_outputs.append(out)
-        correct += combine(out) == labels[i]
-    rows.append({"runtime": f"onnxruntime {ort.__version__}", "config": "full network", **summarize(times), "accuracy": correct / count})
+    quantize_static(network["onnx"], target, Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8, per_channel=True)
+    return target
 
-    # PyTorch
-    torch_row = None
-    if os.path.exists(a.checkpoint):
-        try:
-            import torch
-            torch.set_num_threads(1)
-            try:
-                torch.set_num_interop_threads(1)
-            except RuntimeError:
-                pass
-            sys.path.insert(0, os.path.join(ROOT, "Training"))
-            from export import load_checkpoint
-            model = load_checkpoint(a.checkpoint)
-            txs = [torch.from_numpy(x) for x in xs]
-            with torch.inference_mode():
-                first = model(txs[0])
-                flat = [t.numpy() for pair in zip(*first) for t in pair]
-                same = len(flat) == len(ort_outputs[0]) and all(f.shape == o.shape for f, o in zip(flat, ort_outputs[0]))
-                diff = max(float(np.max(np.abs(f - o))) for f, o in zip(flat, ort_outputs[0])) if same else float("inf")
-                for i in range(a.warmup):
-                    model(txs[i % count])
-                times, correct = [], 0
-                for i in range(count):
-                    t0 = time.perf_counter_ns()
-                    logits, gates = model(txs[i])
-                    times.append(time.perf_counter_ns() - t0)
-                    correct += combine([t.numpy() for pair in zip(logits, gates) for t in pair]) == labels[i]
-            if diff < 1e-3:
-                note = f"same network as the ONNX model (max |torch - onnxruntime| {diff:.2g})"
-            elif same_layer_shapes(onnx_path, model):
-                note = (f"the checkpoint has other weights than the ONNX model (max |torch - onnxruntime| {diff:.3g}) "
-                        "but the same conv/linear weight shapes: the same computation, so the latencies compare")
-            else:
-                note = (f"NOT the ONNX model's architecture (max |torch - onnxruntime| {diff:.3g}); "
-                        "this is the latency of the checkpoint's network")
-            torch_row = {"runtime": f"PyTorch {torch.__version__}", "config": "full network", **summarize(times),
-                         "accuracy": correct / count, "note": note}
-            rows.append(torch_row)
-        except Exception as e:  # noqa: BLE001
-            print(f"PyTorch skipped: {e}")
+
+def time_ort(path, inputs, warmup=30, passes=3):
+    session = ort_session(path)
+    name = session.get_inputs()[0].name
+    for i in range(warmup):
+        session.run(None, {name: inputs[i % len(inputs)]})
+    cpu, wall = [], []
+    for _ in range(passes):
+        for x in inputs:
+            c0, w0 = time.thread_time_ns(), time.perf_counter_ns()
+            session.run(None, {name: x})
+            w1, c1 = time.perf_counter_ns(), time.thread_time_ns()
+            cpu.append(c1 - c0)
+            wall.append(w1 - w0)
+    return {"cpu": summarize(cpu), "wall": summarize(wall)}
+
+
+# MARK: EarlyExit
+
+def kernel_sets():
+    out = run([CLI, "--version"])
+    for line in out.splitlines():
+        if line.startswith("kernels:") and "this CPU supports:" in line:
+            return [s.strip() for s in line.split("this CPU supports:")[1].split(",")]
+    return []
+
+
+def time_earlyexit(network, kernels, limit):
+    """Full network and early exit (stored thresholds) for the float32 and int8 models."""
+    command = [BENCH, "--no-kernels", "--no-synthetic", "--models", os.path.join(WORK, "none"), "--model", network["eem"],
+               "--model", network["int8"], "--limit", str(limit), "--json"]
+    if network["images"]:
+        command += ["--images", network["images"], "--labels", network["labels"]]
     else:
-        print(f"PyTorch skipped: no checkpoint at {a.checkpoint} (train with Training/train.py; the ONNX model cannot be loaded into PyTorch here)")
+        command += ["--images", os.path.join(WORK, "none"), "--labels", os.path.join(WORK, "none")]
+    env = {"EARLYEXIT_KERNELS": kernels} if kernels else {}
+    report = json.loads(run(command, env=env))
+    out = {}
+    for model in report["models"]:
+        precision = "int8" if model["path"] == network["int8"] else "float32"
+        for c in model["configurations"]:
+            key = (precision, "full" if c["name"] == "full network" else "early")
+            out[key] = {"cpu": {"mean_us": c["cpu_ns_mean"] / 1000, "p50_us": c["cpu_ns_p50"] / 1000},
+                        "wall": {"mean_us": c["latency_ns_mean"] / 1000, "p50_us": c["latency_ns_p50"] / 1000},
+                        "macs": c["mean_macs"], "accuracy": c["accuracy"]}
+    return out
 
-    # EarlyExit
-    binaries = []
-    for spec in a.early_exit:
-        name, _, path = spec.partition("=")
-        binaries.append((name, path) if path else (os.path.basename(os.path.dirname(os.path.dirname(spec))), spec))
-    if not binaries:
-        for name, scratch in [("baseline", ".build-bench-base"), ("x86-64-v3 (haswell)", ".build-bench-v3"),
-                              ("avx512", ".build-bench-avx512"), ("release", ".build")]:
-            path = os.path.join(ROOT, scratch, "release", "early-exit")
-            if os.path.exists(path):
-                binaries.append((name, path))
-    if not binaries:
-        print("EarlyExit skipped: no release build of early-exit (run Benchmarks/compare.sh, or swift build -c release)")
-    eem, thresholds_note = None, ""
-    if binaries:
-        tool = binaries[0][1]
-        bundled_eem = os.path.join(ROOT, "Models", "fashion-attn-wrn.eem")
-        if a.eem:
-            eem, thresholds_note = a.eem, "thresholds stored in --eem"
-        elif onnx_path == os.path.join(ROOT, "Models", "fashion-attn-wrn.onnx") and os.path.exists(bundled_eem):
-            eem, thresholds_note = bundled_eem, "thresholds stored in Models/fashion-attn-wrn.eem"
-        else:
-            eem = os.path.join(tmp, "model.eem")
-            cmd = [tool, "convert", onnx_path, "-o", eem, "--mean", str(MEAN), "--std", str(STD)]
-            classes = os.path.join(ROOT, "Models", "fashion-classes.txt")
-            if os.path.exists(classes) and shape[1] == 1:
-                cmd += ["--classes", classes]
-            run(cmd)
-            thresholds_note = "converter default gate thresholds (0.9)"
-            if os.path.exists(a.val_images) and images_path == a.images:
-                tuned = json.loads(run([tool, "tune", eem, "--images", a.val_images, "--labels", a.val_labels,
-                                        "--max-drop", str(a.max_drop), "--write", "--json"]))
-                thresholds_note = (f"gate thresholds tuned on the validation split (--max-drop {a.max_drop}): "
-                                   + ", ".join(f"{t:.4g}" for t in tuned["thresholds"]))
-    for name, tool in binaries:
-        bench = json.loads(run([tool, "bench", eem, "--images", images_path, "--labels", labels_path,
-                                "--limit", str(count), "--warmup", str(a.warmup), "--json"]))
-        for c in bench["configurations"]:
-            rows.append({"runtime": f"EarlyExit {name}", "config": "full network" if c["policy"] == "none" else "early exit",
-                         "mean_us": c["latency_ns_mean"] / 1000, "p50_us": c["latency_ns_p50"] / 1000,
-                         "p90_us": c["latency_ns_p90"] / 1000, "runs": bench["images"], "accuracy": c["accuracy"],
-                         "mean_macs": c["mean_macs"], "build": bench["build"]})
 
-    # Report
-    print(f"{'runtime':34s} {'configuration':14s} {'mean µs':>9s} {'p50 µs':>9s} {'p90 µs':>9s} {'accuracy':>9s}  mean MACs")
-    for r in rows:
-        macs = f"{r['mean_macs']:.0f}" if "mean_macs" in r else ""
-        print(f"{r['runtime']:34s} {r['config']:14s} {r['mean_us']:9.1f} {r['p50_us']:9.1f} {r['p90_us']:9.1f} {100 * r['accuracy']:8.2f}%  {macs}")
-    if torch_row:
-        print(f"PyTorch: {torch_row['note']}")
-    if thresholds_note:
-        print(f"EarlyExit early exit: {thresholds_note}")
-    base = rows[0]
-    print("\nlatency ratios (mean; p50 in brackets), onnxruntime = 1:")
-    ratios = {}
-    for r in rows[1:]:
-        key = f"{r['runtime']} {r['config']}"
-        ratios[key] = {"mean": r["mean_us"] / base["mean_us"], "p50": r["p50_us"] / base["p50_us"]}
-        label = {"full network": "full", "early exit": "early-exit"}[r["config"]]
-        print(f"  {r['runtime'] + ' ' + label:48s} / onnxruntime = {ratios[key]['mean']:.3f}  ({ratios[key]['p50']:.3f})")
-    print("\nPython timings include the interpreter's call overhead (a few µs per sess.run / forward);")
-    print("EarlyExit's are measured inside the process around Interpreter.run.")
-    return {"model": onnx_path, "origin": origin, "cpu": cpu, "images": count, "rows": rows, "ratios": ratios,
-            "thresholds": thresholds_note}
+def layers(paths, sets, runs):
+    command = [BENCH, "--peak", "--layers", "--json", "--runs", str(runs)]
+    for path in paths:
+        command += ["--model", path]
+    for s in sets:
+        command += ["--kernels", s]
+    return json.loads(run(command))
+
+
+# MARK: Report
+
+def ratio(a, b):
+    return f"{a / b:.2f}×" if b else "-"
+
+
+def build_report(args):
+    sets = kernel_sets()
+    forced = sets if args.kernels == "all" else [] if args.kernels == "auto" else args.kernels.split(",")
+    detected = sets[0] if sets else "?"
+    lines = []
+    data = {"cpu": cpu_name(), "flags": [f for f in cpu_flags() if "avx" in f or "fma" in f or "vnni" in f or f in ("asimddp", "asimd")],
+            "kernel_sets": sets, "networks": []}
+    nets = networks(args.limit)
+    profile = layers([n["eem"] for n in nets] + [n["int8"] for n in nets], [detected] + [s for s in forced if s != detected],
+                     args.runs)
+    data["peaks"] = profile["peaks"]
+    peak = {p["kernels"]: p["gmacs"] for p in profile["peaks"]}
+    lines.append(f"CPU: {cpu_name()}; this CPU's kernel sets: {', '.join(sets)} (the README build picks {detected}).")
+    lines.append("One thread, batch 1, per image; thread CPU time and wall time, mean / median; × = CPU-time mean ratio.")
+    lines.append("")
+    for network in nets:
+        entry = {"name": network["name"], "rows": []}
+        inputs = network["inputs"]
+        ort_float = time_ort(network["onnx"], inputs)
+        ort_int8 = time_ort(qdq_model(network), inputs)
+        base, base8 = ort_float["cpu"]["mean_us"], ort_int8["cpu"]["mean_us"]
+        lines.append(f"**{network['name']}**")
+        lines.append("")
+        lines.append("| runtime | kernels | precision | configuration | CPU mean µs | CPU p50 µs | wall mean µs | wall p50 µs | × onnxruntime float32 | × onnxruntime int8 | × own float32 |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+
+        def row(runtime, kernels, precision, configuration, t, own=None):
+            cells = [runtime, kernels, precision, configuration, f"{t['cpu']['mean_us']:.0f}", f"{t['cpu']['p50_us']:.0f}",
+                     f"{t['wall']['mean_us']:.0f}", f"{t['wall']['p50_us']:.0f}", ratio(t["cpu"]["mean_us"], base),
+                     ratio(t["cpu"]["mean_us"], base8) if precision == "int8" else "",
+                     ratio(t["cpu"]["mean_us"], own) if own else ""]
+            lines.append("| " + " | ".join(cells) + " |")
+            entry["rows"].append({"runtime": runtime, "kernels": kernels, "precision": precision, "configuration": configuration,
+                                  "cpu": t["cpu"], "wall": t["wall"]})
+
+        import onnxruntime
+        row(f"onnxruntime {onnxruntime.__version__}", "MLAS", "float32", "full network", ort_float)
+        row(f"onnxruntime {onnxruntime.__version__}", "MLAS", "int8", "full network (QDQ u8s8)", ort_int8)
+        for kernels in [None] + forced:
+            timing = time_earlyexit(network, kernels, args.limit)
+            label = f"README build ({detected})" if kernels is None else kernels
+            own = timing[("float32", "full")]["cpu"]["mean_us"]
+            for precision in ("float32", "int8"):
+                for configuration in ("full", "early"):
+                    t = timing[(precision, configuration)]
+                    name = "full network" if configuration == "full" else \
+                        f"early exit ({100 * (1 - t['macs'] / timing[(precision, 'full')]['macs']):.0f}% MACs saved)"
+                    row("EarlyExit", label, precision, name, t, own if precision == "int8" else None)
+        lines.append("")
+        data["networks"].append(entry)
+    # Convolutions against the peak.
+    lines.append("3×3 convolutions (fastest thread CPU time per operator, summed over the network; nominal MACs, and the")
+    lines.append("MACs the kernels execute where Winograd F(2×2,3×3) needs fewer), against this core's measured peak:")
+    lines.append("")
+    lines.append("| model | kernels | 3×3 convs µs | nominal GMAC/s | executed GMAC/s | peak GMAC/s (instruction) | executed / peak |")
+    lines.append("|---|---|---|---|---|---|---|")
+    for p in profile["profiles"]:
+        ops = [o for o in p["operators"] if o["kind"] == "conv2d" and o["window"] == "3x3"]
+        if not ops:
+            continue
+        time_ns = sum(o["ns_min"] for o in ops)
+        macs = sum(o["macs"] for o in ops)
+        executed = sum(o["executed_macs"] for o in ops)
+        precision = "int8" if "int8" in os.path.basename(p["model"]) else "float32"
+        key = f"{p['kernels'].replace('-direct', '')} {precision}"
+        ceiling = peak.get(key) or peak.get(f"{p['kernels'].split('-')[0]} {precision}")
+        lines.append(f"| {os.path.basename(p['model'])} | {p['kernels']} | {time_ns / 1000:.0f} | {macs / time_ns:.0f} | "
+                     f"{executed / time_ns:.0f} | {ceiling:.0f} | {100 * executed / time_ns / ceiling:.0f}% |" if ceiling else
+                     f"| {os.path.basename(p['model'])} | {p['kernels']} | {time_ns / 1000:.0f} | {macs / time_ns:.0f} | {executed / time_ns:.0f} | - | - |")
+    lines.append("")
+    lines.append("Peaks (`EarlyExitBenchmarks --peak`, 12 independent chains): " +
+                 "; ".join(f"{p['name']} {p['gmacs']:.0f}" for p in profile["peaks"]) + " GMAC/s.")
+    data["profiles"] = profile["profiles"]
+    return "\n".join(lines), data
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=1000, help="images per configuration (default 1000)")
+    parser.add_argument("--runs", type=int, default=200, help="full-network runs of the per-operator profiles (default 200)")
+    parser.add_argument("--kernels", default="all",
+                        help="forced kernel sets besides the README build: all (default), auto (none), or NAME,NAME")
+    parser.add_argument("--json-out", help="also write every figure as JSON to this file")
+    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's comparison block")
+    args = parser.parse_args()
+    for binary in (CLI, BENCH):
+        if not os.path.exists(binary):
+            sys.exit(f"error: {binary} is missing: run Benchmarks/compare.sh (it builds it)")
+    text, data = build_report(args)
+    print(text)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(data, f, indent=1)
+    if args.update_readme:
+        path = os.path.join(ROOT, "README.md")
+        with open(path) as f:
+            readme = f.read()
+        begin, end = "<!-- compare:begin -->", "<!-- compare:end -->"
+        if begin not in readme or end not in readme:
+            sys.exit("error: README.md has no <!-- compare:begin --> ... <!-- compare:end --> block")
+        head, rest = readme.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        with open(path, "w") as f:
+            f.write(head + begin + "\n" + text + "\n" + end + tail)
+        print("README.md updated")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs what Benchmarks/compare.py needs (numpy, onnx, onnxruntime, PyTorch CPU) when missing,
-# builds release early-exit binaries (portable baseline, and x86-64-v3 = haswell when the CPU has
-# AVX2+FMA) in the scratch paths Benchmarks/run.sh uses, then runs compare.py with them.
+# Installs what Benchmarks/compare.py needs from PyPI by package name (numpy, onnx, onnxruntime;
+# no PyTorch), builds the README's release build (kernels chosen at run time) and the benchmark
+# program, then runs compare.py: onnxruntime float32 and int8 (QDQ) against EarlyExit float32 and
+# int8, full network and early exit, for the README build and every kernel set this CPU supports.
 #
-#   Benchmarks/compare.sh [compare.py options...]        e.g. --limit 300, --onnx model.onnx
+#   Benchmarks/compare.sh [compare.py options...]   e.g. --limit 300, --kernels auto, --update-readme
 #
 # Environment: PYTHON (default python3). Not part of CI.
 set -euo pipefail
@@ -15,24 +16,12 @@ for module in numpy onnx onnxruntime; do
   "$PY" -c "import $module" 2>/dev/null || missing+=("$module")
 done
 if ((${#missing[@]})); then
-  echo "== installing ${missing[*]}"
-  "$PY" -m pip install "${missing[@]}"
-fi
-if ! "$PY" -c "import torch" 2>/dev/null; then
-  echo "== installing torch (CPU build)"
-  "$PY" -m pip install torch --index-url https://download.pytorch.org/whl/cpu
+  echo "== installing ${missing[*]} from PyPI"
+  "$PY" -m pip install --quiet "${missing[@]}"
 fi
 
-has_flag() { grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | tr ' ' '\n' | grep -qx "$1"; }
+echo "== building early-exit and EarlyExitBenchmarks (release, the README's build)"
+swift build -c release --product early-exit > /dev/null
+swift build -c release --product EarlyExitBenchmarks > /dev/null
 
-binaries=()
-echo "== building early-exit (release, portable baseline) into .build-bench-base"
-swift build -c release --scratch-path .build-bench-base --product early-exit >/dev/null
-binaries+=(--early-exit "baseline=.build-bench-base/release/early-exit")
-if has_flag avx2 && has_flag fma; then
-  echo "== building early-exit (release, EARLYEXIT_TARGET_CPU=haswell, the x86-64-v3 feature set) into .build-bench-v3"
-  EARLYEXIT_TARGET_CPU=haswell swift build -c release --scratch-path .build-bench-v3 --product early-exit >/dev/null
-  binaries+=(--early-exit "x86-64-v3 (haswell)=.build-bench-v3/release/early-exit")
-fi
-
-exec "$PY" Benchmarks/compare.py "${binaries[@]}" "$@"
+exec "$PY" Benchmarks/compare.py "$@"

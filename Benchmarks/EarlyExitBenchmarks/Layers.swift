@@ -11,6 +11,8 @@ struct LayerResult {
     var path: String
     /// Input 0 and output layouts: S (standard, NCHW) or C (channels-last).
     var layouts: String
+    /// Convolution window "KhxKw" (empty for other operators).
+    var window: String
     var macs: Int
     var executedMACs: Int
     /// Thread CPU nanoseconds: the fastest and the median run.
@@ -59,6 +61,7 @@ func profileLayers(path: String, kernels: KernelSet, images: [[Float]], runs: In
         func letter(_ t: Int) -> String { model.tensors[t].isConstant ? "k" : model.layouts[t] == .channelsLast ? "C" : "S" }
         layers.append(LayerResult(index: index, kind: op.kind.name, shape: "\(model.tensors[op.output].shape)", path: path,
                                   layouts: letter(op.inputs[0]) + ">" + letter(op.output),
+                                  window: op.kind == .conv2d ? "\(op.geometry.kernelHeight)x\(op.geometry.kernelWidth)" : "",
                                   macs: op.macs, executedMACs: model.executedMACs(of: index),
                                   minimum: samples[index].min() ?? 0, median: median(samples[index])))
     }
@@ -82,4 +85,21 @@ func printLayers(_ report: LayersReport) {
     print("sum of fastest per operator \(fixed(sum / 1000, 1)) µs; whole run fastest \(fixed(report.totalMinimum / 1000, 1)) µs, median \(fixed(report.totalMedian / 1000, 1)) µs (thread CPU)")
     print("convolutions: \(fixed(convolutionTime / 1000, 1)) µs, \(fixed(Double(convolutionMACs) / max(convolutionTime, 1), 1)) GMAC/s nominal")
     print("")
+}
+
+/// `--layers --json` / `--peak --json`: the peaks and every profiled operator.
+func layersJSON(peaks: [PeakResult], reports: [LayersReport]) -> JSON {
+    .object([
+        ("cpu", .string(cpuModel())),
+        ("peaks", .array(peaks.map { .object([("name", .string($0.name)), ("gmacs", .number($0.gmacs)), ("kernels", .string($0.note))]) })),
+        ("profiles", .array(reports.map { r in
+            .object([("model", .string(r.model)), ("kernels", .string(r.kernels.name)), ("runs", .int(r.runs)),
+                     ("total_ns_min", .number(r.totalMinimum)), ("total_ns_p50", .number(r.totalMedian)),
+                     ("operators", .array(r.layers.map { l in
+                         .object([("index", .int(l.index)), ("kind", .string(l.kind)), ("shape", .string(l.shape)),
+                                  ("path", .string(l.path)), ("window", .string(l.window)), ("layouts", .string(l.layouts)), ("macs", .int(l.macs)),
+                                  ("executed_macs", .int(l.executedMACs)), ("ns_min", .number(l.minimum)), ("ns_p50", .number(l.median))])
+                     }))])
+        })),
+    ])
 }

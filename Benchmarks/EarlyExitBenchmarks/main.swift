@@ -33,6 +33,8 @@ struct Options {
     var layers = false
     var kernelSets: [String] = []
     var runs = 200
+    /// `--peak`: the multiply-accumulate peak of this core, then exit (with --layers: both).
+    var peak = false
 }
 
 let usage = """
@@ -56,6 +58,8 @@ let usage = """
                            --model (default the bundled float32 and int8 models), then exit
       --kernels NAME       kernel set for --layers (repeatable; default: the detected one)
       --runs N             full-network runs for --layers (default 200)
+      --peak               the core's multiply-accumulate peak per instruction the kernels use
+                           (and, with --layers, before the profiles), then exit
     """
 
 func parseOptions() -> Options {
@@ -95,6 +99,7 @@ func parseOptions() -> Options {
         case "--no-synthetic": options.synthetic = false
         case "--pairs-only": options.single = false
         case "--layers": options.layers = true
+        case "--peak": options.peak = true
         case "--kernels": options.kernelSets.append(value(argument))
         case "--runs": options.runs = max(1, Int(number(argument)))
         case "--help", "-h": print(usage); exit(0)
@@ -667,6 +672,16 @@ if !options.json {
     print("CPU:   \(cpuModel()) (\(cpuFeatures().joined(separator: " ")))")
     print("")
 }
+var peakResults: [PeakResult] = []
+var layerReports: [LayersReport] = []
+if options.peak {
+    peakResults = measurePeaks()
+    if !options.json { printPeaks(peakResults) }
+}
+if options.peak && !options.layers {
+    if options.json { print(layersJSON(peaks: peakResults, reports: []).text) }
+    exit(0)
+}
 if options.layers {
     do {
         let paths = options.modelPaths.isEmpty
@@ -677,12 +692,16 @@ if options.layers {
             var limited = options
             limited.limit = 64
             let inputs = dataset(for: probe, options: limited).0.inputs
-            for set in sets { printLayers(try profileLayers(path: path, kernels: set, images: inputs, runs: options.runs)) }
+            for set in sets {
+                let report = try profileLayers(path: path, kernels: set, images: inputs, runs: options.runs)
+                if options.json { layerReports.append(report) } else { printLayers(report) }
+            }
         }
     } catch {
         FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
         exit(1)
     }
+    if options.json { print(layersJSON(peaks: peakResults, reports: layerReports).text) }
     exit(0)
 }
 let kernelResults = options.kernels ? runKernels(options) : []
