@@ -37,7 +37,21 @@ public struct ModelBuilder {
     public var signal: ExitSignal = .gate
     public var thresholds: [Float] = []
     public var combineSeenExits = false
+    /// Format 1.1: each early exit's own signal, and second conditions (empty: none; see ExitPolicy).
+    public var exitSignals: [ExitSignal] = []
+    public var secondSignals: [ExitSignal] = []
+    public var secondThresholds: [Float] = []
     public var metadata = ModelMetadata()
+
+    /// Sets the stored policy: signal, thresholds, flags and per-exit rules.
+    public mutating func setPolicy(_ policy: ExitPolicy) {
+        signal = policy.signal
+        thresholds = policy.thresholds
+        combineSeenExits = policy.combineSeenExits
+        exitSignals = policy.exitSignals
+        secondSignals = policy.secondSignals
+        secondThresholds = policy.secondThresholds
+    }
 
     public init() {}
 
@@ -146,11 +160,12 @@ public struct ModelBuilder {
             appendLittleEndian(&exitBytes, UInt32(truncatingIfNeeded: exit.afterOperator))
             appendLittleEndian(&exitBytes, UInt32(truncatingIfNeeded: exit.logits))
             appendLittleEndian(&exitBytes, UInt32(truncatingIfNeeded: exit.gate))
-            appendLittleEndian(&exitBytes, UInt32(0))
+            let rule = ModelPatcher.ruleBytes(exitSignals: exitSignals, secondSignals: secondSignals, secondThresholds: secondThresholds, exit: index)
+            exitBytes += [rule.signal, rule.second, 0, 0]
             appendLittleEndian(&exitBytes, UInt64(exitMACs[index]))
             let threshold: Float = index < thresholds.count ? thresholds[index] : 0
             appendLittleEndian(&exitBytes, threshold.bitPattern)
-            appendLittleEndian(&exitBytes, UInt32(0))
+            appendLittleEndian(&exitBytes, rule.secondThreshold.bitPattern)
         }
         let metadataOffset = exitTable + exitBytes.count
         var metadataBytes: [UInt8] = []
@@ -200,7 +215,8 @@ public struct ModelBuilder {
 
         var header: [UInt8] = [EEMFormat.magic.0, EEMFormat.magic.1, EEMFormat.magic.2, EEMFormat.magic.3]
         appendLittleEndian(&header, UInt16(EEMFormat.versionMajor))
-        appendLittleEndian(&header, UInt16(EEMFormat.versionMinor))
+        // Files without per-exit rules stay 1.0, readable by 1.0 readers.
+        appendLittleEndian(&header, UInt16(exitSignals.isEmpty && secondSignals.isEmpty ? 0 : 1))
         appendLittleEndian(&header, UInt32(fileSize))
         appendLittleEndian(&header, UInt32(0)) // CRC-32, filled below
         for word in [tensors.count, operators.count, exits.count, inputTensor, tensorTable, operatorTable, operatorBytes.count,
@@ -226,11 +242,34 @@ public enum ModelPatcher {
         out[exitTable] = policy.signal.rawValue
         out[exitTable + 1] = policy.combineSeenExits ? 1 : 0
         for (index, threshold) in policy.thresholds.enumerated() {
-            writeLittleEndian(&out, at: exitTable + EEMFormat.exitTableHeaderSize + index * EEMFormat.exitRecordSize + 24, threshold.bitPattern)
+            let record = exitTable + EEMFormat.exitTableHeaderSize + index * EEMFormat.exitRecordSize
+            writeLittleEndian(&out, at: record + 24, threshold.bitPattern)
+            let rule = ruleBytes(exitSignals: policy.exitSignals, secondSignals: policy.secondSignals,
+                                 secondThresholds: policy.secondThresholds, exit: index)
+            out[record + 12] = rule.signal
+            out[record + 13] = rule.second
+            writeLittleEndian(&out, at: record + 28, rule.secondThreshold.bitPattern)
         }
+        // Per-exit rules are format 1.1; a file without them keeps its version.
+        if policy.hasPerExitRules { out[6] = 1; out[7] = 0 }
         writeLittleEndian(&out, at: 12, CRC32.checksum(Array(out[EEMFormat.checksumStart...])))
-        _ = try Model(bytes: out)
+        let written = try Model(bytes: out)
+        var expected = policy
+        if expected.secondSignals.allSatisfy({ $0 == .none }) { expected.secondSignals = []; expected.secondThresholds = [] }
+        if written.defaultPolicy != expected {
+            throw ToolError("the stored policy reads back differently from the one written (a bug): \(written.defaultPolicy) against \(policy)")
+        }
         return out
+    }
+
+    /// Bytes 12, 13 and 28–31 of exit `index`'s record (format 1.1): its own signal (0 when
+    /// every exit uses the table's), its second signal (0: none) and the second threshold.
+    static func ruleBytes(exitSignals: [ExitSignal], secondSignals: [ExitSignal], secondThresholds: [Float],
+                         exit index: Int) -> (signal: UInt8, second: UInt8, secondThreshold: Float) {
+        let signal = index < exitSignals.count ? exitSignals[index].rawValue : 0
+        let second = index < secondSignals.count ? secondSignals[index] : .none
+        let threshold = second != .none && index < secondThresholds.count ? secondThresholds[index] : 0
+        return (signal, second.rawValue, threshold)
     }
 }
 

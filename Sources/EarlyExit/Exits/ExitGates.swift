@@ -13,8 +13,9 @@ extension ExitPolicy {
     /// Refuses a policy that needs gates the model does not have: the gate signal on an early
     /// exit without a gate, or eq. 9's combination when some exit has no gate.
     public func checkGates(_ exits: [ExitInfo]) throws(ModelError) {
-        if signal == .gate {
-            for index in 0..<max(exits.count - 1, 0) where !exits[index].hasGate {
+        if signal != .none {
+            for index in 0..<max(exits.count - 1, 0) where !exits[index].hasGate
+                && (self.signal(exit: index) == .gate || secondSignal(exit: index) == .gate) {
                 throw .badPolicy(reason: "exit \(index + 1) has no gate, so the gate signal cannot decide it; use maxprob, entropy or none")
             }
         }

@@ -22,6 +22,8 @@ struct QuantizedExits {
     let logitScaleQ16: UnsafeMutablePointer<Int64>
     /// [early exit] integer thresholds for the current policy.
     let thresholds: UnsafeMutablePointer<Int64>
+    /// [early exit] integer thresholds of the policy's second conditions (unused where none).
+    let secondThresholds: UnsafeMutablePointer<Int64>
     /// Scale and zero point of each exit's gate, for dequantizing on request.
     let gateScales: UnsafeMutablePointer<Float>
     let gateZeroPoints: UnsafeMutablePointer<Int32>
@@ -47,6 +49,8 @@ struct QuantizedExits {
         logitScaleQ16 = .allocate(capacity: exitCount)
         thresholds = .allocate(capacity: max(exitCount, 1))
         thresholds.initialize(repeating: Int64.max, count: max(exitCount, 1))
+        secondThresholds = .allocate(capacity: max(exitCount, 1))
+        secondThresholds.initialize(repeating: Int64.max, count: max(exitCount, 1))
         gateScales = .allocate(capacity: exitCount)
         gateZeroPoints = .allocate(capacity: exitCount)
         logitScales = .allocate(capacity: exitCount)
@@ -84,7 +88,7 @@ struct QuantizedExits {
 
     func deallocate() {
         logitExp.deallocate(); gateExp.deallocate(); logTable.deallocate(); logitScaleQ16.deallocate()
-        thresholds.deallocate(); gateScales.deallocate(); gateZeroPoints.deallocate()
+        thresholds.deallocate(); secondThresholds.deallocate(); gateScales.deallocate(); gateZeroPoints.deallocate()
         logitScales.deallocate(); logitZeroPoints.deallocate(); accumulators.deallocate()
         gateAccumulators.deallocate(); gateAccumulatorScales.deallocate(); gateSlots.deallocate()
     }
@@ -143,17 +147,27 @@ struct QuantizedExits {
         return high
     }
 
-    /// Converts the policy's thresholds to the integer domain of each exit.
+    /// Converts the policy's thresholds (and its second conditions' thresholds) to the integer
+    /// domain of each exit.
     func setThresholds(_ policy: ExitPolicy) {
         for (index, threshold) in policy.thresholds.enumerated() {
-            switch policy.signal {
+            thresholds[index] = integerThreshold(exit: index, signal: policy.signal(exit: index), threshold)
+        }
+        for (index, threshold) in policy.secondThresholds.enumerated() {
+            secondThresholds[index] = integerThreshold(exit: index, signal: policy.secondSignal(exit: index), threshold)
+        }
+    }
+
+    /// `threshold` of `signal` in exit `index`'s integer domain.
+    func integerThreshold(exit index: Int, signal: ExitSignal, _ threshold: Float) -> Int64 {
+            switch signal {
             case .none:
-                thresholds[index] = Int64.max
+                return Int64.max
             case .gate where gateAccumulatorScales[index] > 0:
                 // The smallest int32 accumulator a whose reported gate tanh(u·a) is ≥ T, found
                 // by bisection over the reported function itself, so that an exit is taken exactly
                 // when `gate(exit:)` ≥ T (tanh is non-decreasing). None: Int64.max, never exits.
-                thresholds[index] = smallestAccumulator(exit: index, reaching: threshold)
+                return smallestAccumulator(exit: index, reaching: threshold)
             case .gate:
                 // Exit when the dequantized gate s·(q − zp) ≥ T, evaluated exactly as the gate is
                 // reported: the smallest such int8 q (128 = never).
@@ -161,17 +175,16 @@ struct QuantizedExits {
                 for q in stride(from: 127, through: -128, by: -1) {
                     if gateScales[index] * Float(Int32(q) - gateZeroPoints[index]) >= threshold { bound = Int64(q) } else { break }
                 }
-                thresholds[index] = bound
+                return bound
             case .maxProbability:
                 // max p ≥ T  ⇔  Σ e^{−s·d_i} ≤ 1/T  ⇔  Σ table ≤ 2^20 / T (in Double, clamped: no trap).
                 let limit = 1_048_576 / Double(threshold)
-                if threshold <= 0 || !(limit < 9.0e18) { thresholds[index] = Int64.max } else if threshold > 1 { thresholds[index] = -1 } else {
-                    thresholds[index] = Int64(limit.rounded(.down))
+                if threshold <= 0 || !(limit < 9.0e18) { return Int64.max } else if threshold > 1 { return -1 } else {
+                    return Int64(limit.rounded(.down))
                 }
             case .entropy:
-                thresholds[index] = threshold > 1000 ? Int64.max / 4 : threshold < -1000 ? Int64.min / 4 : Int64((threshold * 65536).rounded())
+                return threshold > 1000 ? Int64.max / 4 : threshold < -1000 ? Int64.min / 4 : Int64((threshold * 65536).rounded())
             }
-        }
     }
 
     /// ln(x) in Q16 for x ≥ 1: the position of the leading bit, then ln of the mantissa from a
@@ -197,16 +210,25 @@ struct QuantizedExits {
         return (sum, largest)
     }
 
-    /// True when the exit's integer signal passes its integer threshold.
-    func passes(exit: Int, signal: ExitSignal, logits: UnsafePointer<Int32>, gate: Int32) -> Bool {
+    /// True when the policy takes early exit `exit`: its signal passes its integer threshold and
+    /// its second condition, if any, passes its own.
+    @inline(__always)
+    func passes(exit: Int, policy: ExitPolicy, logits: UnsafePointer<Int32>, gate: Int32) -> Bool {
+        if !passes(exit: exit, signal: policy.signal(exit: exit), threshold: thresholds[exit], logits: logits, gate: gate) { return false }
+        let second = policy.secondSignal(exit: exit)
+        return second == .none || passes(exit: exit, signal: second, threshold: secondThresholds[exit], logits: logits, gate: gate)
+    }
+
+    /// True when the exit's integer `signal` passes the integer `threshold`.
+    func passes(exit: Int, signal: ExitSignal, threshold: Int64, logits: UnsafePointer<Int32>, gate: Int32) -> Bool {
         switch signal {
         case .none:
             return false
         case .gate:
-            if gateAccumulatorScales[exit] > 0 { return Int64(gateAccumulators[exit]) >= thresholds[exit] }
-            return Int64(gate) >= thresholds[exit]
+            if gateAccumulatorScales[exit] > 0 { return Int64(gateAccumulators[exit]) >= threshold }
+            return Int64(gate) >= threshold
         case .maxProbability:
-            return exponentialSum(logits, exit: exit).sum <= thresholds[exit]
+            return exponentialSum(logits, exit: exit).sum <= threshold
         case .entropy:
             // H = ln Σe − ln 2^20 + s·Σ(e_i·d_i)/Σe, in Q16.
             let (sum, largest) = exponentialSum(logits, exit: exit)
@@ -218,7 +240,7 @@ struct QuantizedExits {
             }
             let (product, overflow) = logitScaleQ16[exit].multipliedReportingOverflow(by: weighted)
             let entropy = lnQ16(sum) - QuantizedExits.exponentBits * QuantizedExits.ln2Q16 + (overflow ? Int64.max / 4 : product / sum)
-            return entropy <= thresholds[exit]
+            return entropy <= threshold
         }
     }
 

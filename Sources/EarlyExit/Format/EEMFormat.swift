@@ -5,7 +5,7 @@ public enum EEMFormat {
     /// The four magic bytes at offset 0: "EEM1".
     public static let magic: (UInt8, UInt8, UInt8, UInt8) = (0x45, 0x45, 0x4D, 0x31)
     public static let versionMajor = 1
-    public static let versionMinor = 0
+    public static let versionMinor = 1
     /// Bytes in the fixed header; the CRC-32 covers everything after its first 16 bytes.
     public static let headerSize = 64
     public static let checksumStart = 16

@@ -301,6 +301,8 @@ enum ModelParser {
         }
         var exits: [ExitInfo] = []
         var thresholds: [Float] = []
+        // Format 1.1: each exit's own signal and second condition (zero bytes in 1.0 files).
+        var exitSignals: [ExitSignal] = [], secondSignals: [ExitSignal] = [], secondThresholds: [Float] = []
         var classCount = 0
         var cumulative = 0
         var nextOperator = 0
@@ -309,13 +311,14 @@ enum ModelParser {
             let logits = try reader.index("exit logits tensor")
             let gateField = try reader.u32("exit gate tensor")
             let gate = gateField == ExitInfo.noGateRecord ? ExitInfo.noGate : (Int(exactly: gateField) ?? Int.max)
-            if let at = try reader.reserved(4, "exit reserved") {
-                throw .badExit(exit: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.0)")
-            }
+            let rule = try readExitRule(&reader, exit: index, isFinal: index == header.exitCount - 1, versionMinor: header.versionMinor)
             let recordedMACs = try reader.u64("exit cumulative MACs")
             let threshold = try reader.f32("exit threshold")
-            if let at = try reader.reserved(4, "exit reserved") {
-                throw .badExit(exit: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.0)")
+            let secondThreshold = try readSecondThreshold(&reader, exit: index, rule: rule, versionMinor: header.versionMinor)
+            if index < header.exitCount - 1 {
+                exitSignals.append(rule.signal)
+                secondSignals.append(rule.second)
+                secondThresholds.append(secondThreshold)
             }
             if after >= operators.count || after < nextOperator {
                 throw .badExit(exit: index, reason: "it follows operator \(after); exits must follow operators in increasing order within 0..<\(operators.count)")
@@ -363,9 +366,58 @@ enum ModelParser {
         if nextOperator != operators.count {
             throw .badExit(exit: header.exitCount - 1, reason: "the final exit follows operator \(nextOperator - 1), but the schedule has \(operators.count) operators; operators after the final exit would never run")
         }
-        let policy = ExitPolicy(signal: signal, thresholds: thresholds, combineSeenExits: flags & 1 != 0)
+        var policy = ExitPolicy(signal: signal, thresholds: thresholds, combineSeenExits: flags & 1 != 0)
+        if exitSignals.contains(where: { $0 != .none }) {
+            // An exit without its own signal (code 0) uses the table's.
+            if signal == .none { throw .badPolicy(reason: "the exit table's signal is 'none' but exits name their own signals") }
+            policy.exitSignals = exitSignals.map { $0 == .none ? signal : $0 }
+        }
+        if secondSignals.contains(where: { $0 != .none }) {
+            policy.secondSignals = secondSignals
+            policy.secondThresholds = secondThresholds
+        }
         try policy.checkGates(exits)
         return (exits, policy, classCount)
+    }
+
+    /// Bytes 12–15 of an exit record: in format 1.1, the exit's own signal (0: the table's) and a
+    /// second signal (0: none), then two zero bytes; in 1.0 (and for the final exit) all zero.
+    static func readExitRule(_ reader: inout ByteReader, exit index: Int, isFinal: Bool,
+                             versionMinor: Int) throws(ModelError) -> (signal: ExitSignal, second: ExitSignal) {
+        if versionMinor == 0 || isFinal {
+            if let at = try reader.reserved(4, "exit reserved") {
+                let why = isFinal ? "the final exit has no signal of its own" : "this file says format 1.0"
+                throw .badExit(exit: index, reason: "reserved byte at \(at) is not zero (\(why))")
+            }
+            return (.none, .none)
+        }
+        let signalCode = try reader.u8("exit signal")
+        let secondCode = try reader.u8("exit second signal")
+        guard let signal = ExitSignal(rawValue: signalCode) else {
+            throw .badExit(exit: index, reason: "unknown exit signal code \(signalCode) at byte 12 of its record")
+        }
+        guard let second = ExitSignal(rawValue: secondCode) else {
+            throw .badExit(exit: index, reason: "unknown second signal code \(secondCode) at byte 13 of its record")
+        }
+        if let at = try reader.reserved(2, "exit reserved") {
+            throw .badExit(exit: index, reason: "reserved byte at \(at) is not zero (this reader implements format 1.\(EEMFormat.versionMinor))")
+        }
+        return (signal, second)
+    }
+
+    /// Bytes 28–31 of an exit record: the second condition's threshold (format 1.1; finite), or
+    /// zero when the exit has no second condition.
+    static func readSecondThreshold(_ reader: inout ByteReader, exit index: Int, rule: (signal: ExitSignal, second: ExitSignal),
+                                    versionMinor: Int) throws(ModelError) -> Float {
+        if rule.second == .none {
+            if let at = try reader.reserved(4, "exit reserved") {
+                throw .badExit(exit: index, reason: "byte at \(at) (the second threshold) is not zero, but the exit has no second signal")
+            }
+            return 0
+        }
+        let value = try reader.f32("exit second threshold")
+        if !value.isFinite { throw .badExit(exit: index, reason: "second threshold is not a finite number") }
+        return value
     }
 
     // MARK: Metadata

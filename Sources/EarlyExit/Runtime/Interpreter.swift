@@ -263,7 +263,7 @@ public final class Interpreter {
             (exitLogits + index * classes).update(from: floats(exit.logitsTensor), count: classes)
             exitGates[index] = exit.hasGate ? floats(exit.gateTensor)[0] : 0
             let isFinal = index == exits.count - 1
-            if !isFinal && policy.passes(signal(exit: index), threshold: policy.thresholds[index]) {
+            if !isFinal && passes(exit: index) {
                 if policy.combineSeenExits {
                     combine(exitCount: index + 1)
                 } else {
@@ -303,7 +303,7 @@ public final class Interpreter {
             for c in 0..<classes { row[c] = Int32(source[c]) }
             gates[index] = exit.hasGate ? Int32(int8s(exit.gateTensor)[0]) : 0
             let isFinal = index == exits.count - 1
-            if !isFinal && q.passes(exit: index, signal: policy.signal, logits: row, gate: gates[index]) {
+            if !isFinal && q.passes(exit: index, policy: policy, logits: row, gate: gates[index]) {
                 if policy.combineSeenExits {
                     q.combine(logits: logits, gates: gates, exitCount: index + 1, into: scores, work: work)
                 } else {
@@ -335,8 +335,24 @@ public final class Interpreter {
 
     /// The value of the policy's signal at an evaluated exit.
     func signal(exit index: Int) -> Float {
-        ExitMath.signal(policy.signal, logits: exitLogits + index * model.classCount, gate: exitGates[index],
+        signal(policy.signal(exit: index), exit: index)
+    }
+
+    /// The value of `signal` at an evaluated exit.
+    func signal(_ signal: ExitSignal, exit index: Int) -> Float {
+        ExitMath.signal(signal, logits: exitLogits + index * model.classCount, gate: exitGates[index],
                         count: model.classCount, work: workRow)
+    }
+
+    /// True when the policy takes early exit `index`: its signal passes its threshold, and its
+    /// second condition, if it has one, passes too.
+    @inline(__always)
+    func passes(exit index: Int) -> Bool {
+        let first = policy.signal(exit: index)
+        if !ExitPolicy.passes(first, signal(first, exit: index), threshold: policy.thresholds[index]) { return false }
+        let second = policy.secondSignal(exit: index)
+        if second == .none { return true }
+        return ExitPolicy.passes(second, signal(second, exit: index), threshold: policy.secondThresholds[index])
     }
 
     /// Eq. 9 over the first `exitCount` exits: softmax(gates)-weighted sum of log-softmax outputs.

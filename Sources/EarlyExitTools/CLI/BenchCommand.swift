@@ -210,7 +210,7 @@ enum BenchCommand {
         var text = "\(early.images) images from \(images); model \(model.metadata.name), \(model.totalMACs) MACs full, arena \(model.plan.arenaBytes) bytes\n"
         text += "build: \(BuildInfo.description)\n"
         text += "kernels: \(model.kernels.description)\n"
-        text += "policy: \(early.policy.signal.name), thresholds \(early.policy.thresholds.map { "\($0)" }.joined(separator: ", "))\n\n"
+        text += "policy: \(PolicyDescription.summary(early.policy)); \((0..<model.earlyExitCount).map { "\(exitName($0, model)): \(PolicyDescription.rule(early.policy, exit: $0))" }.joined(separator: "; "))\n\n"
         text += "\(pad("", 22)) \(pad("early exit", 14)) \(pad("full network", 14)) ratio\n"
         text += "\(pad("accuracy", 22)) \(pad(percentString(early.accuracy), 14)) \(pad(percentString(full.accuracy), 14)) \(format((early.accuracy - full.accuracy) * 100, decimals: 2)) pp\n"
         text += "\(pad("mean MACs", 22)) \(pad(format(early.meanMACs, decimals: 0), 14)) \(pad(format(full.meanMACs, decimals: 0), 14)) \(format(early.meanMACs / max(full.meanMACs, 1), decimals: 3))× (\(percentString(early.macsSavedFraction)) saved)\n"

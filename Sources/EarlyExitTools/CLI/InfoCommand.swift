@@ -37,15 +37,11 @@ enum InfoCommand {
         text += "\n            scratch: \(plan.scratchBytes) bytes over all operators, the working memory of the convolutions (input copies, image-to-column rows, Winograd tiles) and of the int8 attention pooling, each live "
         text += "during its own operator only; part of the naive sum, not added to the arena"
         text += "\nMACs:       \(model.totalMACs) for the full network"
-        text += "\npolicy:     \(model.defaultPolicy.signal.name)"
-        if model.defaultPolicy.signal != .none {
-            text += ", thresholds \(model.defaultPolicy.thresholds.map { "\($0)" }.joined(separator: ", "))"
-        }
-        if model.defaultPolicy.combineSeenExits { text += ", combining the exits seen (eq. 9)" }
-        text += "\n\nexits:\n  \(pad("exit", 8)) \(pad("after op", 9)) \(pad("cumulative MACs", 16)) \(pad("% of full", 10)) threshold"
+        text += "\npolicy:     \(PolicyDescription.summary(model.defaultPolicy))"
+        text += "\n\nexits:\n  \(pad("exit", 8)) \(pad("after op", 9)) \(pad("cumulative MACs", 16)) \(pad("% of full", 10)) exit when"
         for (index, exit) in model.exits.enumerated() {
             let share = percent(exit.cumulativeMACs, model.totalMACs)
-            let threshold = index < model.earlyExitCount ? "\(model.defaultPolicy.thresholds[index])" : "-"
+            let threshold = index < model.earlyExitCount ? PolicyDescription.rule(model.defaultPolicy, exit: index) : "-"
             text += "\n  \(pad(exitName(index, model), 8)) \(pad("\(exit.afterOperator)", 9)) \(pad("\(exit.cumulativeMACs)", 16)) \(pad(share, 10)) \(threshold)"
             if !exit.hasGate { text += " (no gate)" }
         }
@@ -84,6 +80,18 @@ enum InfoCommand {
             ("macs_full", .int(model.totalMACs)),
             ("policy", .string(model.defaultPolicy.signal.name)),
             ("thresholds", .floats(model.defaultPolicy.thresholds)),
+            ("exit_rules", .array((0..<model.earlyExitCount).map { index in
+                let policy = model.defaultPolicy
+                var pairs: [(String, JSON)] = [("signal", .string(policy.signal(exit: index).name)),
+                                               ("threshold", .number(Double(policy.thresholds[index]))),
+                                               ("never", .bool(policy.signal == .none || policy.signal(exit: index).neverPasses(policy.thresholds[index])
+                                                                || policy.secondSignal(exit: index).neverPasses(policy.secondSignals.isEmpty ? 0 : policy.secondThresholds[index]) && policy.secondSignal(exit: index) != .none))]
+                if policy.secondSignal(exit: index) != .none {
+                    pairs += [("second_signal", .string(policy.secondSignal(exit: index).name)),
+                              ("second_threshold", .number(Double(policy.secondThresholds[index])))]
+                }
+                return .object(pairs)
+            })),
             ("exits", .array(model.exits.enumerated().map { index, exit in
                 .object([("name", .string(exitName(index, model))), ("after_operator", .int(exit.afterOperator)),
                          ("cumulative_macs", .int(exit.cumulativeMACs)),

@@ -1,11 +1,12 @@
 // The policy options shared by run, bench and the C example: --policy, --threshold(s), --combine.
 import EarlyExit
+import Foundation
 
 enum PolicyOptions {
     static let options = [
         OptionSpec("--policy", "SIGNAL", "exit signal: gate (default), maxprob, entropy, or none (full network)"),
-        OptionSpec("--threshold", "T", "one threshold for every early exit"),
-        OptionSpec("--thresholds", "T1,T2,...", "a threshold per early exit, in order of depth"),
+        OptionSpec("--threshold", "T", "one threshold for every early exit, within the signal's range (gate -1..1, maxprob 0..1, entropy 0..ln classes), or 'never'"),
+        OptionSpec("--thresholds", "T1,T2,...", "a threshold per early exit, in order of depth (each a value in range or 'never')"),
         OptionSpec("--combine", nil, "when exiting early, combine the exits seen so far with eq. 9"),
     ]
 
@@ -20,18 +21,41 @@ enum PolicyOptions {
                 throw UsageError("policy '\(name)' needs --threshold or --thresholds (the model stores thresholds for '\(policy.signal.name)')")
             }
             policy.signal = signal
+            // A signal named on the command line applies to every exit: per-exit rules are dropped.
+            policy.exitSignals = []
+            policy.secondSignals = []
+            policy.secondThresholds = []
         }
         if arguments.value("--threshold") != nil && arguments.value("--thresholds") != nil {
             throw UsageError("give either --threshold or --thresholds, not both")
         }
-        if let value = try arguments.double("--threshold") {
-            policy.thresholds = [Float](repeating: Float(value), count: model.earlyExitCount)
-        }
-        if let values = try arguments.doubles("--thresholds") {
-            if values.count != model.earlyExitCount {
-                throw UsageError("--thresholds has \(values.count) values; the model has \(model.earlyExitCount) early exits")
+        var given: [String]?
+        if let value = arguments.value("--threshold") { given = [String](repeating: value, count: model.earlyExitCount) }
+        if let values = arguments.value("--thresholds") {
+            given = values.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if given!.count != model.earlyExitCount {
+                throw UsageError("--thresholds has \(given!.count) values; the model has \(model.earlyExitCount) early exits")
             }
-            policy.thresholds = values.map { Float($0) }
+        }
+        if let given {
+            let option = arguments.value("--threshold") != nil ? "--threshold" : "--thresholds"
+            var thresholds: [Float] = []
+            for (index, text) in given.enumerated() {
+                let signal = policy.signal(exit: index)
+                if text == "never" {
+                    thresholds.append(signal == .entropy ? -1 : 2)
+                    continue
+                }
+                guard let value = Double(text), value.isFinite else {
+                    throw UsageError("\(option): '\(text)' is not a number or 'never'")
+                }
+                let range = signal.valueRange(classCount: model.classCount)
+                if signal != .none && !(Float(value) >= range.lower && Float(value) <= range.upper) {
+                    throw UsageError("\(option): threshold \(text) for exit \(index + 1) is outside the \(signal.name) signal's range [\(range.lower), \(range.upper)] (it would mean always or never exit; write 'never' for an exit that should never fire)")
+                }
+                thresholds.append(Float(value))
+            }
+            policy.thresholds = thresholds
         }
         if arguments.flag("--combine") { policy.combineSeenExits = true }
         try policy.validate(earlyExitCount: model.earlyExitCount)

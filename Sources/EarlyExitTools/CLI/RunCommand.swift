@@ -101,7 +101,7 @@ enum RunCommand {
         text += "\ngates:   \(gates.enumerated().map { "\(exitName($0.offset, model))=\(model.exits[$0.offset].hasGate ? format($0.element) : "none")" }.joined(separator: " "))"
         text += " (tanh confidence in [-1, 1])"
         if policy.signal != .none {
-            text += "\npolicy:  \(policy.signal.name), thresholds \(policy.thresholds.map { format($0) }.joined(separator: ", "))"
+            text += "\npolicy:  \((0..<model.earlyExitCount).map { "\(exitName($0, model)): \(PolicyDescription.rule(policy, exit: $0))" }.joined(separator: "; "))"
         } else {
             text += "\npolicy:  none (full network)"
         }

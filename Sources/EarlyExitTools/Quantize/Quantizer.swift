@@ -316,9 +316,7 @@ public struct Quantizer {
                 nextExit += 1
             }
         }
-        builder.signal = model.defaultPolicy.signal
-        builder.thresholds = model.defaultPolicy.thresholds
-        builder.combineSeenExits = model.defaultPolicy.combineSeenExits
+        builder.setPolicy(model.defaultPolicy)
         builder.metadata = model.metadata
         if !builder.metadata.name.isEmpty { builder.metadata.name += "-int8" }
         do {
