@@ -69,6 +69,10 @@ let package = Package(
             name: "EarlyExitBenchmarks",
             dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter", "EarlyExitPeak"],
             path: "Benchmarks/EarlyExitBenchmarks", swiftSettings: coreSettings),
+        // Resampling experiment for tune's guarantee (Benchmarks/tuning-experiment.sh).
+        .executableTarget(
+            name: "TuningExperiment", dependencies: ["EarlyExit", "EarlyExitTools"],
+            path: "Benchmarks/TuningExperiment", swiftSettings: coreSettings),
         .testTarget(name: "EarlyExitTests", dependencies: ["EarlyExit", "EarlyExitTools", "CAllocationCounter", "EarlyExitC"]),
         .testTarget(
             name: "EarlyExitToolsTests", dependencies: ["EarlyExit", "EarlyExitTools"],

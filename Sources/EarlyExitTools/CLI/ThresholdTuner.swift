@@ -1,186 +1,641 @@
-// Chooses per-exit thresholds from cached exit outputs: Pareto frontier of accuracy vs MACs.
+// Chooses per-exit exit rules from cached exit outputs: candidate rules, the accuracy–MAC
+// frontier, and the two selections (guaranteed: Learn-then-Test; empirical: calibration/holdout).
 import EarlyExit
 import Foundation
 
-/// Every exit's outputs for every image, computed once by running the full network.
-public struct ExitCache {
-    /// [image][exit] signal value, as confidence (larger = more confident; entropy negated).
-    public var confidence: [[Float]]
-    /// [image][exit] whether that exit's own prediction is right.
-    public var exitCorrect: [[Bool]]
-    /// [image] whether the full network's (eq. 9) prediction is right.
+/// Every early exit's signals and correctness for every image, from one full-network run each.
+public struct ExitCache: Sendable {
+    public let earlyExitCount: Int
+    /// [image × earlyExitCount + exit]: the gate, largest softmax probability and entropy, computed
+    /// as the interpreter computes them for its decisions.
+    public var gate: [Float]
+    public var maxProbability: [Float]
+    public var entropy: [Float]
+    /// [image × earlyExitCount + exit]: whether that exit's prediction (or with `combine`, the
+    /// eq. 9 combination of the exits seen) is right.
+    public var exitCorrect: [Bool]
+    /// [image]: whether the full network's (eq. 9) prediction is right.
     public var fullCorrect: [Bool]
+    /// Cumulative MACs at each early exit, and of the full network.
     public var exitMACs: [Int]
     public var macsFull: Int
-    public var signal: ExitSignal
 
     public var count: Int { fullCorrect.count }
 
-    /// Runs the full network once per image and records every exit's signal and correctness.
-    public static func build(model: Model, dataset: Dataset, signal: ExitSignal, combineSeen: Bool,
-                             progress: ((Int, Int) -> Void)? = nil) throws -> ExitCache {
-        let interpreter = Interpreter(model: model)
-        try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
-        let classes = model.classCount
-        var cache = ExitCache(confidence: [], exitCorrect: [], fullCorrect: [], exitMACs: model.exits.map(\.cumulativeMACs),
-                              macsFull: model.totalMACs, signal: signal)
-        var work = [Float](repeating: 0, count: classes)
-        var combined = [Float](repeating: 0, count: classes)
-        for (index, input) in dataset.inputs.enumerated() {
-            let summary = try interpreter.run(input)
-            let label = dataset.labels[index]
-            var confidences: [Float] = [], corrects: [Bool] = []
-            var logitRows: [Float] = [], gates: [Float] = []
-            for exit in 0..<model.earlyExitCount {
-                let logits = Array(interpreter.logits(exit: exit))
-                logitRows += logits
-                gates.append(interpreter.combinationGate(exit: exit))
-                // Higher is more confident for every signal: entropy is negated; `.none` reads the gate.
-                let measured: Float = logits.withUnsafeBufferPointer { row in work.withUnsafeMutableBufferPointer { w in
-                    ExitMath.signal(signal == .none ? .gate : signal, logits: row.baseAddress!, gate: interpreter.gate(exit: exit),
-                                    count: classes, work: w.baseAddress!)
-                } }
-                let value = signal.higherIsConfident ? measured : -measured
-                confidences.append(value)
-                var predicted: Int
-                if combineSeen {
-                    logitRows.withUnsafeBufferPointer { rows in gates.withUnsafeBufferPointer { g in combined.withUnsafeMutableBufferPointer { out in work.withUnsafeMutableBufferPointer { w in
-                        ExitMath.combine(logits: rows.baseAddress!, gates: g.baseAddress!, exitCount: exit + 1, classCount: classes,
-                                         into: out.baseAddress!, work: w.baseAddress!)
-                    } } } }
-                    predicted = combined.withUnsafeBufferPointer { ExitMath.argmax($0.baseAddress!, count: classes) }
-                } else {
-                    predicted = logits.withUnsafeBufferPointer { ExitMath.argmax($0.baseAddress!, count: classes) }
-                }
-                corrects.append(predicted == label)
-            }
-            cache.confidence.append(confidences)
-            cache.exitCorrect.append(corrects)
-            cache.fullCorrect.append(summary.classIndex == label)
-            progress?(index + 1, dataset.count)
-        }
-        return cache
+    public init(earlyExitCount: Int, gate: [Float], maxProbability: [Float], entropy: [Float], exitCorrect: [Bool],
+                fullCorrect: [Bool], exitMACs: [Int], macsFull: Int) {
+        self.earlyExitCount = earlyExitCount
+        self.gate = gate
+        self.maxProbability = maxProbability
+        self.entropy = entropy
+        self.exitCorrect = exitCorrect
+        self.fullCorrect = fullCorrect
+        self.exitMACs = exitMACs
+        self.macsFull = macsFull
     }
 
-    /// The exit `image` takes under `thresholds`: the first early exit whose confidence reaches
-    /// its threshold, or −1 for the full network.
+    /// The value of `signal` at `exit` for `image` (`.none`: 0).
     @inline(__always)
-    public func exitTaken(_ thresholds: [Float], image: Int) -> Int {
-        for exit in 0..<thresholds.count where confidence[image][exit] >= thresholds[exit] { return exit }
-        return -1
-    }
-
-    /// The share of `images` that take the same exit under `thresholds` in this cache and in
-    /// `other` (the same images run by another model, for example its int8 quantization).
-    public func agreement(_ thresholds: [Float], images: [Int], with other: ExitCache) -> Double {
-        var same = 0
-        for image in images where exitTaken(thresholds, image: image) == other.exitTaken(thresholds, image: image) { same += 1 }
-        return Double(same) / Double(max(images.count, 1))
-    }
-
-    /// Accuracy and mean MACs (as a fraction of the full network) of a threshold setting over `images`.
-    public func evaluate(_ thresholds: [Float], images: [Int]) -> (accuracy: Double, macFraction: Double) {
-        var correct = 0
-        var macs = 0
-        for image in images {
-            let taken = exitTaken(thresholds, image: image)
-            if taken >= 0 {
-                correct += exitCorrect[image][taken] ? 1 : 0
-                macs += exitMACs[taken]
-            } else {
-                correct += fullCorrect[image] ? 1 : 0
-                macs += macsFull
-            }
+    public func value(_ signal: ExitSignal, image: Int, exit: Int) -> Float {
+        let at = image * earlyExitCount + exit
+        switch signal {
+        case .none: return 0
+        case .gate: return gate[at]
+        case .maxProbability: return maxProbability[at]
+        case .entropy: return entropy[at]
         }
-        let n = Double(max(images.count, 1))
-        return (Double(correct) / n, Double(macs) / n / Double(max(macsFull, 1)))
     }
-}
 
-/// One evaluated threshold setting.
-public struct TuningPoint {
-    public var thresholds: [Float]
-    public var accuracy: Double
-    public var macFraction: Double
-    /// The share of images whose exit is the same for the tuned model and the model it must
-    /// agree with (`tune --agree-with`); nil when there is none.
-    public var agreement: Double?
-}
-
-/// Searches per-exit thresholds for the accuracy–MAC Pareto frontier.
-public enum ThresholdTuner {
-    /// Candidate thresholds for one exit: quantiles of its confidence over `images`, plus
-    /// +infinity (never exit there).
-    static func candidates(_ cache: ExitCache, exit: Int, images: [Int], count: Int) -> [Float] {
-        let values = images.map { cache.confidence[$0][exit] }.sorted()
-        var result: [Float] = [.infinity]
-        guard !values.isEmpty else { return result }
-        for step in 0..<count {
-            // Upper quantiles matter most: exits fire on the most confident images first.
-            let q = 1 - pow2(Double(step + 1) / Double(count))
-            let index = min(values.count - 1, max(0, Int(q * Double(values.count - 1))))
-            result.append(values[index])
+    /// Runs the full network once per image (on `threads` threads, one interpreter each; the
+    /// result does not depend on the thread count) and records every exit's signals and correctness.
+    public static func build(model: Model, dataset: Dataset, combineSeen: Bool, threads: Int = 1,
+                             progress: ((Int, Int) -> Void)? = nil) throws -> ExitCache {
+        let exits = model.earlyExitCount, classes = model.classCount, n = dataset.count
+        var gate = [Float](repeating: 0, count: n * exits), maxProbability = gate, entropy = gate
+        var exitCorrect = [Bool](repeating: false, count: n * exits)
+        var fullCorrect = [Bool](repeating: false, count: n)
+        struct Worker {
+            let interpreter: Interpreter
+            var work: [Float]
+            var combined: [Float]
         }
-        return Array(Set(result)).sorted()
-    }
-
-    static func pow2(_ x: Double) -> Double { x * x }
-
-    /// Every setting of a grid over per-exit candidates (exhaustive when the grid is small,
-    /// otherwise coordinate descent from several starts), evaluated on `images`.
-    public static func search(_ cache: ExitCache, images: [Int], exitCount: Int, budget: Int = 40_000) -> [TuningPoint] {
-        var perExit = max(4, Int(pow(Double(budget), 1 / Double(max(exitCount, 1)))))
-        perExit = min(perExit, 64)
-        let grids = (0..<exitCount).map { candidates(cache, exit: $0, images: images, count: perExit) }
-        var points: [TuningPoint] = []
-        var total = 1
-        for grid in grids { total = total.multipliedReportingOverflow(by: grid.count).overflow ? Int.max : total * grid.count }
-        if total <= budget * 2 {
-            var index = [Int](repeating: 0, count: exitCount)
-            while true {
-                let thresholds = (0..<exitCount).map { grids[$0][index[$0]] }
-                let (accuracy, fraction) = cache.evaluate(thresholds, images: images)
-                points.append(TuningPoint(thresholds: thresholds, accuracy: accuracy, macFraction: fraction))
-                var axis = 0
-                while axis < exitCount {
-                    index[axis] += 1
-                    if index[axis] < grids[axis].count { break }
-                    index[axis] = 0
-                    axis += 1
+        try gate.withUnsafeMutableBufferPointer { gateOut in
+        try maxProbability.withUnsafeMutableBufferPointer { maxOut in
+        try entropy.withUnsafeMutableBufferPointer { entropyOut in
+        try exitCorrect.withUnsafeMutableBufferPointer { correctOut in
+        try fullCorrect.withUnsafeMutableBufferPointer { fullOut in
+            // Each image writes only its own rows: disjoint memory for every thread.
+            nonisolated(unsafe) let (gateOut, maxOut, entropyOut, correctOut, fullOut) = (gateOut, maxOut, entropyOut, correctOut, fullOut)
+            try Parallel.forEach(count: n, threads: threads, progress: progress, makeState: { () throws -> Worker in
+                let interpreter = Interpreter(model: model)
+                try interpreter.setPolicy(.fullNetwork(earlyExitCount: exits))
+                return Worker(interpreter: interpreter, work: [Float](repeating: 0, count: classes),
+                              combined: [Float](repeating: 0, count: classes))
+            }) { worker, image in
+                let interpreter = worker.interpreter
+                let summary: RunSummary
+                do { summary = try interpreter.run(dataset.inputs[image]) } catch { throw ToolError("image \(image): \(error)") }
+                let label = dataset.labels[image]
+                var logitRows: [Float] = [], gates: [Float] = []
+                for exit in 0..<exits {
+                    let logits = Array(interpreter.logits(exit: exit))
+                    logitRows += logits
+                    gates.append(interpreter.combinationGate(exit: exit))
+                    let at = image * exits + exit
+                    gateOut[at] = interpreter.gate(exit: exit)
+                    logits.withUnsafeBufferPointer { row in worker.work.withUnsafeMutableBufferPointer { w in
+                        maxOut[at] = ExitMath.maxProbability(row.baseAddress!, count: classes)
+                        entropyOut[at] = ExitMath.entropy(row.baseAddress!, count: classes, work: w.baseAddress!)
+                    } }
+                    var predicted: Int
+                    if combineSeen {
+                        logitRows.withUnsafeBufferPointer { rows in gates.withUnsafeBufferPointer { g in worker.combined.withUnsafeMutableBufferPointer { out in worker.work.withUnsafeMutableBufferPointer { w in
+                            ExitMath.combine(logits: rows.baseAddress!, gates: g.baseAddress!, exitCount: exit + 1, classCount: classes,
+                                             into: out.baseAddress!, work: w.baseAddress!)
+                        } } } }
+                        predicted = worker.combined.withUnsafeBufferPointer { ExitMath.argmax($0.baseAddress!, count: classes) }
+                    } else {
+                        predicted = logits.withUnsafeBufferPointer { ExitMath.argmax($0.baseAddress!, count: classes) }
+                    }
+                    correctOut[at] = predicted == label
                 }
-                if axis == exitCount { break }
+                fullOut[image] = summary.classIndex == label
             }
-        } else {
-            // Coordinate sweeps: vary one exit's threshold at a time from a set of starting points.
-            for startLevel in stride(from: 0, to: perExit, by: max(1, perExit / 8)) {
-                var current = grids.map { $0[min(startLevel, $0.count - 1)] }
-                for _ in 0..<3 {
-                    for axis in 0..<exitCount {
-                        for candidate in grids[axis] {
-                            var trial = current
-                            trial[axis] = candidate
-                            let (accuracy, fraction) = cache.evaluate(trial, images: images)
-                            points.append(TuningPoint(thresholds: trial, accuracy: accuracy, macFraction: fraction))
-                        }
-                        current = points.suffix(grids[axis].count).max { a, b in
-                            (a.accuracy - a.macFraction * 0.01) < (b.accuracy - b.macFraction * 0.01)
-                        }!.thresholds
+        } } } } }
+        return ExitCache(earlyExitCount: exits, gate: gate, maxProbability: maxProbability, entropy: entropy,
+                         exitCorrect: exitCorrect, fullCorrect: fullCorrect,
+                         exitMACs: model.exits.prefix(exits).map(\.cumulativeMACs), macsFull: model.totalMACs)
+    }
+
+    /// The images `images` of this cache, in that order.
+    public func subset(_ images: [Int]) -> ExitCache {
+        func rows<T>(_ values: [T]) -> [T] { images.flatMap { values[($0 * earlyExitCount)..<(($0 + 1) * earlyExitCount)] } }
+        return ExitCache(earlyExitCount: earlyExitCount, gate: rows(gate), maxProbability: rows(maxProbability), entropy: rows(entropy),
+                         exitCorrect: rows(exitCorrect), fullCorrect: images.map { fullCorrect[$0] }, exitMACs: exitMACs, macsFull: macsFull)
+    }
+
+    /// This cache's images followed by `other`'s (the same model).
+    public func appending(_ other: ExitCache) -> ExitCache {
+        ExitCache(earlyExitCount: earlyExitCount, gate: gate + other.gate, maxProbability: maxProbability + other.maxProbability,
+                  entropy: entropy + other.entropy, exitCorrect: exitCorrect + other.exitCorrect,
+                  fullCorrect: fullCorrect + other.fullCorrect, exitMACs: exitMACs, macsFull: macsFull)
+    }
+
+    /// The area under the ROC curve of `signal` at `exit` for telling the exit's right predictions
+    /// (positives) from its wrong ones over `images`: the probability that a random right one is
+    /// more confident than a random wrong one, ties counting half (nil without both kinds).
+    public func auroc(_ signal: ExitSignal, exit: Int, images: [Int]) -> Double? {
+        var scored = images.map { image -> (Float, Bool) in
+            let v = value(signal, image: image, exit: exit)
+            return (signal.higherIsConfident ? v : -v, exitCorrect[image * earlyExitCount + exit])
+        }
+        scored.sort { $0.0 < $1.0 }
+        let positives = scored.filter(\.1).count, negatives = scored.count - positives
+        if positives == 0 || negatives == 0 { return nil }
+        // Mann–Whitney U from mid-ranks.
+        var rankSum = 0.0, start = 0
+        while start < scored.count {
+            var end = start
+            while end + 1 < scored.count && scored[end + 1].0 == scored[start].0 { end += 1 }
+            let midRank = Double(start + end) / 2 + 1
+            for i in start...end where scored[i].1 { rankSum += midRank }
+            start = end + 1
+        }
+        let u = rankSum - Double(positives) * Double(positives + 1) / 2
+        return u / (Double(positives) * Double(negatives))
+    }
+}
+
+/// One early exit's rule: a signal at a threshold, optionally with a second signal that must
+/// pass as well; `signal == .none` never exits there.
+public struct ExitRule: Hashable, Sendable {
+    public var signal: ExitSignal
+    public var threshold: Float
+    public var second: ExitSignal = .none
+    public var secondThreshold: Float = 0
+
+    public static let never = ExitRule(signal: .none, threshold: 0)
+
+    @inline(__always)
+    func passes(_ cache: ExitCache, image: Int, exit: Int) -> Bool {
+        if signal == .none { return false }
+        if !ExitRule.passes(signal, cache.value(signal, image: image, exit: exit), threshold) { return false }
+        return second == .none || ExitRule.passes(second, cache.value(second, image: image, exit: exit), secondThreshold)
+    }
+
+    @inline(__always)
+    static func passes(_ signal: ExitSignal, _ value: Float, _ threshold: Float) -> Bool {
+        signal.higherIsConfident ? value >= threshold : value <= threshold
+    }
+
+    public var description: String {
+        if signal == .none { return "never" }
+        let first = PolicyDescription.condition(signal, threshold)
+        return second == .none ? first : "\(first) and \(PolicyDescription.condition(second, secondThreshold))"
+    }
+}
+
+/// Counts of one setting over a set of images.
+public struct SettingCounts: Sendable {
+    /// Images the early exit gets wrong and the full network right, and the reverse.
+    public var worse = 0, better = 0
+    public var images = 0
+    public var macs = 0
+    public var agreeing = 0
+
+    /// The accuracy drop against the full network, a fraction (0.003 = 0.3 pp).
+    public var drop: Double { Double(worse - better) / Double(max(images, 1)) }
+}
+
+/// One evaluated setting: a rule per early exit and its counts on the images that chose it.
+public struct TuningPoint: Sendable {
+    public var rules: [ExitRule]
+    public var counts: SettingCounts
+    public var macsFull: Int
+    public var drop: Double { counts.drop }
+    public var macFraction: Double { Double(counts.macs) / Double(max(counts.images, 1)) / Double(max(macsFull, 1)) }
+    /// Share of images taking the same exit as the reference model (`--agree-with`), if any.
+    public var agreement: Double? 
+}
+
+/// Per-exit candidate rules as bitsets over a cache's images, and fast evaluation of settings.
+public struct RuleSpace {
+    public let cache: ExitCache
+    public let reference: ExitCache?
+    /// [exit][candidate]
+    public private(set) var candidates: [[ExitRule]] = []
+    /// [exit][candidate] bitsets of the images whose exit passes, in this cache and the reference.
+    var passing: [[[UInt64]]] = []
+    var referencePassing: [[[UInt64]]] = []
+    /// [exit] images where the exit is wrong and the full network right, and the reverse.
+    var worseAt: [[UInt64]] = [], betterAt: [[UInt64]] = []
+    let words: Int
+
+    /// Bitset with the given images set.
+    public func mask(_ images: [Int]) -> [UInt64] {
+        var bits = [UInt64](repeating: 0, count: words)
+        for image in images { bits[image >> 6] |= 1 << UInt64(image & 63) }
+        return bits
+    }
+
+    func bitset(_ predicate: (Int) -> Bool) -> [UInt64] {
+        var bits = [UInt64](repeating: 0, count: words)
+        for image in 0..<cache.count where predicate(image) { bits[image >> 6] |= 1 << UInt64(image & 63) }
+        return bits
+    }
+
+    static func popcount(_ a: [UInt64], _ b: [UInt64]) -> Int {
+        var total = 0
+        for i in a.indices { total += (a[i] & b[i]).nonzeroBitCount }
+        return total
+    }
+
+    /// Candidate rules for every exit, chosen on the images of `searchMask` (`searchImages`):
+    /// for each signal in `signals`, thresholds at `perSignal` quantiles of its values (denser
+    /// among the most confident), with `combinations` the pairs "gate ≥ a and maxprob ≥ b" on a
+    /// grid, and never. Each exit keeps the rules no other rule beats in both the images it takes
+    /// and the paired loss among them (wrong where the full network is right, minus the reverse),
+    /// at most `keep` of them spread over the images taken.
+    public init(cache: ExitCache, reference: ExitCache?, searchImages: [Int], signals: [ExitSignal], combinations: Bool,
+                perSignal: Int = 40, keep: Int) {
+        self.cache = cache
+        self.reference = reference
+        words = (cache.count + 63) / 64
+        let exits = cache.earlyExitCount
+        worseAt = (0..<exits).map { e in bitset { !cache.exitCorrect[$0 * exits + e] && cache.fullCorrect[$0] } }
+        betterAt = (0..<exits).map { e in bitset { cache.exitCorrect[$0 * exits + e] && !cache.fullCorrect[$0] } }
+        let search = mask(searchImages)
+        for exit in 0..<exits {
+            func quantiles(_ signal: ExitSignal, _ count: Int) -> [Float] {
+                let values = searchImages.map { cache.value(signal, image: $0, exit: exit) }
+                    .sorted { signal.higherIsConfident ? $0 > $1 : $0 < $1 } // most confident first
+                guard !values.isEmpty else { return [] }
+                var result: [Float] = []
+                for step in 0..<count {
+                    let q = Double(step + 1) / Double(count)
+                    let index = min(values.count - 1, max(0, Int(q * q * Double(values.count - 1))))
+                    result.append(values[index])
+                }
+                return Array(Set(result))
+            }
+            var pool: [ExitRule] = [.never]
+            // Several signals: this exit's thresholds are those of the signal that best ranks its
+            // right predictions above its wrong ones on the search images (highest AUROC).
+            let signal = signals.count == 1 ? signals[0]
+                : signals.max { (cache.auroc($0, exit: exit, images: searchImages) ?? 0) < (cache.auroc($1, exit: exit, images: searchImages) ?? 0) }!
+            if !combinations || signals.count > 1 {
+                pool += quantiles(signal, perSignal).map { ExitRule(signal: signal, threshold: $0) }
+            }
+            if combinations {
+                let side = max(4, perSignal / 3)
+                for a in quantiles(.gate, side) {
+                    for b in quantiles(.maxProbability, side) {
+                        pool.append(ExitRule(signal: .gate, threshold: a, second: .maxProbability, secondThreshold: b))
                     }
                 }
             }
+            // Score on the search images; keep the non-dominated rules.
+            var scored: [(rule: ExitRule, bits: [UInt64], taken: Int, loss: Int)] = []
+            var seen = Set<[UInt64]>()
+            for rule in pool {
+                let bits = bitset { rule.passes(cache, image: $0, exit: exit) }
+                let inSearch = zip(bits, search).map { $0 & $1 }
+                if !seen.insert(inSearch).inserted { continue }
+                let taken = inSearch.reduce(0) { $0 + $1.nonzeroBitCount }
+                let loss = RuleSpace.popcount(inSearch, worseAt[exit]) - RuleSpace.popcount(inSearch, betterAt[exit])
+                scored.append((rule, bits, taken, loss))
+            }
+            scored.sort { $0.taken != $1.taken ? $0.taken < $1.taken : $0.loss < $1.loss }
+            var kept: [(rule: ExitRule, bits: [UInt64], taken: Int, loss: Int)] = []
+            if combinations {
+                // Two thresholds: from the most images taken down, keep a rule when its loss is
+                // below every rule taking more (the exit's own frontier).
+                var bestLoss = Int.max
+                for entry in scored.reversed() where entry.loss < bestLoss {
+                    kept.append(entry)
+                    bestLoss = entry.loss
+                }
+                kept.reverse() // by images taken, ascending; kept[0] takes the fewest (never, or close)
+            } else {
+                kept = scored // one signal: its thresholds are already a path
+            }
+            if kept.count > keep {
+                var thinned: [(rule: ExitRule, bits: [UInt64], taken: Int, loss: Int)] = []
+                for step in 0..<keep {
+                    let index = Int((Double(step) / Double(keep - 1) * Double(kept.count - 1)).rounded())
+                    if thinned.last?.rule != kept[index].rule { thinned.append(kept[index]) }
+                }
+                kept = thinned
+            }
+            if kept.first?.rule != .never { kept.insert((.never, [UInt64](repeating: 0, count: words), 0, 0), at: 0) }
+            candidates.append(kept.map(\.rule))
+            passing.append(kept.map(\.bits))
+            if let reference {
+                referencePassing.append(kept.map { entry in
+                    var bits = [UInt64](repeating: 0, count: words)
+                    for image in 0..<reference.count where entry.rule.passes(reference, image: image, exit: exit) {
+                        bits[image >> 6] |= 1 << UInt64(image & 63)
+                    }
+                    return bits
+                })
+            }
         }
-        return points
     }
 
-    /// The points no other point beats in both accuracy and MACs, by increasing MACs.
-    public static func frontier(_ points: [TuningPoint]) -> [TuningPoint] {
-        let sorted = points.sorted { $0.macFraction != $1.macFraction ? $0.macFraction < $1.macFraction : $0.accuracy > $1.accuracy }
-        var result: [TuningPoint] = []
-        var best = -1.0
-        for point in sorted where point.accuracy > best {
-            result.append(point)
-            best = point.accuracy
+    /// The counts of the setting that uses candidate `choice[e]` at exit e, over `mask`.
+    public func evaluate(_ choice: [Int], mask: [UInt64]) -> SettingCounts {
+        let exits = cache.earlyExitCount
+        var counts = SettingCounts()
+        var taken = [Int](repeating: 0, count: exits)
+        let hasReference = reference != nil
+        for w in 0..<words {
+            let m = mask[w]
+            if m == 0 { continue }
+            var takenHere: UInt64 = 0, referenceTaken: UInt64 = 0
+            for e in 0..<exits {
+                let p = passing[e][choice[e]][w] & ~takenHere & m
+                counts.worse += (p & worseAt[e][w]).nonzeroBitCount
+                counts.better += (p & betterAt[e][w]).nonzeroBitCount
+                taken[e] += p.nonzeroBitCount
+                if hasReference {
+                    let r = referencePassing[e][choice[e]][w] & ~referenceTaken & m
+                    counts.agreeing += (p & r).nonzeroBitCount
+                    referenceTaken |= r
+                }
+                takenHere |= p
+            }
+            let rest = m & ~takenHere
+            if hasReference { counts.agreeing += (rest & ~referenceTaken).nonzeroBitCount }
+            counts.images += m.nonzeroBitCount
+            counts.macs += rest.nonzeroBitCount * cache.macsFull
+        }
+        for e in 0..<exits { counts.macs += taken[e] * cache.exitMACs[e] }
+        return counts
+    }
+
+    public func point(_ choice: [Int], mask: [UInt64]) -> TuningPoint {
+        let counts = evaluate(choice, mask: mask)
+        return TuningPoint(rules: (0..<choice.count).map { candidates[$0][choice[$0]] }, counts: counts, macsFull: cache.macsFull,
+                           agreement: reference == nil ? nil : Double(counts.agreeing) / Double(max(counts.images, 1)))
+    }
+
+    /// Every setting of the candidate grid over `mask` (exhaustive up to `budget` settings,
+    /// otherwise coordinate sweeps from several starts), as candidate indices with their points.
+    public func search(mask: [UInt64], budget: Int = 60_000) -> [(choice: [Int], point: TuningPoint)] {
+        let exits = cache.earlyExitCount
+        var total = 1
+        for list in candidates { total = total.multipliedReportingOverflow(by: list.count).overflow ? Int.max : total * list.count }
+        var result: [(choice: [Int], point: TuningPoint)] = []
+        if total <= budget {
+            var index = [Int](repeating: 0, count: exits)
+            while true {
+                result.append((index, point(index, mask: mask)))
+                var axis = 0
+                while axis < exits {
+                    index[axis] += 1
+                    if index[axis] < candidates[axis].count { break }
+                    index[axis] = 0
+                    axis += 1
+                }
+                if axis == exits { break }
+            }
+            return result
+        }
+        let longest = candidates.map(\.count).max() ?? 1
+        for start in stride(from: 0, to: longest, by: max(1, longest / 8)) {
+            var current = candidates.map { min(start, $0.count - 1) }
+            for _ in 0..<3 {
+                for axis in 0..<exits {
+                    var best: (choice: [Int], score: Double)?
+                    for candidate in candidates[axis].indices {
+                        var trial = current
+                        trial[axis] = candidate
+                        let p = point(trial, mask: mask)
+                        result.append((trial, p))
+                        let score = -p.drop - p.macFraction * 0.01
+                        if best == nil || score > best!.score { best = (trial, score) }
+                    }
+                    current = best!.choice
+                }
+            }
         }
         return result
+    }
+}
+
+/// The frontier and the two selection rules.
+public enum ThresholdTuner {
+    /// The counts of per-exit `rules` over `images` of `cache` (each image takes the first early
+    /// exit whose rule passes, else the full network).
+    public static func evaluate(_ rules: [ExitRule], cache: ExitCache, images: [Int]) -> SettingCounts {
+        var counts = SettingCounts()
+        let exits = cache.earlyExitCount
+        for image in images {
+            counts.images += 1
+            var taken = -1
+            for exit in 0..<exits where rules[exit].passes(cache, image: image, exit: exit) { taken = exit; break }
+            if taken < 0 { counts.macs += cache.macsFull; continue }
+            counts.macs += cache.exitMACs[taken]
+            let exitRight = cache.exitCorrect[image * exits + taken], fullRight = cache.fullCorrect[image]
+            if !exitRight && fullRight { counts.worse += 1 }
+            if exitRight && !fullRight { counts.better += 1 }
+        }
+        return counts
+    }
+
+    /// The points no other point beats in both drop and MACs, by increasing MACs.
+    public static func frontier(_ points: [(choice: [Int], point: TuningPoint)]) -> [(choice: [Int], point: TuningPoint)] {
+        let sorted = points.sorted {
+            $0.point.counts.macs != $1.point.counts.macs ? $0.point.counts.macs < $1.point.counts.macs : $0.point.drop < $1.point.drop
+        }
+        var result: [(choice: [Int], point: TuningPoint)] = []
+        var best = Double.infinity
+        for entry in sorted where entry.point.drop < best {
+            result.append(entry)
+            best = entry.point.drop
+        }
+        return result
+    }
+
+    /// The per-exit rules as an `ExitPolicy` (never: the signal's unreachable threshold).
+    public static func policy(_ rules: [ExitRule], combine: Bool) -> ExitPolicy {
+        let signals = rules.map { $0.signal == .none ? ExitSignal.gate : $0.signal }
+        let thresholds = rules.map { $0.signal == .none ? Float(2) : $0.threshold }
+        let uniform = Set(signals).count == 1
+        var policy = ExitPolicy(signal: signals.first ?? .gate, thresholds: thresholds, combineSeenExits: combine,
+                                exitSignals: uniform ? [] : signals)
+        if rules.contains(where: { $0.second != .none && $0.signal != .none }) {
+            policy.secondSignals = rules.map { $0.signal == .none ? .none : $0.second }
+            policy.secondThresholds = rules.map { $0.signal == .none || $0.second == .none ? 0 : $0.secondThreshold }
+        }
+        return policy
+    }
+}
+
+/// How `tune` chooses.
+public struct TuningOptions: Sendable {
+    public enum Mode: Sendable {
+        /// Learn-then-Test: order the frontier found on `searchFraction` of the images, test it
+        /// on the rest with fixed-sequence testing, each setting at level 1 − confidence.
+        case guaranteed(confidence: Double, searchFraction: Double)
+        /// Choose on a calibration split, check on `holdout` of the images.
+        case empirical(holdout: Double)
+    }
+    public var mode: Mode
+    /// The largest acceptable drop, a fraction (0.003 = 0.3 pp); or, with `macBudget`, nil.
+    public var maxDrop: Double?
+    /// Empirical mode only: the most accurate setting with at most this MAC fraction.
+    public var macBudget: Double?
+    public var signals: [ExitSignal]
+    public var combinations: Bool
+    public var seed: UInt64
+    public var minAgreement: Double
+    /// The share of the test p-value spent on bounding the discordant rate (γ = gammaShare × δ).
+    public var gammaShare = 0.1
+    public var budget = 60_000
+
+    public init(mode: Mode, maxDrop: Double?, macBudget: Double? = nil, signals: [ExitSignal], combinations: Bool,
+                seed: UInt64 = 1, minAgreement: Double = 0.99) {
+        self.mode = mode
+        self.maxDrop = maxDrop
+        self.macBudget = macBudget
+        self.signals = signals
+        self.combinations = combinations
+        self.seed = seed
+        self.minAgreement = minAgreement
+    }
+}
+
+/// What `tune` chose and why.
+public struct TuningResult: Sendable {
+    /// The chosen rules (all never when nothing passed the guaranteed test).
+    public var rules: [ExitRule]
+    /// Whether the choice passed its own check: certified by the test (guaranteed), or within
+    /// the drop on the holdout images (empirical; true without holdout images).
+    public var passed: Bool
+    public var why: String
+    /// Images that found and ordered the candidates (search / calibration) and that tested or
+    /// checked the choice (test / holdout).
+    public var searchImages: [Int]
+    public var checkImages: [Int]
+    /// The chosen setting on the search images, on the check images and on all of them.
+    public var onSearch: TuningPoint
+    public var onCheck: TuningPoint?
+    public var onAll: TuningPoint
+    public var settingsEvaluated: Int
+    public var settingsKept: Int
+    public var frontier: [TuningPoint]
+    public var chosenFrontierIndex: Int?
+    /// Guaranteed mode: hypotheses tested in sequence, how many were certified, and the upper
+    /// confidence bound on the chosen setting's drop from the test images.
+    public var tested: Int?
+    public var certified: Int?
+    public var dropBound: Double?
+    public var candidateCounts: [Int]
+}
+
+extension ThresholdTuner {
+    /// Splits the images (deterministically by `seed`) and chooses per `options`.
+    public static func tune(cache: ExitCache, reference: ExitCache?, images: [Int], options: TuningOptions) -> TuningResult {
+        var rng = SeededGenerator(seed: options.seed)
+        var order = images
+        order.shuffle(using: &rng)
+        let searchCount: Int
+        switch options.mode {
+        case let .guaranteed(_, fraction): searchCount = Int((Double(images.count) * fraction).rounded())
+        case let .empirical(holdout): searchCount = images.count - Int((Double(images.count) * holdout).rounded())
+        }
+        let searchImages = Array(order.prefix(searchCount)).sorted()
+        let checkImages = Array(order.dropFirst(searchCount)).sorted()
+        let exits = cache.earlyExitCount
+        let keep = min(64, max(4, Int(pow(Double(options.budget), 1 / Double(max(exits, 1))) + 1e-9) - 1))
+        let space = RuleSpace(cache: cache, reference: reference, searchImages: searchImages, signals: options.signals,
+                              combinations: options.combinations, keep: keep)
+        let searchMask = space.mask(searchImages), checkMask = space.mask(checkImages), allMask = space.mask(images)
+        var points = space.search(mask: searchMask, budget: options.budget)
+        let evaluated = points.count
+        if reference != nil {
+            // Never exiting early always agrees, so the constraint leaves at least that setting.
+            points = points.filter { $0.point.agreement! >= options.minAgreement - 1e-12 }
+        }
+        var front = frontier(points)
+        let never = [Int](repeating: 0, count: exits)
+        func result(_ choice: [Int], passed: Bool, index: Int?, why: String) -> TuningResult {
+            TuningResult(rules: (0..<exits).map { space.candidates[$0][choice[$0]] }, passed: passed, why: why,
+                         searchImages: searchImages, checkImages: checkImages,
+                         onSearch: space.point(choice, mask: searchMask),
+                         onCheck: checkImages.isEmpty ? nil : space.point(choice, mask: checkMask),
+                         onAll: space.point(choice, mask: allMask), settingsEvaluated: evaluated, settingsKept: points.count,
+                         frontier: front.map(\.point), chosenFrontierIndex: index, tested: nil, certified: nil, dropBound: nil,
+                         candidateCounts: space.candidates.map(\.count))
+        }
+        switch options.mode {
+        case let .guaranteed(confidence, _):
+            let alpha = options.maxDrop ?? 0
+            let delta = 1 - confidence, gamma = options.gammaShare * (1 - confidence)
+            // Everything about the testing is fixed from the search images only (Pareto Testing,
+            // Laufer-Goldshtein et al. 2023): the settings that no other beats in both MACs and a
+            // rough upper bound of the drop on the search images, (W − B + 1.28·√(W + B + 1)) / n,
+            // which separates settings the plain drop ties; tested from the most MACs down; each with
+            // the test whose p-value is smaller on the search images.
+            func roughBound(_ c: SettingCounts) -> Double {
+                (Double(c.worse - c.better) + 1.28 * (Double(c.worse + c.better) + 1).squareRoot()) / Double(max(c.images, 1))
+            }
+            let path = points.sorted {
+                $0.point.counts.macs != $1.point.counts.macs ? $0.point.counts.macs > $1.point.counts.macs : roughBound($0.point.counts) < roughBound($1.point.counts)
+            }
+            var pathFront: [(choice: [Int], point: TuningPoint)] = []
+            var lowest = Double.infinity
+            for entry in path.reversed() where roughBound(entry.point.counts) < lowest { // from the fewest MACs up
+                pathFront.append(entry)
+                lowest = roughBound(entry.point.counts)
+            }
+            front = pathFront.sorted { $0.point.counts.macs < $1.point.counts.macs }
+            let plans = front.indices.map { index -> (index: Int, test: RiskControl.Test, searchP: Double) in
+                let c = front[index].point.counts
+                let paired = RiskControl.pValue(worse: c.worse, better: c.better, n: c.images, alpha: alpha, gamma: gamma)
+                let worseOnly = RiskControl.worseOnlyPValue(worse: c.worse, n: c.images, alpha: alpha)
+                return worseOnly < paired ? (index, .worseOnly, worseOnly) : (index, .paired, paired)
+            }
+            let sequence = Array(plans.reversed())
+            var pValues: [Double] = []
+            var outcome = (rejected: 0, tested: 0)
+            for plan in sequence {
+                let c = space.evaluate(front[plan.index].choice, mask: checkMask)
+                let p = plan.test.pValue(worse: c.worse, better: c.better, n: c.images, alpha: alpha, gamma: gamma)
+                pValues.append(p)
+                if ProcessInfo.processInfo.environment["EE_DEBUG_LTT"] != nil {
+                    let s = front[plan.index].point
+                    FileHandle.standardError.write("seq \(outcome.tested): search W/B \(s.counts.worse)/\(s.counts.better) mac \(s.macFraction) searchP \(plan.searchP) \(plan.test); test W/B \(c.worse)/\(c.better) p \(p)\n".data(using: .utf8)!)
+                }
+                outcome.tested += 1
+                if p > delta { break }
+                outcome.rejected += 1
+            }
+            var chosen: TuningResult
+            if outcome.rejected == 0 {
+                chosen = result(never, passed: false, index: nil,
+                                why: "no setting could be certified: the first setting tested has p = \(format(pValues.first ?? 1, decimals: 3)) > \(format(delta, decimals: 3)) on the \(checkImages.count) test images")
+            } else {
+                // Any certified setting may be chosen: the cheapest on all tuning images.
+                let certified = sequence.prefix(outcome.rejected).map(\.index)
+                let best = certified.min { space.evaluate(front[$0].choice, mask: allMask).macs < space.evaluate(front[$1].choice, mask: allMask).macs }!
+                chosen = result(front[best].choice, passed: true, index: best,
+                                why: "certified: drop ≤ \(format(alpha * 100, decimals: 2)) pp with probability ≥ \(format(confidence * 100, decimals: 1))%")
+            }
+            chosen.tested = outcome.tested
+            chosen.certified = outcome.rejected
+            if let check = chosen.onCheck {
+                let test = sequence.first { $0.index == chosen.chosenFrontierIndex }?.test ?? .paired
+                chosen.dropBound = RiskControl.dropBound(worse: check.counts.worse, better: check.counts.better, n: check.counts.images,
+                                                         delta: delta, gamma: gamma, test: test)
+            }
+            return chosen
+        case .empirical:
+            var best: Int?
+            if let maxDrop = options.maxDrop {
+                best = front.firstIndex { $0.point.drop <= maxDrop + 1e-12 }
+            } else if let budget = options.macBudget {
+                best = front.indices.filter { front[$0].point.macFraction <= budget + 1e-12 }.min { front[$0].point.drop < front[$1].point.drop }
+            }
+            guard let best else {
+                return result(never, passed: false, index: nil, why: "no setting meets the target on the calibration images")
+            }
+            var chosen = result(front[best].choice, passed: true, index: best, why: "")
+            if let check = chosen.onCheck {
+                if let maxDrop = options.maxDrop {
+                    chosen.passed = check.drop <= maxDrop + 1e-12
+                    chosen.why = chosen.passed ? "holdout drop within \(format(maxDrop * 100, decimals: 2)) pp"
+                        : "holdout drop \(format(check.drop * 100, decimals: 2)) pp exceeds --max-drop \(format(maxDrop * 100, decimals: 2)) pp"
+                } else if let budget = options.macBudget {
+                    chosen.passed = check.macFraction <= budget + 1e-12
+                    chosen.why = chosen.passed ? "holdout MACs within the budget"
+                        : "holdout MAC fraction \(format(check.macFraction, decimals: 3)) exceeds --mac-budget \(budget)"
+                }
+            } else {
+                chosen.why = "no holdout images: the choice is unchecked"
+            }
+            return chosen
+        }
     }
 }
