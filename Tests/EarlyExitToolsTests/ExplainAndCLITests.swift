@@ -665,8 +665,8 @@ final class ExplainAndCLITests: XCTestCase {
     func testTuneWritesTheThresholdsItPrintsPlotAndCSV() throws {
         let files = try writeFixtures()
         let tuned = path("tuned.eem"), plot = path("frontier.svg"), csv = path("frontier.csv")
-        var result = cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5",
-                          "--write", "-o", tuned, "--plot", plot, "--csv", csv, "--json"])
+        var result = cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--empirical",
+                          "--holdout", "0", "--signal", "gate", "--write", "-o", tuned, "--plot", plot, "--csv", csv, "--json"])
         XCTAssertEqual(result.status, 0, result.err)
         let report = try jsonObject(result.out)
         let printed = try XCTUnwrap(report["thresholds"] as? [Any]).map { Float(($0 as? Double) ?? Double($0 as! Int)) }
@@ -679,17 +679,57 @@ final class ExplainAndCLITests: XCTestCase {
         XCTAssertTrue(svg.hasPrefix("<svg"), String(svg.prefix(80)))
         let lines = String(decoding: try Data(contentsOf: URL(fileURLWithPath: csv)), as: UTF8.self).split(separator: "\n")
         XCTAssertGreaterThan(lines.count, 1)
-        XCTAssertTrue(lines[0].hasPrefix("threshold_exit1,threshold_exit2,"), String(lines[0]))
+        XCTAssertTrue(lines[0].hasPrefix("rule_exit1,rule_exit2,"), String(lines[0]))
 
-        // The text output prints the same thresholds that are stored.
+        // The text output prints the rules that are stored.
         let tunedText = path("tuned-text.eem")
-        result = cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--write", "-o", tunedText])
+        result = cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--empirical", "--holdout", "0",
+                      "--write", "-o", tunedText])
         XCTAssertEqual(result.status, 0, result.err)
-        let line = try XCTUnwrap(result.out.split(separator: "\n").first { $0.hasPrefix("thresholds:") })
-        let values = line.split(separator: " ").dropFirst().map { Float($0.split(separator: "=")[1])! }
-        XCTAssertEqual(try Model(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: tunedText)))).defaultPolicy.thresholds, values)
+        let stored = try Model(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: tunedText)))).defaultPolicy
+        for exit in 0..<stored.thresholds.count {
+            let line = try XCTUnwrap(result.out.split(separator: "\n").first { $0.hasPrefix("  exit\(exit + 1) ") }, result.out)
+            let printedRule = line.split(separator: " ", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces)
+            let storedRule = PolicyDescription.rule(stored, exit: exit)
+            XCTAssertTrue(printedRule == storedRule || (printedRule == "never" && storedRule.hasPrefix("never")), "\(printedRule) vs \(storedRule)")
+        }
         XCTAssertEqual(cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "-o", tuned]).status, 2,
                        "-o without --write")
+        XCTAssertEqual(cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--mac-budget", "0.5"]).status, 2,
+                       "--mac-budget without --empirical")
+    }
+
+    /// `--write` refuses a choice that failed its own check (status 1, says why) and stores it
+    /// only with --write-unchecked; the model file is left untouched when refused.
+    func testTuneWriteRefusesAChoiceThatFailedItsCheck() throws {
+        let files = try writeFixtures()
+        let target = path("refused.eem")
+        // 0 pp allowed at 99.99% confidence on a few dozen images: nothing can be certified.
+        var result = cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "0",
+                          "--confidence", "0.9999", "--write", "-o", target])
+        XCTAssertEqual(result.status, 1, result.out)
+        XCTAssertTrue(result.err.contains("failed its check"), result.err)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: target))
+        XCTAssertTrue(result.out.contains("CHECK FAILED"), result.out)
+        result = cli(["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "0",
+                      "--confidence", "0.9999", "--write", "--write-unchecked", "-o", target, "--json"])
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertEqual(try jsonObject(result.out)["passed"] as? Bool, false)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: target))
+    }
+
+    /// Out-of-range thresholds are usage errors; 'never' is accepted and shown as never.
+    func testOutOfRangeThresholdsAreUsageErrors() throws {
+        let files = try writeFixtures()
+        for arguments in [["--policy", "gate", "--threshold", "-5"], ["--policy", "maxprob", "--threshold", "5"],
+                          ["--policy", "entropy", "--threshold", "-0.1"], ["--policy", "gate", "--thresholds", "0.5,1.5"]] {
+            let result = cli(["run", files.model, files.images, "--index", "0"] + arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(result.out)")
+            XCTAssertTrue(result.err.contains("outside the"), result.err)
+        }
+        let result = cli(["run", files.model, files.images, "--index", "0", "--policy", "maxprob", "--thresholds", "never,0.5"])
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertTrue(result.out.contains("exit1: never (maxprob threshold 2.0)"), result.out)
     }
 
     /// `tune INT8 --agree-with FLOAT`: the agreement it reports for the stored thresholds is
@@ -715,17 +755,19 @@ final class ExplainAndCLITests: XCTestCase {
         // below) and the agreement is only measured. Minimum 1 forces full agreement.
         for minimum in ["0", "0.97", "1"] {
             let tuned = path("tuned-\(minimum).eem")
-            result = cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--holdout", "0",
-                          "--agree-with", files.model, "--min-agreement", minimum, "--write", "-o", tuned, "--json"])
+            result = cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--empirical", "--holdout", "0",
+                          "--signal", "gate", "--agree-with", files.model, "--min-agreement", minimum, "--write", "-o", tuned, "--json"])
             XCTAssertEqual(result.status, 0, result.err)
             let report = try jsonObject(result.out)
-            let reported = try XCTUnwrap(report["calibration_agreement"] as? Double ?? (report["calibration_agreement"] as? Int).map(Double.init))
+            let search = try XCTUnwrap(report["search"] as? [String: Any])
+            let reported = try XCTUnwrap(search["agreement"] as? Double ?? (search["agreement"] as? Int).map(Double.init))
             print("tune --agree-with --min-agreement \(minimum): thresholds \(report["thresholds"] ?? ""), agreement \(reported)")
             XCTAssertEqual(reported, try recount(tuned), accuracy: 1e-9, minimum)
             XCTAssertGreaterThanOrEqual(reported, Double(minimum)!, minimum)
             XCTAssertEqual(report["agree_with"] as? String, files.model)
             if minimum == "0" {
-                let plain = cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--holdout", "0", "--json"])
+                let plain = cli(["tune", int8, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--empirical", "--holdout", "0",
+                                 "--signal", "gate", "--json"])
                 XCTAssertEqual(plain.status, 0, plain.err)
                 XCTAssertEqual(try jsonObject(plain.out)["thresholds"] as? [Double], report["thresholds"] as? [Double])
             }

@@ -9,7 +9,8 @@ enum BenchCommand {
         options: [OptionSpec("--images", "IDX", "image file (IDX, plain or .gz)"),
                   OptionSpec("--labels", "IDX", "label file (IDX, plain or .gz)"),
                   OptionSpec("--limit", "N", "use only the first N images"),
-                  OptionSpec("--warmup", "N", "untimed runs per configuration first (default 50)")]
+                  OptionSpec("--warmup", "N", "untimed runs per configuration first (default 50)"),
+                  OptionSpec("--threads", "N", "images measured in parallel, one interpreter per thread (default: all cores); latency is then each image's thread CPU time, with 1 wall-clock time")]
             + PolicyOptions.options + [
                 OptionSpec("--json", nil, "print JSON"),
                 OptionSpec("--csv", nil, "print CSV"),
@@ -51,6 +52,7 @@ enum BenchCommand {
         let limit = try arguments.int("--limit", range: 1...Int(Int32.max))
         let warmup = try arguments.int("--warmup", default: 50, range: 0...100_000)!
         let policy = try PolicyOptions.policy(arguments, model: model)
+        let threads = try Parallel.threads(arguments)
         let dataset = try ModelFiles.loadDataset(images: images, labels: labels, for: model, limit: limit)
         if arguments.flag("--profile") {
             if arguments.flag("--csv") { throw UsageError("--profile prints text or --json, not --csv") }
@@ -62,15 +64,15 @@ enum BenchCommand {
         let results = try Evaluation.measure(
             model: model, dataset: dataset,
             configurations: [("early-exit", policy), ("full", .fullNetwork(earlyExitCount: model.earlyExitCount))],
-            warmup: warmup, progress: { bar.update($0, $1) })
+            warmup: warmup, threads: threads, progress: { bar.update($0, $1) })
         let caution = latencyCaution(images: dataset.count, warmup: warmup)
         if arguments.flag("--json") {
-            console.out(json(results, model: model, caution: caution).text)
+            console.out(json(results, model: model, caution: caution, latency: Evaluation.latencyKind(threads: threads)).text)
         } else if arguments.flag("--csv") {
             if let caution { console.err("caution: \(caution)") }
             console.out(csv(results, model: model))
         } else {
-            console.out(table(results, model: model, images: images, caution: caution))
+            console.out(table(results, model: model, images: images, caution: caution) + "latency: \(Evaluation.latencyKind(threads: threads))\n")
         }
     }
 
@@ -157,9 +159,10 @@ enum BenchCommand {
         return Profile(text: lines.joined(separator: "\n"), json: json)
     }
 
-    static func json(_ results: [ConfigurationResult], model: Model, caution: String? = nil) -> JSON {
+    static func json(_ results: [ConfigurationResult], model: Model, caution: String? = nil, latency: String = "") -> JSON {
         .object([
             ("model", .string(model.metadata.name)),
+            ("latency", .string(latency)),
             ("images", .int(results.first?.images ?? 0)),
             ("latency_caution", caution.map { .string($0) } ?? .null),
             ("arena_bytes", .int(model.plan.arenaBytes)),

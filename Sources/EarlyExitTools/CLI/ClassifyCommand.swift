@@ -8,15 +8,14 @@ enum ClassifyCommand {
         positionals: [("MODEL", "an .eem model file")],
         options: [OptionSpec("--images", "IDX", "an IDX image file, plain or .gz (required)"),
                   OptionSpec("--labels", "IDX", "the matching IDX label file, to report accuracy"),
-                  OptionSpec("--limit", "N", "classify only the first N images")] + PolicyOptions.options)
+                  OptionSpec("--limit", "N", "classify only the first N images"), Parallel.option] + PolicyOptions.options)
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let model = try ModelFiles.loadModel(arguments.positionals[0])
         guard let imagesPath = arguments.value("--images") else { throw UsageError("classify needs --images IDX") }
         let limit = try arguments.int("--limit", range: 0...Int(Int32.max))
         let policy = try PolicyOptions.policy(arguments, model: model)
-        let interpreter = Interpreter(model: model)
-        try interpreter.setPolicy(policy)
+        let threads = try Parallel.threads(arguments)
 
         var inputs: [[Float]]
         var labels: [Int]?
@@ -38,8 +37,20 @@ enum ClassifyCommand {
         lines.reserveCapacity(inputs.count + 3)
         var totalMACs: UInt64 = 0
         var correct: UInt64 = 0
-        for (index, input) in inputs.enumerated() {
-            let summary = try interpreter.run(input)
+        // One interpreter per thread; each image's summary lands at its index, printed in order.
+        var summaries = [RunSummary](repeating: RunSummary(exitIndex: 0, classIndex: 0, exitsEvaluated: 0, macs: 0, macsFull: 0, exitedEarly: false),
+                                     count: inputs.count)
+        try summaries.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            try Parallel.forEach(count: inputs.count, threads: threads, makeState: { () throws -> Interpreter in
+                let interpreter = Interpreter(model: model)
+                try interpreter.setPolicy(policy)
+                return interpreter
+            }) { interpreter, index in
+                out[index] = try interpreter.run(inputs[index])
+            }
+        }
+        for (index, summary) in summaries.enumerated() {
             lines.append("\(index) \(summary.exitIndex) \(summary.classIndex) \(summary.macs)")
             totalMACs += UInt64(summary.macs)
             if let labels, labels[index] == summary.classIndex { correct += 1 }

@@ -39,53 +39,85 @@ public enum Evaluation {
     @inline(__always)
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
+    /// CPU time of the calling thread, in nanoseconds.
+    @inline(__always)
+    static func threadCPUTime() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    /// What the latencies of `measure` are: wall-clock time with one thread, the thread's CPU
+    /// time per image with several (images run concurrently, so wall time would count waiting).
+    public static func latencyKind(threads: Int) -> String {
+        threads == 1 ? "wall-clock time per image, one thread" : "CPU time per image of the thread that ran it, \(threads) threads"
+    }
+
+    /// Runs every configuration on every image. With `threads` > 1, images are shared out among
+    /// threads, each with its own interpreters; results are gathered in image order, so counts,
+    /// accuracy and MACs are the same for any thread count.
     public static func measure(model: Model, dataset: Dataset, configurations: [(String, ExitPolicy)], warmup: Int,
-                               progress: ((Int, Int) -> Void)? = nil) throws -> [ConfigurationResult] {
-        let interpreters = try configurations.map { (_, policy) -> Interpreter in
-            let interpreter = Interpreter(model: model)
-            try interpreter.setPolicy(policy)
-            return interpreter
-        }
+                               threads: Int = 1, progress: ((Int, Int) -> Void)? = nil) throws -> [ConfigurationResult] {
         var results = configurations.map { name, policy in
             ConfigurationResult(name: name, policy: policy, exitCounts: [Int](repeating: 0, count: model.exits.count),
                                 exitCorrect: [Int](repeating: 0, count: model.exits.count), macsFull: model.totalMACs)
         }
         for index in results.indices { results[index].latencies.reserveCapacity(dataset.count) }
-        // Warm-up: caches, branch predictors, page faults of the arena.
-        for round in 0..<min(warmup, dataset.count > 0 ? warmup : 0) {
-            for interpreter in interpreters { _ = try interpreter.run(dataset.inputs[round % dataset.count]) }
-        }
+        let slots = configurations.count
         let counting = ee_allocation_counting_available() == 1
-        var allocations = [UInt64](repeating: 0, count: interpreters.count)
+        let wallClock = threads == 1
         var summaries = [RunSummary](repeating: RunSummary(exitIndex: 0, classIndex: 0, exitsEvaluated: 0, macs: 0, macsFull: 0, exitedEarly: false),
-                                     count: interpreters.count)
-        var times = [UInt64](repeating: 0, count: interpreters.count)
-        for image in 0..<dataset.count {
-            try dataset.inputs[image].withUnsafeBufferPointer { input in
-                for (slot, interpreter) in interpreters.enumerated() {
-                    let before = counting ? ee_allocation_count() : 0
-                    let start = now()
-                    do { summaries[slot] = try interpreter.run(input) } catch {
-                        throw ToolError("image \(image) of the data set: \(error)")
+                                     count: dataset.count * slots)
+        var times = [UInt64](repeating: 0, count: dataset.count * slots)
+        var allocations = [UInt64](repeating: 0, count: dataset.count * slots)
+        let workers = max(1, min(threads, dataset.count))
+        try summaries.withUnsafeMutableBufferPointer { summaryOut in
+        try times.withUnsafeMutableBufferPointer { timeOut in
+        try allocations.withUnsafeMutableBufferPointer { allocationOut in
+            nonisolated(unsafe) let (summaryOut, timeOut, allocationOut) = (summaryOut, timeOut, allocationOut)
+            try Parallel.forEach(count: dataset.count, threads: threads, progress: progress, makeState: { () throws -> [Interpreter] in
+                let interpreters = try configurations.map { (_, policy) -> Interpreter in
+                    let interpreter = Interpreter(model: model)
+                    try interpreter.setPolicy(policy)
+                    return interpreter
+                }
+                // Warm-up: caches, branch predictors, page faults of the arena (shared among the threads).
+                for round in 0..<(dataset.count > 0 ? (warmup + workers - 1) / workers : 0) {
+                    for interpreter in interpreters { _ = try interpreter.run(dataset.inputs[round % dataset.count]) }
+                }
+                return interpreters
+            }) { interpreters, image in
+                try dataset.inputs[image].withUnsafeBufferPointer { input in
+                    for (slot, interpreter) in interpreters.enumerated() {
+                        let before = counting ? ee_allocation_count() : 0
+                        let start = wallClock ? now() : threadCPUTime()
+                        do { summaryOut[image * slots + slot] = try interpreter.run(input) } catch {
+                            throw ToolError("image \(image) of the data set: \(error)")
+                        }
+                        let end = wallClock ? now() : threadCPUTime()
+                        if counting { allocationOut[image * slots + slot] = ee_allocation_count() - before }
+                        timeOut[image * slots + slot] = end - start
                     }
-                    let end = now()
-                    if counting { allocations[slot] += ee_allocation_count() - before }
-                    times[slot] = end - start
                 }
             }
-            for slot in interpreters.indices {
-                let summary = summaries[slot]
+        } } }
+        for image in 0..<dataset.count {
+            for slot in 0..<slots {
+                let summary = summaries[image * slots + slot]
                 let right = summary.classIndex == dataset.labels[image]
                 results[slot].images += 1
                 results[slot].correct += right ? 1 : 0
                 results[slot].exitCounts[summary.exitIndex] += 1
                 results[slot].exitCorrect[summary.exitIndex] += right ? 1 : 0
                 results[slot].totalMACs += summary.macs
-                results[slot].latencies.append(Double(times[slot]))
+                results[slot].latencies.append(Double(times[image * slots + slot]))
             }
-            progress?(image + 1, dataset.count)
         }
-        for slot in results.indices { results[slot].allocations = counting ? allocations[slot] : nil }
+        // With several threads a run's count also includes what other threads allocated meanwhile
+        // (a progress bar drawn on a terminal): zero still proves that inference allocates nothing.
+        for slot in results.indices {
+            results[slot].allocations = counting ? stride(from: slot, to: allocations.count, by: slots).reduce(0) { $0 + allocations[$1] } : nil
+        }
         return results
     }
 }

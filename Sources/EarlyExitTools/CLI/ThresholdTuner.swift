@@ -578,24 +578,17 @@ extension ThresholdTuner {
                 return worseOnly < paired ? (index, .worseOnly, worseOnly) : (index, .paired, paired)
             }
             let sequence = Array(plans.reversed())
-            var pValues: [Double] = []
-            var outcome = (rejected: 0, tested: 0)
-            for plan in sequence {
+            var firstP: Double?
+            let outcome = RiskControl.fixedSequence(sequence.lazy.map { plan -> Double in
                 let c = space.evaluate(front[plan.index].choice, mask: checkMask)
                 let p = plan.test.pValue(worse: c.worse, better: c.better, n: c.images, alpha: alpha, gamma: gamma)
-                pValues.append(p)
-                if ProcessInfo.processInfo.environment["EE_DEBUG_LTT"] != nil {
-                    let s = front[plan.index].point
-                    FileHandle.standardError.write("seq \(outcome.tested): search W/B \(s.counts.worse)/\(s.counts.better) mac \(s.macFraction) searchP \(plan.searchP) \(plan.test); test W/B \(c.worse)/\(c.better) p \(p)\n".data(using: .utf8)!)
-                }
-                outcome.tested += 1
-                if p > delta { break }
-                outcome.rejected += 1
-            }
+                if firstP == nil { firstP = p }
+                return p
+            }, delta: delta)
             var chosen: TuningResult
             if outcome.rejected == 0 {
                 chosen = result(never, passed: false, index: nil,
-                                why: "no setting could be certified: the first setting tested has p = \(format(pValues.first ?? 1, decimals: 3)) > \(format(delta, decimals: 3)) on the \(checkImages.count) test images")
+                                why: "no setting could be certified: the first setting tested has p = \(format(firstP ?? 1, decimals: 3)) > \(format(delta, decimals: 3)) on the \(checkImages.count) test images")
             } else {
                 // Any certified setting may be chosen: the cheapest on all tuning images.
                 let certified = sequence.prefix(outcome.rejected).map(\.index)
