@@ -277,6 +277,18 @@ ee_status ee_model_class_name(const ee_model *model, size_t index, char *buffer,
 ee_status ee_model_default_policy(const ee_model *model, ee_signal *out_signal, float *thresholds, size_t capacity,
                                   uint32_t *out_flags);
 
+/**
+ * Early exit `exit_index`'s rule in the stored policy (format 1.1 lets each exit name its own
+ * signal and a second condition): the exit is taken when its signal passes its threshold and,
+ * when *out_second_signal is not EE_SIGNAL_NONE, the second signal passes the second threshold
+ * too ("gate >= a and maxprob >= b"). For a policy without per-exit rules every exit reports
+ * the policy's signal (that of ee_model_default_policy) and EE_SIGNAL_NONE as second signal.
+ * A threshold no value can pass (above 1 for gate and maxprob, below 0 for entropy) means the
+ * exit never fires. Outputs may be NULL. EE_ERR_OUT_OF_RANGE when exit_index >= early_exit_count.
+ */
+ee_status ee_model_exit_rule(const ee_model *model, size_t exit_index, ee_signal *out_signal, float *out_threshold,
+                             ee_signal *out_second_signal, float *out_second_threshold);
+
 /* ---- Arenas ---------------------------------------------------------------------------- */
 
 /**
@@ -315,12 +327,18 @@ ee_status ee_interpreter_create(const ee_model *model, void *arena, size_t arena
 ee_status ee_interpreter_close(ee_interpreter *interpreter);
 
 /**
- * Sets the exit policy of later runs: a signal, one finite threshold per early exit, and
- * flags (0 or EE_POLICY_COMBINE_SEEN_EXITS). With EE_SIGNAL_NONE, thresholds may be NULL and
+ * Sets the exit policy of later runs: a signal for every early exit, one finite threshold per
+ * early exit, and flags (0 or EE_POLICY_COMBINE_SEEN_EXITS). With EE_SIGNAL_NONE, thresholds may be NULL and
  * count 0. On error the previous policy stays in force.
  */
 ee_status ee_interpreter_set_policy(ee_interpreter *interpreter, ee_signal signal, const float *thresholds, size_t count,
                                     uint32_t flags);
+
+/**
+ * Returns the interpreter to the model's stored policy, per-exit rules included (a policy set
+ * with ee_interpreter_set_policy uses one signal for every exit). Allocates nothing.
+ */
+ee_status ee_interpreter_use_model_policy(ee_interpreter *interpreter);
 
 /**
  * Runs one inference on a float32 input of `count` values (ee_model_input_size()), laid out

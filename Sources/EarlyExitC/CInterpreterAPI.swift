@@ -196,3 +196,17 @@ public func ee_interpreter_logits(_ raw: OpaquePointer?, _ exit: UInt, _ logits:
     for index in 0..<row.count { logits[index] = row[index] }
     return EEStatus.ok.rawValue
 }
+
+/// `ee_status ee_interpreter_use_model_policy(ee_interpreter *interpreter)`
+@_cdecl("ee_interpreter_use_model_policy")
+public func ee_interpreter_use_model_policy(_ raw: OpaquePointer?) -> Int32 {
+    var status = EEStatus.ok
+    guard let handle = cInterpreter(raw, &status) else { return status.rawValue }
+    let interpreter = handle.pointee.interpreter.takeUnretainedValue()
+    do {
+        try interpreter.setPolicy(interpreter.model.defaultPolicy)
+    } catch {
+        return EEStatus.badThresholds.rawValue
+    }
+    return EEStatus.ok.rawValue
+}

@@ -176,3 +176,20 @@ public func ee_model_default_policy(_ raw: OpaquePointer?, _ outSignal: UnsafeMu
     outFlags?.pointee = policy.combineSeenExits ? 1 : 0
     return EEStatus.ok.rawValue
 }
+
+/// `ee_status ee_model_exit_rule(const ee_model *model, size_t exit_index, ee_signal *out_signal, float *out_threshold, ee_signal *out_second_signal, float *out_second_threshold)`
+@_cdecl("ee_model_exit_rule")
+public func ee_model_exit_rule(_ raw: OpaquePointer?, _ exitIndex: UInt, _ outSignal: UnsafeMutablePointer<Int32>?,
+                               _ outThreshold: UnsafeMutablePointer<Float>?, _ outSecondSignal: UnsafeMutablePointer<Int32>?,
+                               _ outSecondThreshold: UnsafeMutablePointer<Float>?) -> Int32 {
+    var status = EEStatus.ok
+    guard let model = cModel(raw, &status) else { return status.rawValue }
+    if exitIndex >= UInt(model.earlyExitCount) { return EEStatus.outOfRange.rawValue }
+    let policy = model.defaultPolicy, index = Int(exitIndex)
+    let second = policy.secondSignal(exit: index)
+    outSignal?.pointee = Int32(policy.signal(exit: index).rawValue)
+    outThreshold?.pointee = policy.thresholds[index]
+    outSecondSignal?.pointee = Int32(second.rawValue)
+    outSecondThreshold?.pointee = second == .none ? 0 : policy.secondThresholds[index]
+    return EEStatus.ok.rawValue
+}

@@ -136,6 +136,52 @@ final class CAPITests: XCTestCase {
         }
     }
 
+    /// A model storing per-exit rules (format 1.1): ee_model_exit_rule reports them, a new
+    /// interpreter decides with them, and ee_interpreter_use_model_policy returns to them after a
+    /// uniform ee_interpreter_set_policy.
+    func testPerExitRulesThroughTheCAPI() throws {
+        let stored = ExitPolicy(signal: .gate, thresholds: [0.16, 0.0], exitSignals: [.maxProbability, .gate],
+                                secondSignals: [.none, .maxProbability], secondThresholds: [0, 0.14])
+        let bytes = try ModelPatcher.settingPolicy(stored, in: try modelBytes())
+        let reference = try Model(bytes: bytes)
+        let (openStatus, handle, _) = open(bytes)
+        XCTAssertEqual(openStatus, status(.ok))
+        let model = try XCTUnwrap(handle)
+        defer { XCTAssertEqual(ee_model_close(model), status(.ok)) }
+        var signal: Int32 = -1, second: Int32 = -1, threshold: Float = .nan, secondThreshold: Float = .nan
+        XCTAssertEqual(ee_model_exit_rule(model, 0, &signal, &threshold, &second, &secondThreshold), status(.ok))
+        XCTAssertEqual([signal, second], [2, 0])
+        XCTAssertEqual([threshold, secondThreshold], [0.16, 0])
+        XCTAssertEqual(ee_model_exit_rule(model, 1, &signal, &threshold, &second, &secondThreshold), status(.ok))
+        XCTAssertEqual([signal, second], [1, 2])
+        XCTAssertEqual([threshold, secondThreshold], [0.0, 0.14])
+        XCTAssertEqual(ee_model_exit_rule(model, 2, &signal, nil, nil, nil), status(.outOfRange))
+        XCTAssertEqual(ee_model_exit_rule(nil, 0, nil, nil, nil, nil), status(.nullArgument))
+
+        var arenaSize: UInt = 0, inputCount: UInt = 0
+        XCTAssertEqual(ee_model_arena_size(model, &arenaSize), status(.ok))
+        XCTAssertEqual(ee_model_input_size(model, &inputCount), status(.ok))
+        let arena = UnsafeMutableRawPointer.allocate(byteCount: Int(arenaSize), alignment: 64)
+        defer { arena.deallocate() }
+        var interpreter: OpaquePointer?
+        XCTAssertEqual(ee_interpreter_create(model, arena, arenaSize, &interpreter), status(.ok))
+        defer { XCTAssertEqual(ee_interpreter_close(interpreter), status(.ok)) }
+        let swift = Interpreter(model: reference) // starts with the stored per-exit policy
+        XCTAssertEqual(swift.policy, stored)
+        var rng = SeededGenerator(seed: 9)
+        for round in 0..<12 {
+            if round == 6 {
+                XCTAssertEqual(ee_interpreter_set_policy(interpreter, 1, [Float](repeating: 0.5, count: 2), 2, 0), status(.ok))
+                XCTAssertEqual(ee_interpreter_use_model_policy(interpreter), status(.ok))
+            }
+            let input = rng.uniforms(Int(inputCount), scale: 2)
+            var result = EEResult()
+            XCTAssertEqual(ee_interpreter_run(interpreter, input, inputCount, &result), status(.ok))
+            XCTAssertEqual(Int(result.exitIndex), try swift.run(input).exitIndex)
+        }
+        XCTAssertEqual(ee_interpreter_use_model_policy(nil), status(.nullArgument))
+    }
+
     func testOpenErrorsCarryTheCoreMessage() throws {
         let bytes = try modelBytes()
         func expect(_ mutated: [UInt8], _ expected: EEStatus, offset: Int = 0, file: StaticString = #filePath, line: UInt = #line) {

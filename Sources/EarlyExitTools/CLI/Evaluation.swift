@@ -75,17 +75,25 @@ public enum Evaluation {
         try times.withUnsafeMutableBufferPointer { timeOut in
         try allocations.withUnsafeMutableBufferPointer { allocationOut in
             nonisolated(unsafe) let (summaryOut, timeOut, allocationOut) = (summaryOut, timeOut, allocationOut)
-            try Parallel.forEach(count: dataset.count, threads: threads, progress: progress, makeState: { () throws -> [Interpreter] in
-                let interpreters = try configurations.map { (_, policy) -> Interpreter in
+            try Parallel.forEach(count: dataset.count, threads: threads, progress: progress,
+                                 makeState: { () throws -> [Interpreter] in
+                try configurations.map { (_, policy) -> Interpreter in
                     let interpreter = Interpreter(model: model)
                     try interpreter.setPolicy(policy)
                     return interpreter
                 }
-                // Warm-up: caches, branch predictors, page faults of the arena (shared among the threads).
-                for round in 0..<(dataset.count > 0 ? (warmup + workers - 1) / workers : 0) {
-                    for interpreter in interpreters { _ = try interpreter.run(dataset.inputs[round % dataset.count]) }
+            }, prepare: { interpreters in
+                // Warm-up on the thread that will measure: caches, branch predictors, page faults of
+                // the arena, the thread's first-use allocations (shared among the threads).
+                for round in 0..<(dataset.count > 0 ? max(1, (warmup + workers - 1) / workers) : 0) {
+                    try dataset.inputs[round % dataset.count].withUnsafeBufferPointer { input in
+                        for interpreter in interpreters {
+                            let before = counting ? ee_allocation_count() : 0
+                            _ = try interpreter.run(input)
+                            if counting { _ = ee_allocation_count() - before }
+                        }
+                    }
                 }
-                return interpreters
             }) { interpreters, image in
                 try dataset.inputs[image].withUnsafeBufferPointer { input in
                     for (slot, interpreter) in interpreters.enumerated() {

@@ -9,7 +9,7 @@ enum QuantizeCommand {
                   OptionSpec("--count", "N", "how many calibration images to use (default 500)"),
                   OptionSpec("--method", "METHOD", "activation ranges: minmax (default), percentile or mse"),
                   OptionSpec("--bias-correction", "N", "passes of empirical bias correction against the float model (default 1; 0 = none)"),
-                  OptionSpec("-o", "FILE", "the int8 .eem file to write (required)")])
+                  OptionSpec("-o", "FILE", "the int8 .eem file to write (required)"), Parallel.option])
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let model = try ModelFiles.loadModel(arguments.positionals[0])
@@ -17,6 +17,7 @@ enum QuantizeCommand {
         guard let output = arguments.value("-o") else { throw UsageError("quantize needs -o FILE, the int8 model to write") }
         let count = try arguments.int("--count", default: 500, range: 1...1_000_000)!
         let passes = try arguments.int("--bias-correction", default: 1, range: 0...8)!
+        let threads = try Parallel.threads(arguments)
         let methodName = arguments.value("--method") ?? "minmax"
         guard let method = CalibrationMethod(rawValue: methodName) else {
             throw UsageError("unknown calibration method '\(methodName)'; use minmax, percentile or mse")
@@ -31,7 +32,7 @@ enum QuantizeCommand {
         let result: (bytes: [UInt8], report: QuantizationReport)
         do {
             result = try Quantizer.quantize(model: model, calibration: inputs, method: method, biasCorrectionPasses: passes,
-                                            progress: { bar.update($0, $1) })
+                                            threads: threads, progress: { bar.update($0, $1) })
         } catch let error as QuantizationError {
             throw ToolError("cannot quantize '\(arguments.positionals[0])': \(error)")
         }

@@ -21,31 +21,56 @@ public struct ActivationStatistics {
 
     /// Runs the float model over `inputs` and records every activation's range (and, for
     /// percentile and MSE, a histogram in a second pass).
-    public static func collect(model: Model, inputs: [[Float]], method: CalibrationMethod,
+    public static func collect(model: Model, inputs: [[Float]], method: CalibrationMethod, threads: Int = 1,
                                progress: ((Int, Int) -> Void)? = nil) throws -> ActivationStatistics {
-        let interpreter = Interpreter(model: model)
-        try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
         let count = model.tensors.count
         var stats = ActivationStatistics(minimum: [Float](repeating: .infinity, count: count),
                                          maximum: [Float](repeating: -.infinity, count: count), histograms: [])
         let passes = method == .minmax ? 1 : 2
         let outputs = model.operators.map(\.output)
+        // Each thread keeps its own minima, maxima or histogram counts; merging them (min, max,
+        // integer sums) gives the same statistics for any thread count.
+        struct Worker {
+            let interpreter: Interpreter
+            var stats: ActivationStatistics
+        }
         for pass in 0..<passes {
-            if pass == 1 {
-                stats.histograms = [[Int]](repeating: [Int](repeating: 0, count: bins), count: count)
-            }
-            for (index, input) in inputs.enumerated() {
+            let start = stats
+            let workers = try Parallel.states(count: inputs.count, threads: threads,
+                                               progress: progress.map { report in { done, _ in report(pass * inputs.count + done, passes * inputs.count) } },
+                                               makeState: { () throws -> Worker in
+                let interpreter = Interpreter(model: model)
+                try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
+                var local = start
+                if pass == 1 { local.histograms = [[Int]](repeating: [Int](repeating: 0, count: bins), count: count) }
+                return Worker(interpreter: interpreter, stats: local)
+            }) { worker, index in
+                let interpreter = worker.interpreter
                 // The model input is an activation too: its range is what the calibration images
                 // span (the quantizer replaces it by the pixel range when the model records a
                 // normalization).
-                stats.record(input[...], tensor: model.inputTensor, pass: pass)
-                try input.withUnsafeBufferPointer { buffer in
+                worker.stats.record(inputs[index][...], tensor: model.inputTensor, pass: pass)
+                try inputs[index].withUnsafeBufferPointer { buffer in
                     _ = try interpreter.run(buffer) { op in
                         let tensor = outputs[op]
-                        stats.record(interpreter.values(of: tensor), tensor: tensor, pass: pass)
+                        worker.stats.record(interpreter.values(of: tensor), tensor: tensor, pass: pass)
                     }
                 }
-                progress?(pass * inputs.count + index + 1, passes * inputs.count)
+            }
+            if pass == 0 {
+                for worker in workers {
+                    for tensor in 0..<count {
+                        stats.minimum[tensor] = min(stats.minimum[tensor], worker.stats.minimum[tensor])
+                        stats.maximum[tensor] = max(stats.maximum[tensor], worker.stats.maximum[tensor])
+                    }
+                }
+            } else {
+                stats.histograms = [[Int]](repeating: [Int](repeating: 0, count: bins), count: count)
+                for worker in workers {
+                    for tensor in 0..<count {
+                        for bin in 0..<bins { stats.histograms[tensor][bin] += worker.stats.histograms[tensor][bin] }
+                    }
+                }
             }
         }
         return stats

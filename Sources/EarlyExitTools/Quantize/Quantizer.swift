@@ -40,11 +40,11 @@ public struct Quantizer {
     /// - Parameter biasCorrectionPasses: passes of empirical bias correction (see `BiasCorrection`);
     ///   each runs the float and the int8 model over the calibration images once.
     public static func quantize(model: Model, calibration inputs: [[Float]], method: CalibrationMethod,
-                                biasCorrectionPasses: Int = 0,
+                                biasCorrectionPasses: Int = 0, threads: Int = 1,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> (bytes: [UInt8], report: QuantizationReport) {
         if model.isQuantized { throw QuantizationError("the model is already int8") }
         if inputs.isEmpty { throw QuantizationError("calibration needs at least one image") }
-        let statistics = try ActivationStatistics.collect(model: model, inputs: inputs, method: method, progress: progress)
+        let statistics = try ActivationStatistics.collect(model: model, inputs: inputs, method: method, threads: threads, progress: progress)
         var quantizer = Quantizer(model: model, parameters: [Parameters?](repeating: nil, count: model.tensors.count))
         try quantizer.chooseParameters(statistics, method: method)
         var report = QuantizationReport(floatWeightBytes: model.weightBytes, calibrationImages: inputs.count, method: method)
@@ -52,7 +52,7 @@ public struct Quantizer {
         let targets = BiasCorrection.targets(model)
         for pass in 0..<biasCorrectionPasses where !targets.isEmpty {
             let measured = try BiasCorrection.measure(float: model, int8: try Model(bytes: bytes), inputs: inputs, targets: targets,
-                                                      progress: { progress?($0 + pass * inputs.count, biasCorrectionPasses * inputs.count) })
+                                                      threads: threads, progress: { progress?($0 + pass * inputs.count, biasCorrectionPasses * inputs.count) })
             for (op, values) in measured {
                 let previous = quantizer.biasCorrections[op] ?? [Float](repeating: 0, count: values.count)
                 quantizer.biasCorrections[op] = zip(previous, values).map { $0 + $1 }
