@@ -123,6 +123,13 @@ if tuneCount >= cache.count { fail("--tune \(tuneCount) leaves no images to eval
 struct ModeStats {
     var name: String
     var drops: [Double] = [], saved: [Double] = [], passed = 0, violations = 0
+    /// The choice deployed whatever its check said (what tune --write-unchecked stores).
+    var rawDrops: [Double] = [], rawSaved: [Double] = [], rawViolations = 0
+    mutating func addRaw(_ counts: SettingCounts, macsFull: Int, maxDrop: Double) {
+        rawDrops.append(counts.drop)
+        rawSaved.append(1 - Double(counts.macs) / Double(counts.images) / Double(macsFull))
+        if counts.drop > maxDrop / 100 + 1e-12 { rawViolations += 1 }
+    }
     mutating func add(_ counts: SettingCounts, passed ok: Bool, macsFull: Int, maxDrop: Double) {
         let drop = counts.drop
         drops.append(drop)
@@ -147,6 +154,7 @@ for split in 0..<splits {
         // What a user would deploy: the choice when it passed its check, else the full network.
         let deployed = result.passed ? result.rules : [ExitRule](repeating: .never, count: cache.earlyExitCount)
         modes[index].add(ThresholdTuner.evaluate(deployed, cache: cache, images: evaluateImages), passed: result.passed, macsFull: cache.macsFull, maxDrop: maxDrop)
+        modes[index].addRaw(ThresholdTuner.evaluate(result.rules, cache: cache, images: evaluateImages), macsFull: cache.macsFull, maxDrop: maxDrop)
     }
     if (split + 1) % 20 == 0 {
         print("\(split + 1) splits, \(String(format: "%.0f", Date().timeIntervalSince(started))) s")
@@ -172,9 +180,15 @@ for mode in modes {
     let p90 = sortedDrops[min(sortedDrops.count - 1, Int(0.9 * Double(sortedDrops.count)))]
     let rate = Double(mode.violations) / Double(splits)
     print("\(mode.name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(String(format: "%5.1f%% (%d of %d)", rate * 100, mode.violations, splits).padding(toLength: 25, withPad: " ", startingAt: 0)) \(String(format: "%5.1f%%", Double(mode.passed) / Double(splits) * 100).padding(toLength: 14, withPad: " ", startingAt: 0)) \(String(format: "%5.1f%%", mode.mean(mode.saved) * 100).padding(toLength: 17, withPad: " ", startingAt: 0)) \(String(format: "%+.3f pp", mode.mean(mode.drops) * 100).padding(toLength: 11, withPad: " ", startingAt: 0)) \(String(format: "%+.3f pp", p90 * 100))")
+    let passedSaved = zip(mode.saved, mode.drops).enumerated().filter { mode.saved[$0.offset] > 0 }.map { $0.element.0 }
+    print("    \(mode.name) when its check passed: mean MACs saved \(String(format: "%.1f%%", mode.mean(passedSaved) * 100)) over \(passedSaved.count) splits; "
+          + "deployed whatever the check said: violations \(String(format: "%.1f%%", Double(mode.rawViolations) / Double(splits) * 100)), "
+          + "mean MACs saved \(String(format: "%.1f%%", mode.mean(mode.rawSaved) * 100)), mean drop \(String(format: "%+.3f pp", mode.mean(mode.rawDrops) * 100))")
     json.append((mode.name, .object([("violation_rate", .number(rate)), ("violations", .int(mode.violations)),
                                      ("passed_rate", .number(Double(mode.passed) / Double(splits))),
                                      ("mean_macs_saved", .number(mode.mean(mode.saved))), ("mean_drop", .number(mode.mean(mode.drops))),
+                                     ("unchecked_violation_rate", .number(Double(mode.rawViolations) / Double(splits))),
+                                     ("unchecked_mean_macs_saved", .number(mode.mean(mode.rawSaved))),
                                      ("drops", .array(mode.drops.map { .number($0) })), ("saved", .array(mode.saved.map { .number($0) }))])))
 }
 if let jsonOut { try JSON.object(json).text.write(toFile: jsonOut, atomically: true, encoding: .utf8) }
