@@ -727,9 +727,21 @@ final class ExplainAndCLITests: XCTestCase {
             XCTAssertEqual(result.status, 2, "\(arguments): \(result.out)")
             XCTAssertTrue(result.err.contains("outside the"), result.err)
         }
-        let result = cli(["run", files.model, files.images, "--index", "0", "--policy", "maxprob", "--thresholds", "never,0.5"])
+        var result = cli(["run", files.model, files.images, "--index", "0", "--policy", "maxprob", "--thresholds", "never,0.5"])
         XCTAssertEqual(result.status, 0, result.err)
         XCTAssertTrue(result.out.contains("exit1: never (maxprob threshold 2.0)"), result.out)
+        // info shows a stored "never exit" threshold as such (the int8 tuner stores 2.0 for gate).
+        let stored = path("never.eem")
+        let bytes = try ModelPatcher.settingPolicy(ExitPolicy(signal: .gate, thresholds: [2, 0.5]),
+                                                   in: [UInt8](try Data(contentsOf: URL(fileURLWithPath: files.model))))
+        try Data(bytes).write(to: URL(fileURLWithPath: stored))
+        result = cli(["info", stored])
+        XCTAssertEqual(result.status, 0, result.err)
+        XCTAssertTrue(result.out.contains("never (gate threshold 2.0)"), result.out)
+        XCTAssertTrue(result.out.contains("gate ≥ 0.5"), result.out)
+        result = cli(["info", stored, "--json"])
+        let rules = try XCTUnwrap(try jsonObject(result.out)["exit_rules"] as? [[String: Any]])
+        XCTAssertEqual(rules.map { $0["never"] as? Bool }, [true, false])
     }
 
     /// `tune INT8 --agree-with FLOAT`: the agreement it reports for the stored thresholds is

@@ -82,10 +82,12 @@ enum InfoCommand {
             ("thresholds", .floats(model.defaultPolicy.thresholds)),
             ("exit_rules", .array((0..<model.earlyExitCount).map { index in
                 let policy = model.defaultPolicy
+                let second = policy.secondSignal(exit: index)
+                let never = policy.signal == .none || policy.signal(exit: index).neverPasses(policy.thresholds[index])
+                    || (second != .none && second.neverPasses(policy.secondThresholds[index]))
                 var pairs: [(String, JSON)] = [("signal", .string(policy.signal(exit: index).name)),
                                                ("threshold", .number(Double(policy.thresholds[index]))),
-                                               ("never", .bool(policy.signal == .none || policy.signal(exit: index).neverPasses(policy.thresholds[index])
-                                                                || policy.secondSignal(exit: index).neverPasses(policy.secondSignals.isEmpty ? 0 : policy.secondThresholds[index]) && policy.secondSignal(exit: index) != .none))]
+                                               ("never", .bool(never)), ("rule", .string(PolicyDescription.rule(policy, exit: index)))]
                 if policy.secondSignal(exit: index) != .none {
                     pairs += [("second_signal", .string(policy.secondSignal(exit: index).name)),
                               ("second_threshold", .number(Double(policy.secondThresholds[index])))]
