@@ -266,9 +266,9 @@ final class FirstHourTests: XCTestCase {
         // Devices that refuse the bytes.
         for arguments in [["export-c", files.model, "-o", "/dev/full"],
                           ["quantize", files.model, "--calibration", files.images, "--count", "4", "-o", "/dev/full"],
-                          ["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--plot", "/dev/full"],
-                          ["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--csv", "/dev/full"],
-                          ["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--write", "-o", "/dev/full"]] {
+                          ["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--empirical", "--holdout", "0", "--plot", "/dev/full"],
+                          ["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--empirical", "--holdout", "0", "--csv", "/dev/full"],
+                          ["tune", files.model, "--images", files.images, "--labels", files.labels, "--max-drop", "5", "--empirical", "--holdout", "0", "--write", "-o", "/dev/full"]] {
             let result = cli(arguments)
             XCTAssertEqual(result.status, 1, "\(arguments)")
             XCTAssertTrue(result.err.contains("/dev/full") && result.err.contains("No space left on device"), "\(arguments): \(result.err)")
@@ -282,7 +282,7 @@ final class FirstHourTests: XCTestCase {
         XCTAssertGreaterThan(original.count, 4096, "the model is larger than the limit")
         try original.write(to: URL(fileURLWithPath: tuned))
         for command in ["export-c '\(files.model)' -o '\(target)'",
-                        "tune '\(tuned)' --images '\(files.images)' --labels '\(files.labels)' --max-drop 5 --write"] {
+                        "tune '\(tuned)' --images '\(files.images)' --labels '\(files.labels)' --max-drop 5 --empirical --holdout 0 --write"] {
             let result = try shell("ulimit -f 4; exec \(try tool()) \(command)")
             XCTAssertEqual(result.status, 1, command)
             XCTAssertTrue(result.err.contains("File too large") && result.err.contains("unchanged"), result.err)

@@ -42,7 +42,7 @@ enum TuneCommand {
                   OptionSpec("--plot", "FILE.svg", "write the accuracy-vs-MACs frontier of the search images as an SVG plot"),
                   OptionSpec("--csv", "FILE", "write the frontier as CSV"),
                   OptionSpec("--json", nil, "print JSON")],
-        notes: guarantee)
+        notes: wrapped(guarantee, width: 96))
 
     static func run(_ arguments: ParsedArguments, _ console: Console) throws {
         let path = arguments.positionals[0]
@@ -63,9 +63,14 @@ enum TuneCommand {
         let searchFraction = try arguments.double("--search", default: 0.5, range: 0.05...0.95)!
         let holdout = try arguments.double("--holdout", default: 0.3, range: 0...0.9)!
         let signalName = arguments.value("--signal") ?? "auto"
+        let gateless = (0..<model.earlyExitCount).filter { !model.exits[$0].hasGate }
+        if signalName == "gate" || signalName == "gate+maxprob", let exit = gateless.first {
+            throw UsageError("exit\(exit + 1) of '\(path)' has no gate, so gate thresholds cannot be tuned; use --signal auto, maxprob or entropy")
+        }
         let signals: [ExitSignal]
         if signalName == "auto" {
-            signals = [.gate, .maxProbability, .entropy]
+            // Without a gate at every early exit, auto chooses among the softmax signals.
+            signals = gateless.isEmpty ? [.gate, .maxProbability, .entropy] : [.maxProbability, .entropy]
         } else if signalName == "gate+maxprob" {
             signals = [.gate, .maxProbability]
         } else {
@@ -177,6 +182,7 @@ enum TuneCommand {
             if let referencePath { pairs += [("agree_with", .string(referencePath)), ("min_agreement", .number(minAgreement))] }
             pairs.append(("written_to", writtenTo.map { .string($0) } ?? .null))
             if let refusal { pairs.append(("refused", .string(refusal))) }
+            for line in LateExits.warnings(model) { console.err("note: \(line)") }
             console.out(JSON.object(pairs).text)
             if refusal != nil { throw ToolError(refusal!) }
             return
@@ -223,6 +229,7 @@ enum TuneCommand {
             text += "  \(pad(exitName(exit, model), 7)) " + list.map { pad($0.1.map { format($0, decimals: 4) } ?? "-", 8) }.joined(separator: " ") + "\n"
         }
         if let writtenTo { text += "\nstored the policy in \(writtenTo)" }
+        for line in LateExits.warnings(model) { text += "\nnote: \(line); its threshold is tuned with the others, but it cannot save more than that" }
         console.out(text)
         if let refusal { throw ToolError(refusal) }
     }
