@@ -345,16 +345,20 @@ final class QuantizedExitTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = try Q.selectorModel(classes: 3, logitQuantization: [Q.perTensor(0.1, 0), Q.perTensor(0.1, 0)], gateQuantization: Q.perTensor(1.0 / 128, 0))
         let modelPath = directory.appendingPathComponent("selector.eem").path
-        try model.withBytes { Data($0) }.write(to: URL(fileURLWithPath: modelPath))
+        let modelBytes = model.withBytes { [UInt8]($0) }
         let inputPath = directory.appendingPathComponent("input.npy").path
         try Data(NPYArray.encode(shape: [1, 8], values: [5, 1, 2, 64, 0, 3, 1, 0])).write(to: URL(fileURLWithPath: inputPath))
         var crashes: [String] = []
         let cases: [(ExitSignal, String)] = [(.maxProbability, "0.5"), (.gate, "1e30"), (.gate, "-1e30"), (.entropy, "1e30"), (.entropy, "-1e30"),
                                              (.maxProbability, "1e-12"), (.maxProbability, "1e-13"), (.maxProbability, "1e-20"), (.maxProbability, "1e-45")]
         for (signal, threshold) in cases {
+            // Stored in the model (the command line refuses thresholds outside a signal's range).
+            let thresholds = [Float](repeating: Float(threshold)!, count: model.earlyExitCount)
+            try Data(try ModelPatcher.settingPolicy(ExitPolicy(signal: signal, thresholds: thresholds), in: modelBytes))
+                .write(to: URL(fileURLWithPath: modelPath))
             let process = Process()
             process.executableURL = binary
-            process.arguments = ["run", modelPath, inputPath, "--policy", signal.name, "--threshold", threshold]
+            process.arguments = ["run", modelPath, inputPath]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()

@@ -351,8 +351,9 @@ final class ExplainAndCLITests: XCTestCase {
         var report = try jsonObject(result.out)
         XCTAssertEqual(report["fired_exit"] as? Int, 0)
         XCTAssertEqual(report["early"] as? Bool, true)
-        // No gate reaches 2: the final head fires, and the masks of every exit are still drawn.
-        result = cli(["explain", files.model, "--images", files.images, "--index", "2", "-o", path("b"), "--threshold", "2", "--json"])
+        // No exit fires ('never', a gate threshold of 2): the final head fires, and the masks of
+        // every exit are still drawn.
+        result = cli(["explain", files.model, "--images", files.images, "--index", "2", "-o", path("b"), "--threshold", "never", "--json"])
         XCTAssertEqual(result.status, 0, result.err)
         report = try jsonObject(result.out)
         XCTAssertEqual(report["fired_exit"] as? Int, 2)
@@ -537,10 +538,16 @@ final class ExplainAndCLITests: XCTestCase {
         XCTAssertEqual(result.status, 1, "a [256] tensor is not a [1, 1, 16, 16] input: \(result.out)")
         XCTAssertTrue(result.err.contains("shape [256]"), result.err)
 
-        // A huge but finite threshold is a valid policy (never exit early); explain printed it
-        // through a conversion that trapped.
-        result = cli(["explain", files.model, "--images", files.images, "--index", "0", "-o", path("explain"),
-                      "--thresholds", "1e20,1e20"])
+        // A huge but finite threshold stored in a model is a valid policy (never exit early);
+        // explain printed it through a conversion that trapped. (On the command line it is out of
+        // the gate's range, a usage error.)
+        let hugeThresholds = path("huge-thresholds.eem")
+        try Data(try ModelPatcher.settingPolicy(ExitPolicy(signal: .gate, thresholds: [1e20, 1e20]),
+                                                in: [UInt8](try Data(contentsOf: URL(fileURLWithPath: files.model)))))
+            .write(to: URL(fileURLWithPath: hugeThresholds))
+        XCTAssertEqual(cli(["explain", files.model, "--images", files.images, "--index", "0", "-o", path("explain-usage"),
+                            "--thresholds", "1e20,1e20"]).status, 2)
+        result = cli(["explain", hugeThresholds, "--images", files.images, "--index", "0", "-o", path("explain")])
         XCTAssertEqual(result.status, 0, result.err)
         let page = try String(contentsOfFile: path("explain/index.html"), encoding: .utf8)
         XCTAssertTrue(page.contains("1e+20"), "the threshold is printed")

@@ -411,7 +411,7 @@ enum ModelParser {
                                     versionMinor: Int) throws(ModelError) -> Float {
         if rule.second == .none {
             if let at = try reader.reserved(4, "exit reserved") {
-                throw .badExit(exit: index, reason: "byte at \(at) (the second threshold) is not zero, but the exit has no second signal")
+                throw .badExit(exit: index, reason: "reserved byte at \(at) (the second threshold of format 1.1) is not zero, but the exit has no second signal")
             }
             return 0
         }
