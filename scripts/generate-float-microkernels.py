@@ -40,6 +40,17 @@ def kernel(mv, nr):
     a("        }")
     a(f"        rowPointers += {nr}")
     a("    }")
+    # Full tiles without a residual (Winograd products, most convolution tiles): plain stores.
+    a(f"    if tile.residual == nil && tile.rowCount == {nr} && tile.columnCount == {mv} * w {{")
+    a("        let out = tile.output, stride = tile.outputStride")
+    a("        if tile.relu {")
+    for j in range(nr):
+        a("            " + "; ".join(f"c{j}_{m} = A.relu(c{j}_{m})" for m in range(mv)))
+    a("        }")
+    for j in range(nr):
+        a("        " + "; ".join(f"store(c{j}_{m}, out + ({j} &* stride &+ {m} &* w))" for m in range(mv)))
+    a("        return")
+    a("    }")
     for j in range(nr):
         args = ", ".join(f"c{j}_{m}" for m in range(mv))
         a(f"    if {j} < tile.rowCount {{ storeRow{mv}(A.self, tile, row: {j}, {args}) }}")

@@ -54,6 +54,11 @@ final class KernelPathTests: XCTestCase {
         Case(c: 20, h: 6, w: 5, cout: 2, p: Ref.Conv(), bias: true, relu: false),
         Case(c: 3, h: 10, w: 9, cout: 47, p: Ref.Conv(kh: 5, kw: 3, sh: 1, sw: 2, padTop: 2, padLeft: 1, padBottom: 1, padRight: 0, dh: 1, dw: 2), bias: true, relu: true),
         Case(c: 48, h: 3, w: 3, cout: 96, p: Ref.Conv(), bias: true, relu: true),
+        // One input channel (a grayscale stem: image-to-column of single values).
+        Case(c: 1, h: 9, w: 10, cout: 16, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
+        // Channel counts for both Winograd forms: blocked (16×16, 8×24) and stage by stage (32×32).
+        Case(c: 8, h: 13, w: 12, cout: 24, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: false),
+        Case(c: 32, h: 11, w: 10, cout: 32, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
     ]
 
     func testConvolutionsMatchTheNaiveLoopOnEveryKernelSet() throws {
@@ -76,7 +81,7 @@ final class KernelPathTests: XCTestCase {
                 let path = out.model.convolutionPath(of: 0)!
                 pathsSeen.insert("\(path)")
                 let unit = test.p.sh == 1 && test.p.sw == 1 && test.p.dh == 1 && test.p.dw == 1
-                if kernels.winograd && test.p.kh == 3 && test.p.kw == 3 && unit { XCTAssertEqual(path, .winograd, "\(test)") }
+                if kernels.winograd && test.p.kh == 3 && test.p.kw == 3 && unit && min(test.c, test.cout) >= 8 { XCTAssertEqual(path, .winograd, "\(test)") }
                 if !kernels.winograd { XCTAssertNotEqual(path, .winograd, "\(test)") }
                 assertClose(out.values, expected.y, "\(test) \(kernels.name) \(path)")
             }

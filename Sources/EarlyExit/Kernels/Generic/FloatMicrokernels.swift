@@ -46,6 +46,24 @@ public func microkernel4x6<A: FloatArithmetic>(_: A.Type, _ tile: GEMMTile) {
         }
         rowPointers += 6
     }
+    if tile.residual == nil && tile.rowCount == 6 && tile.columnCount == 4 * w {
+        let out = tile.output, stride = tile.outputStride
+        if tile.relu {
+            c0_0 = A.relu(c0_0); c0_1 = A.relu(c0_1); c0_2 = A.relu(c0_2); c0_3 = A.relu(c0_3)
+            c1_0 = A.relu(c1_0); c1_1 = A.relu(c1_1); c1_2 = A.relu(c1_2); c1_3 = A.relu(c1_3)
+            c2_0 = A.relu(c2_0); c2_1 = A.relu(c2_1); c2_2 = A.relu(c2_2); c2_3 = A.relu(c2_3)
+            c3_0 = A.relu(c3_0); c3_1 = A.relu(c3_1); c3_2 = A.relu(c3_2); c3_3 = A.relu(c3_3)
+            c4_0 = A.relu(c4_0); c4_1 = A.relu(c4_1); c4_2 = A.relu(c4_2); c4_3 = A.relu(c4_3)
+            c5_0 = A.relu(c5_0); c5_1 = A.relu(c5_1); c5_2 = A.relu(c5_2); c5_3 = A.relu(c5_3)
+        }
+        store(c0_0, out + (0 &* stride &+ 0 &* w)); store(c0_1, out + (0 &* stride &+ 1 &* w)); store(c0_2, out + (0 &* stride &+ 2 &* w)); store(c0_3, out + (0 &* stride &+ 3 &* w))
+        store(c1_0, out + (1 &* stride &+ 0 &* w)); store(c1_1, out + (1 &* stride &+ 1 &* w)); store(c1_2, out + (1 &* stride &+ 2 &* w)); store(c1_3, out + (1 &* stride &+ 3 &* w))
+        store(c2_0, out + (2 &* stride &+ 0 &* w)); store(c2_1, out + (2 &* stride &+ 1 &* w)); store(c2_2, out + (2 &* stride &+ 2 &* w)); store(c2_3, out + (2 &* stride &+ 3 &* w))
+        store(c3_0, out + (3 &* stride &+ 0 &* w)); store(c3_1, out + (3 &* stride &+ 1 &* w)); store(c3_2, out + (3 &* stride &+ 2 &* w)); store(c3_3, out + (3 &* stride &+ 3 &* w))
+        store(c4_0, out + (4 &* stride &+ 0 &* w)); store(c4_1, out + (4 &* stride &+ 1 &* w)); store(c4_2, out + (4 &* stride &+ 2 &* w)); store(c4_3, out + (4 &* stride &+ 3 &* w))
+        store(c5_0, out + (5 &* stride &+ 0 &* w)); store(c5_1, out + (5 &* stride &+ 1 &* w)); store(c5_2, out + (5 &* stride &+ 2 &* w)); store(c5_3, out + (5 &* stride &+ 3 &* w))
+        return
+    }
     if 0 < tile.rowCount { storeRow4(A.self, tile, row: 0, c0_0, c0_1, c0_2, c0_3) }
     if 1 < tile.rowCount { storeRow4(A.self, tile, row: 1, c1_0, c1_1, c1_2, c1_3) }
     if 2 < tile.rowCount { storeRow4(A.self, tile, row: 2, c2_0, c2_1, c2_2, c2_3) }
@@ -120,6 +138,36 @@ public func microkernel2x12<A: FloatArithmetic>(_: A.Type, _ tile: GEMMTile) {
         }
         rowPointers += 12
     }
+    if tile.residual == nil && tile.rowCount == 12 && tile.columnCount == 2 * w {
+        let out = tile.output, stride = tile.outputStride
+        if tile.relu {
+            c0_0 = A.relu(c0_0); c0_1 = A.relu(c0_1)
+            c1_0 = A.relu(c1_0); c1_1 = A.relu(c1_1)
+            c2_0 = A.relu(c2_0); c2_1 = A.relu(c2_1)
+            c3_0 = A.relu(c3_0); c3_1 = A.relu(c3_1)
+            c4_0 = A.relu(c4_0); c4_1 = A.relu(c4_1)
+            c5_0 = A.relu(c5_0); c5_1 = A.relu(c5_1)
+            c6_0 = A.relu(c6_0); c6_1 = A.relu(c6_1)
+            c7_0 = A.relu(c7_0); c7_1 = A.relu(c7_1)
+            c8_0 = A.relu(c8_0); c8_1 = A.relu(c8_1)
+            c9_0 = A.relu(c9_0); c9_1 = A.relu(c9_1)
+            c10_0 = A.relu(c10_0); c10_1 = A.relu(c10_1)
+            c11_0 = A.relu(c11_0); c11_1 = A.relu(c11_1)
+        }
+        store(c0_0, out + (0 &* stride &+ 0 &* w)); store(c0_1, out + (0 &* stride &+ 1 &* w))
+        store(c1_0, out + (1 &* stride &+ 0 &* w)); store(c1_1, out + (1 &* stride &+ 1 &* w))
+        store(c2_0, out + (2 &* stride &+ 0 &* w)); store(c2_1, out + (2 &* stride &+ 1 &* w))
+        store(c3_0, out + (3 &* stride &+ 0 &* w)); store(c3_1, out + (3 &* stride &+ 1 &* w))
+        store(c4_0, out + (4 &* stride &+ 0 &* w)); store(c4_1, out + (4 &* stride &+ 1 &* w))
+        store(c5_0, out + (5 &* stride &+ 0 &* w)); store(c5_1, out + (5 &* stride &+ 1 &* w))
+        store(c6_0, out + (6 &* stride &+ 0 &* w)); store(c6_1, out + (6 &* stride &+ 1 &* w))
+        store(c7_0, out + (7 &* stride &+ 0 &* w)); store(c7_1, out + (7 &* stride &+ 1 &* w))
+        store(c8_0, out + (8 &* stride &+ 0 &* w)); store(c8_1, out + (8 &* stride &+ 1 &* w))
+        store(c9_0, out + (9 &* stride &+ 0 &* w)); store(c9_1, out + (9 &* stride &+ 1 &* w))
+        store(c10_0, out + (10 &* stride &+ 0 &* w)); store(c10_1, out + (10 &* stride &+ 1 &* w))
+        store(c11_0, out + (11 &* stride &+ 0 &* w)); store(c11_1, out + (11 &* stride &+ 1 &* w))
+        return
+    }
     if 0 < tile.rowCount { storeRow2(A.self, tile, row: 0, c0_0, c0_1) }
     if 1 < tile.rowCount { storeRow2(A.self, tile, row: 1, c1_0, c1_1) }
     if 2 < tile.rowCount { storeRow2(A.self, tile, row: 2, c2_0, c2_1) }
@@ -175,6 +223,24 @@ public func microkernel2x6<A: FloatArithmetic>(_: A.Type, _ tile: GEMMTile) {
             p += 1
         }
         rowPointers += 6
+    }
+    if tile.residual == nil && tile.rowCount == 6 && tile.columnCount == 2 * w {
+        let out = tile.output, stride = tile.outputStride
+        if tile.relu {
+            c0_0 = A.relu(c0_0); c0_1 = A.relu(c0_1)
+            c1_0 = A.relu(c1_0); c1_1 = A.relu(c1_1)
+            c2_0 = A.relu(c2_0); c2_1 = A.relu(c2_1)
+            c3_0 = A.relu(c3_0); c3_1 = A.relu(c3_1)
+            c4_0 = A.relu(c4_0); c4_1 = A.relu(c4_1)
+            c5_0 = A.relu(c5_0); c5_1 = A.relu(c5_1)
+        }
+        store(c0_0, out + (0 &* stride &+ 0 &* w)); store(c0_1, out + (0 &* stride &+ 1 &* w))
+        store(c1_0, out + (1 &* stride &+ 0 &* w)); store(c1_1, out + (1 &* stride &+ 1 &* w))
+        store(c2_0, out + (2 &* stride &+ 0 &* w)); store(c2_1, out + (2 &* stride &+ 1 &* w))
+        store(c3_0, out + (3 &* stride &+ 0 &* w)); store(c3_1, out + (3 &* stride &+ 1 &* w))
+        store(c4_0, out + (4 &* stride &+ 0 &* w)); store(c4_1, out + (4 &* stride &+ 1 &* w))
+        store(c5_0, out + (5 &* stride &+ 0 &* w)); store(c5_1, out + (5 &* stride &+ 1 &* w))
+        return
     }
     if 0 < tile.rowCount { storeRow2(A.self, tile, row: 0, c0_0, c0_1) }
     if 1 < tile.rowCount { storeRow2(A.self, tile, row: 1, c1_0, c1_1) }
@@ -249,6 +315,36 @@ public func microkernel1x12<A: FloatArithmetic>(_: A.Type, _ tile: GEMMTile) {
         }
         rowPointers += 12
     }
+    if tile.residual == nil && tile.rowCount == 12 && tile.columnCount == 1 * w {
+        let out = tile.output, stride = tile.outputStride
+        if tile.relu {
+            c0_0 = A.relu(c0_0)
+            c1_0 = A.relu(c1_0)
+            c2_0 = A.relu(c2_0)
+            c3_0 = A.relu(c3_0)
+            c4_0 = A.relu(c4_0)
+            c5_0 = A.relu(c5_0)
+            c6_0 = A.relu(c6_0)
+            c7_0 = A.relu(c7_0)
+            c8_0 = A.relu(c8_0)
+            c9_0 = A.relu(c9_0)
+            c10_0 = A.relu(c10_0)
+            c11_0 = A.relu(c11_0)
+        }
+        store(c0_0, out + (0 &* stride &+ 0 &* w))
+        store(c1_0, out + (1 &* stride &+ 0 &* w))
+        store(c2_0, out + (2 &* stride &+ 0 &* w))
+        store(c3_0, out + (3 &* stride &+ 0 &* w))
+        store(c4_0, out + (4 &* stride &+ 0 &* w))
+        store(c5_0, out + (5 &* stride &+ 0 &* w))
+        store(c6_0, out + (6 &* stride &+ 0 &* w))
+        store(c7_0, out + (7 &* stride &+ 0 &* w))
+        store(c8_0, out + (8 &* stride &+ 0 &* w))
+        store(c9_0, out + (9 &* stride &+ 0 &* w))
+        store(c10_0, out + (10 &* stride &+ 0 &* w))
+        store(c11_0, out + (11 &* stride &+ 0 &* w))
+        return
+    }
     if 0 < tile.rowCount { storeRow1(A.self, tile, row: 0, c0_0) }
     if 1 < tile.rowCount { storeRow1(A.self, tile, row: 1, c1_0) }
     if 2 < tile.rowCount { storeRow1(A.self, tile, row: 2, c2_0) }
@@ -303,6 +399,24 @@ public func microkernel1x6<A: FloatArithmetic>(_: A.Type, _ tile: GEMMTile) {
             p += 1
         }
         rowPointers += 6
+    }
+    if tile.residual == nil && tile.rowCount == 6 && tile.columnCount == 1 * w {
+        let out = tile.output, stride = tile.outputStride
+        if tile.relu {
+            c0_0 = A.relu(c0_0)
+            c1_0 = A.relu(c1_0)
+            c2_0 = A.relu(c2_0)
+            c3_0 = A.relu(c3_0)
+            c4_0 = A.relu(c4_0)
+            c5_0 = A.relu(c5_0)
+        }
+        store(c0_0, out + (0 &* stride &+ 0 &* w))
+        store(c1_0, out + (1 &* stride &+ 0 &* w))
+        store(c2_0, out + (2 &* stride &+ 0 &* w))
+        store(c3_0, out + (3 &* stride &+ 0 &* w))
+        store(c4_0, out + (4 &* stride &+ 0 &* w))
+        store(c5_0, out + (5 &* stride &+ 0 &* w))
+        return
     }
     if 0 < tile.rowCount { storeRow1(A.self, tile, row: 0, c0_0) }
     if 1 < tile.rowCount { storeRow1(A.self, tile, row: 1, c1_0) }

@@ -30,13 +30,19 @@ public struct WinogradJob {
     /// Scratch for the GEMM stage's row pointers (12 entries).
     public var pointers: UnsafeMutablePointer<UnsafePointer<Float>>
     public var zeroRow: UnsafePointer<Float>
+    /// 0: the three stages each run over the whole map (scratch for every tile). Otherwise
+    /// blocks of this many tiles (the microkernel's row count) pass through all three stages
+    /// one after another, with scratch for one block (`blockedScratchFloats`): for few
+    /// channels, where the 16 transformed filters fit in L1 and the whole-map stages would
+    /// stream their scratch through L2.
+    public var blockTiles: Int
 
     @inlinable
     public init(input: UnsafePointer<Float>, height: Int, width: Int, channelsIn: Int, padTop: Int, padLeft: Int,
                 heightOut: Int, widthOut: Int, channelsOut: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                 output: UnsafeMutablePointer<Float>, transposedOutput: Bool, residual: UnsafePointer<Float>?, relu: Bool,
                 transformed: UnsafeMutablePointer<Float>, products: UnsafeMutablePointer<Float>,
-                pointers: UnsafeMutablePointer<UnsafePointer<Float>>, zeroRow: UnsafePointer<Float>) {
+                pointers: UnsafeMutablePointer<UnsafePointer<Float>>, zeroRow: UnsafePointer<Float>, blockTiles: Int = 0) {
         self.input = input
         self.height = height
         self.width = width
@@ -56,6 +62,7 @@ public struct WinogradJob {
         self.products = products
         self.pointers = pointers
         self.zeroRow = zeroRow
+        self.blockTiles = blockTiles
     }
 
     @inlinable public var tilesHigh: Int { (heightOut + 1) / 2 }
@@ -84,121 +91,174 @@ func winogradInputTransform<V: SIMD>(_ d: inout (V, V, V, V, V, V, V, V, V, V, V
          r30 - r32, r31 + r32, r32 - r31, r31 - r33)
 }
 
-/// Stage 1: `V[pos][tile][c] = (Bᵀ d B)[pos]` for every tile and channel, zero padding outside
-/// the input; channels in vectors, the remainder lane by lane.
+/// Stores the 16 transformed vectors of one tile and channel vector, `stride` floats apart.
+@inlinable @inline(__always)
+func winogradStore16<V: SIMD>(_ d: (V, V, V, V, V, V, V, V, V, V, V, V, V, V, V, V), _ out: UnsafeMutablePointer<Float>,
+                              _ stride: Int) where V.Scalar == Float {
+    store(d.0, out); store(d.1, out + stride); store(d.2, out + 2 &* stride); store(d.3, out + 3 &* stride)
+    store(d.4, out + 4 &* stride); store(d.5, out + 5 &* stride); store(d.6, out + 6 &* stride); store(d.7, out + 7 &* stride)
+    store(d.8, out + 8 &* stride); store(d.9, out + 9 &* stride); store(d.10, out + 10 &* stride); store(d.11, out + 11 &* stride)
+    store(d.12, out + 12 &* stride); store(d.13, out + 13 &* stride); store(d.14, out + 14 &* stride)
+    store(d.15, out + 15 &* stride)
+}
+
+/// Stage 1: `V[pos][tile][c] = (Bᵀ d B)[pos]` for tiles `first..<first+count` (tile `first+i`
+/// at `transformed + pos·positionStride + i·cin`), zero padding outside the input; channels in
+/// vectors, the remainder lane by lane. Tiles wholly inside the input read their 16 vectors
+/// at fixed offsets; border tiles check each pixel.
 @inlinable
-public func winogradTransformInput<A: FloatArithmetic>(_: A.Type, _ job: WinogradJob) {
+public func winogradTransformInput<A: FloatArithmetic>(_: A.Type, _ job: WinogradJob, first: Int, count: Int,
+                                                       transformed: UnsafeMutablePointer<Float>, positionStride: Int) {
     typealias V = A.Vector
     let w = V.scalarCount
     let cin = job.channelsIn
-    let tiles = job.tiles
-    let positionStride = tiles * cin
-    var tile = 0
-    for ty in 0..<job.tilesHigh {
-        let y0 = 2 * ty - job.padTop
-        for tx in 0..<job.tilesWide {
-            let x0 = 2 * tx - job.padLeft
-            let interior = y0 >= 0 && x0 >= 0 && y0 + 3 < job.height && x0 + 3 < job.width
-            let target = job.transformed + tile * cin
+    let vectorEnd = cin / w &* w
+    let rowStride = job.width &* cin
+    var ty = first / job.tilesWide, tx = first &- ty &* job.tilesWide
+    for i in 0..<count {
+        let y0 = 2 &* ty &- job.padTop
+        let x0 = 2 &* tx &- job.padLeft
+        let target = transformed + i &* cin
+        if y0 >= 0 && x0 >= 0 && y0 &+ 3 < job.height && x0 &+ 3 < job.width {
+            let p0 = job.input + (y0 &* job.width &+ x0) &* cin
+            let p1 = p0 + rowStride, p2 = p1 + rowStride, p3 = p2 + rowStride
+            let c1 = cin, c2 = 2 &* cin, c3 = 3 &* cin
             var c = 0
-            while c + w <= cin {
+            while c < vectorEnd {
+                var d: (V, V, V, V, V, V, V, V, V, V, V, V, V, V, V, V) =
+                    (loadVector(p0 + c), loadVector(p0 + (c1 &+ c)), loadVector(p0 + (c2 &+ c)), loadVector(p0 + (c3 &+ c)),
+                     loadVector(p1 + c), loadVector(p1 + (c1 &+ c)), loadVector(p1 + (c2 &+ c)), loadVector(p1 + (c3 &+ c)),
+                     loadVector(p2 + c), loadVector(p2 + (c1 &+ c)), loadVector(p2 + (c2 &+ c)), loadVector(p2 + (c3 &+ c)),
+                     loadVector(p3 + c), loadVector(p3 + (c1 &+ c)), loadVector(p3 + (c2 &+ c)), loadVector(p3 + (c3 &+ c)))
+                winogradInputTransform(&d)
+                winogradStore16(d, target + c, positionStride)
+                c &+= w
+            }
+            if c < cin { winogradTransformInputTail(job, y0: y0, x0: x0, from: c, target: target, positionStride: positionStride) }
+        } else {
+            var c = 0
+            while c < vectorEnd {
                 @inline(__always) func at(_ i: Int, _ j: Int) -> V {
-                    let y = y0 + i, x = x0 + j
-                    if interior || (y >= 0 && y < job.height && x >= 0 && x < job.width) {
-                        return loadVector(job.input + (y * job.width + x) * cin + c)
+                    let y = y0 &+ i, x = x0 &+ j
+                    if y >= 0 && y < job.height && x >= 0 && x < job.width {
+                        return loadVector(job.input + ((y &* job.width &+ x) &* cin &+ c))
                     }
                     return V()
                 }
                 var d = (at(0, 0), at(0, 1), at(0, 2), at(0, 3), at(1, 0), at(1, 1), at(1, 2), at(1, 3),
                          at(2, 0), at(2, 1), at(2, 2), at(2, 3), at(3, 0), at(3, 1), at(3, 2), at(3, 3))
                 winogradInputTransform(&d)
-                let out = target + c
-                store(d.0, out); store(d.1, out + positionStride); store(d.2, out + 2 * positionStride)
-                store(d.3, out + 3 * positionStride); store(d.4, out + 4 * positionStride); store(d.5, out + 5 * positionStride)
-                store(d.6, out + 6 * positionStride); store(d.7, out + 7 * positionStride); store(d.8, out + 8 * positionStride)
-                store(d.9, out + 9 * positionStride); store(d.10, out + 10 * positionStride); store(d.11, out + 11 * positionStride)
-                store(d.12, out + 12 * positionStride); store(d.13, out + 13 * positionStride)
-                store(d.14, out + 14 * positionStride); store(d.15, out + 15 * positionStride)
-                c += w
+                winogradStore16(d, target + c, positionStride)
+                c &+= w
             }
-            while c < cin {
-                @inline(__always) func at(_ i: Int, _ j: Int) -> SIMD4<Float> {
-                    let y = y0 + i, x = x0 + j
-                    if y >= 0 && y < job.height && x >= 0 && x < job.width {
-                        return SIMD4(repeating: job.input[(y * job.width + x) * cin + c])
-                    }
-                    return SIMD4()
-                }
-                var d = (at(0, 0), at(0, 1), at(0, 2), at(0, 3), at(1, 0), at(1, 1), at(1, 2), at(1, 3),
-                         at(2, 0), at(2, 1), at(2, 2), at(2, 3), at(3, 0), at(3, 1), at(3, 2), at(3, 3))
-                winogradInputTransform(&d)
-                let out = target + c
-                out[0] = d.0[0]; out[positionStride] = d.1[0]; out[2 * positionStride] = d.2[0]; out[3 * positionStride] = d.3[0]
-                out[4 * positionStride] = d.4[0]; out[5 * positionStride] = d.5[0]; out[6 * positionStride] = d.6[0]
-                out[7 * positionStride] = d.7[0]; out[8 * positionStride] = d.8[0]; out[9 * positionStride] = d.9[0]
-                out[10 * positionStride] = d.10[0]; out[11 * positionStride] = d.11[0]; out[12 * positionStride] = d.12[0]
-                out[13 * positionStride] = d.13[0]; out[14 * positionStride] = d.14[0]; out[15 * positionStride] = d.15[0]
-                c += 1
-            }
-            tile += 1
+            if c < cin { winogradTransformInputTail(job, y0: y0, x0: x0, from: c, target: target, positionStride: positionStride) }
         }
+        tx &+= 1
+        if tx == job.tilesWide { tx = 0; ty &+= 1 }
     }
 }
 
-/// Stage 3: `Y = Aᵀ M A` for every tile and output channel, plus bias and residual, ReLU,
-/// stored inside the output map.
+/// The channels past the last whole vector of one tile, one at a time.
 @inlinable
-public func winogradTransformOutput<A: FloatArithmetic>(_: A.Type, _ job: WinogradJob, paddedChannelsOut: Int) {
+func winogradTransformInputTail(_ job: WinogradJob, y0: Int, x0: Int, from start: Int, target: UnsafeMutablePointer<Float>,
+                                positionStride: Int) {
+    let cin = job.channelsIn
+    for c in start..<cin {
+        @inline(__always) func at(_ i: Int, _ j: Int) -> SIMD4<Float> {
+            let y = y0 + i, x = x0 + j
+            if y >= 0 && y < job.height && x >= 0 && x < job.width {
+                return SIMD4(repeating: job.input[(y * job.width + x) * cin + c])
+            }
+            return SIMD4()
+        }
+        var d = (at(0, 0), at(0, 1), at(0, 2), at(0, 3), at(1, 0), at(1, 1), at(1, 2), at(1, 3),
+                 at(2, 0), at(2, 1), at(2, 2), at(2, 3), at(3, 0), at(3, 1), at(3, 2), at(3, 3))
+        winogradInputTransform(&d)
+        let out = target + c
+        out[0] = d.0[0]; out[positionStride] = d.1[0]; out[2 * positionStride] = d.2[0]; out[3 * positionStride] = d.3[0]
+        out[4 * positionStride] = d.4[0]; out[5 * positionStride] = d.5[0]; out[6 * positionStride] = d.6[0]
+        out[7 * positionStride] = d.7[0]; out[8 * positionStride] = d.8[0]; out[9 * positionStride] = d.9[0]
+        out[10 * positionStride] = d.10[0]; out[11 * positionStride] = d.11[0]; out[12 * positionStride] = d.12[0]
+        out[13 * positionStride] = d.13[0]; out[14 * positionStride] = d.14[0]; out[15 * positionStride] = d.15[0]
+    }
+}
+
+/// Stage 3: `Y = Aᵀ M A` for tiles `first..<first+count` and every output channel (tile
+/// `first+i`'s products at `products + pos·positionStride + i·paddedChannelsOut`), plus bias
+/// and residual, ReLU, stored inside the output map. Whole vectors of tiles inside a
+/// channels-last output are stored directly; the rest lane by lane.
+@inlinable
+public func winogradTransformOutput<A: FloatArithmetic>(_: A.Type, _ job: WinogradJob, paddedChannelsOut: Int, first: Int, count: Int,
+                                                        products: UnsafePointer<Float>, positionStride: Int) {
     typealias V = A.Vector
     let w = V.scalarCount
     let cout = job.channelsOut
-    let positionStride = job.tiles * paddedChannelsOut
-    let pixels = job.heightOut * job.widthOut
-    var tile = 0
-    for ty in 0..<job.tilesHigh {
-        for tx in 0..<job.tilesWide {
-            let source = job.products + tile * paddedChannelsOut
-            var c = 0
-            while c < cout {
-                @inline(__always) func m(_ pos: Int) -> V { loadVector(source + pos * positionStride + c) }
-                // Rows: Aᵀ M.
-                let s00 = m(0) + m(4) + m(8), s01 = m(1) + m(5) + m(9), s02 = m(2) + m(6) + m(10), s03 = m(3) + m(7) + m(11)
-                let s10 = m(4) - m(8) - m(12), s11 = m(5) - m(9) - m(13), s12 = m(6) - m(10) - m(14), s13 = m(7) - m(11) - m(15)
-                // Columns: (Aᵀ M) A, plus the bias.
-                let b: V = job.bias.map { loadVector($0 + c) } ?? V()
-                let lanes = min(w, cout - c)
+    let pixels = job.heightOut &* job.widthOut
+    let rowStride = job.widthOut &* cout
+    var ty = first / job.tilesWide, tx = first &- ty &* job.tilesWide
+    for i in 0..<count {
+        let source = products + i &* paddedChannelsOut
+        let oy = 2 &* ty, ox = 2 &* tx
+        let inside = !job.transposedOutput && oy &+ 1 < job.heightOut && ox &+ 1 < job.widthOut
+        var c = 0
+        while c < cout {
+            @inline(__always) func m(_ pos: Int) -> V { loadVector(source + (pos &* positionStride &+ c)) }
+            // Rows: Aᵀ M.
+            let s00 = m(0) + m(4) + m(8), s01 = m(1) + m(5) + m(9), s02 = m(2) + m(6) + m(10), s03 = m(3) + m(7) + m(11)
+            let s10 = m(4) - m(8) - m(12), s11 = m(5) - m(9) - m(13), s12 = m(6) - m(10) - m(14), s13 = m(7) - m(11) - m(15)
+            // Columns: (Aᵀ M) A, plus the bias.
+            let b: V = job.bias.map { loadVector($0 + c) } ?? V()
+            var y00 = s00 + s01 + s02 + b, y01 = s01 - s02 - s03 + b
+            var y10 = s10 + s11 + s12 + b, y11 = s11 - s12 - s13 + b
+            if inside && c &+ w <= cout {
+                let out = job.output + ((oy &* job.widthOut &+ ox) &* cout &+ c)
+                if let residual = job.residual {
+                    let r = residual + ((oy &* job.widthOut &+ ox) &* cout &+ c)
+                    y00 += loadVector(r); y01 += loadVector(r + cout)
+                    y10 += loadVector(r + rowStride); y11 += loadVector(r + (rowStride &+ cout))
+                }
+                if job.relu { y00 = A.relu(y00); y01 = A.relu(y01); y10 = A.relu(y10); y11 = A.relu(y11) }
+                store(y00, out); store(y01, out + cout); store(y10, out + rowStride); store(y11, out + (rowStride &+ cout))
+            } else {
+                let lanes = min(w, cout &- c)
                 @inline(__always) func put(_ value: V, _ dy: Int, _ dx: Int) {
-                    let oy = 2 * ty + dy, ox = 2 * tx + dx
+                    let oy = oy &+ dy, ox = ox &+ dx
                     if oy >= job.heightOut || ox >= job.widthOut { return }
-                    let pixel = oy * job.widthOut + ox
+                    let pixel = oy &* job.widthOut &+ ox
                     if job.transposedOutput {
                         for lane in 0..<lanes {
                             let v = value[lane]
-                            job.output[(c + lane) * pixels + pixel] = job.relu ? max(v, 0) : v
+                            job.output[(c &+ lane) &* pixels &+ pixel] = job.relu ? max(v, 0) : v
                         }
                     } else {
-                        storeVector(A.self, value, job.output + pixel * cout + c,
-                                    residual: job.residual.map { $0 + pixel * cout + c }, relu: job.relu, lanes: lanes)
+                        storeVector(A.self, value, job.output + (pixel &* cout &+ c),
+                                    residual: job.residual.map { $0 + (pixel &* cout &+ c) }, relu: job.relu, lanes: lanes)
                     }
                 }
-                put(s00 + s01 + s02 + b, 0, 0)
-                put(s01 - s02 - s03 + b, 0, 1)
-                put(s10 + s11 + s12 + b, 1, 0)
-                put(s11 - s12 - s13 + b, 1, 1)
-                c += w
+                put(y00, 0, 0)
+                put(y01, 0, 1)
+                put(y10, 1, 0)
+                put(y11, 1, 1)
             }
-            tile += 1
+            c &+= w
         }
+        tx &+= 1
+        if tx == job.tilesWide { tx = 0; ty &+= 1 }
     }
 }
 
-/// The three stages of a Winograd convolution: input transform, 16 GEMMs, output transform.
+/// The three stages of a Winograd convolution: input transform, 16 GEMMs, output transform;
+/// over the whole map, or block by block (`blockTiles`).
 @inlinable
 public func winograd<A: FloatArithmetic>(_: A.Type, _ job: WinogradJob) {
+    if job.blockTiles > 0 {
+        winogradBlocked(A.self, job)
+        return
+    }
     let blocking = ColumnBlocking(columns: job.channelsOut, vectorWidth: A.Vector.scalarCount, registerCount: A.registerCount)
     let padded = blocking.paddedColumns
     let tiles = job.tiles
-    winogradTransformInput(A.self, job)
+    winogradTransformInput(A.self, job, first: 0, count: tiles, transformed: job.transformed, positionStride: tiles * job.channelsIn)
     for position in 0..<16 {
         let stage = FloatGEMMJob(rows: tiles, taps: 1, k: job.channelsIn, input: job.transformed + position * tiles * job.channelsIn,
                                  inputStride: job.channelsIn, indirection: nil, zeroRow: job.zeroRow,
@@ -207,5 +267,62 @@ public func winograd<A: FloatArithmetic>(_: A.Type, _ job: WinogradJob) {
                                  residual: nil, residualStride: 0, relu: false, pointers: job.pointers, tileBuffer: job.products)
         gemm(A.self, stage)
     }
-    winogradTransformOutput(A.self, job, paddedChannelsOut: padded)
+    winogradTransformOutput(A.self, job, paddedChannelsOut: padded, first: 0, count: tiles, products: job.products,
+                            positionStride: tiles * padded)
+}
+
+/// Scratch floats of the blocked form: one block's transformed inputs and products.
+@inlinable
+public func winogradBlockedScratchFloats(blockTiles: Int, channelsIn: Int, paddedChannelsOut: Int) -> Int {
+    16 * blockTiles * (channelsIn + paddedChannelsOut)
+}
+
+/// Blocks of `blockTiles` tiles through the three stages: the block's 16 positions are 16
+/// microkernel calls per column block on rows `channelsIn` floats apart, with the transformed
+/// inputs and products (`16 · blockTiles · (Cin + Cout)` floats) still in L1 for the next stage.
+@inlinable
+public func winogradBlocked<A: FloatArithmetic>(_: A.Type, _ job: WinogradJob) {
+    let w = A.Vector.scalarCount
+    let blocking = ColumnBlocking(columns: job.channelsOut, vectorWidth: w, registerCount: A.registerCount)
+    let padded = blocking.paddedColumns
+    let nr = blocking.rowsPerTile
+    let block = job.blockTiles
+    let cin = job.channelsIn
+    let tiles = job.tiles
+    let inputStride = block * cin, productStride = block * padded
+    var first = 0
+    while first < tiles {
+        let count = min(block, tiles - first)
+        winogradTransformInput(A.self, job, first: first, count: count, transformed: job.transformed, positionStride: inputStride)
+        for position in 0..<16 {
+            let rows = UnsafePointer(job.transformed + position * inputStride)
+            let products = job.products + position * productStride
+            var row0 = 0
+            while row0 < count {
+                let rowCount = min(nr, count - row0)
+                for j in 0..<nr { job.pointers[j] = rows + (row0 + min(j, rowCount - 1)) * cin }
+                var start = 0
+                while start * w < padded {
+                    let vectors = blocking.vectors(at: start)
+                    let column = start * w
+                    let tile = GEMMTile(rows: UnsafePointer(job.pointers), taps: 1, k: cin,
+                                        weights: job.weights + position * cin * padded + column * cin, bias: nil,
+                                        output: products + row0 * padded + column, outputStride: padded, residual: nil, residualStride: 0,
+                                        rowCount: rowCount, columnCount: vectors * w, relu: false)
+                    switch (vectors, nr) {
+                    case (4, _): microkernel4x6(A.self, tile)
+                    case (2, 12): microkernel2x12(A.self, tile)
+                    case (2, _): microkernel2x6(A.self, tile)
+                    case (_, 12): microkernel1x12(A.self, tile)
+                    default: microkernel1x6(A.self, tile)
+                    }
+                    start += vectors
+                }
+                row0 += nr
+            }
+        }
+        winogradTransformOutput(A.self, job, paddedChannelsOut: padded, first: first, count: count, products: job.products,
+                                positionStride: productStride)
+        first += count
+    }
 }
