@@ -178,6 +178,42 @@ else fail "aarch64 classify needs shared libraries"; fi
 check_no_swift aarch64 "$arm/classify" aarch64-linux-gnu-nm
 check_target aarch64 qemu-aarch64-static "$arm" "$QEMU_COMPARE" some
 
+# Every kernel set forced with EARLYEXIT_KERNELS, as a C application would: test_capi on the
+# fixture must report that set, and the int8 model's classifications must equal the CLI's (int8
+# is bit-exact on every set). On the host: each x86-64 set this CPU supports; on aarch64 under
+# qemu (which emulates the dot product): neon and neon-dotprod.
+forced_sets() {
+  local name="$1" runner="$2" dir="$3" count="$4"
+  shift 4
+  local set
+  for set in "$@"; do
+    local log="$dir/test_capi-$set.log"
+    if env EARLYEXIT_KERNELS="$set" $runner "$dir/test_capi" "$FIXTURE" > "$log" 2>&1 && tail -n 1 "$log" | grep -q " 0 failed$" &&
+       grep -q "^kernels $set," "$log"; then
+      pass "$name EARLYEXIT_KERNELS=$set: test_capi runs on $set ($(grep '^kernels' "$log")): $(tail -n 1 "$log")"
+    else
+      fail "$name EARLYEXIT_KERNELS=$set: test_capi"
+      tail -n 5 "$log"
+    fi
+    [ -z "$MODEL_INT8" ] || compare "$name-$set" "env EARLYEXIT_KERNELS=$set $runner" "$dir/classify" "$count" "int8 model on $set" "$MODEL_INT8"
+  done
+}
+echo "== kernel sets forced: host (those this CPU has)"
+host_sets=()
+for set in avx512 avx512f avx2-vnni avx2 sse2 sse2-direct; do
+  if env EARLYEXIT_KERNELS="$set" "$CLI" info "$FIXTURE" > /dev/null 2>&1; then host_sets+=("$set"); fi
+done
+echo "this CPU runs: ${host_sets[*]}"
+forced_sets host "" "$host" "$COMPARE" "${host_sets[@]}"
+echo "== kernel sets forced: aarch64 under qemu"
+forced_sets aarch64 qemu-aarch64-static "$arm" "$QEMU_COMPARE" neon neon-dotprod
+
+echo "== machine code of the libraries' kernels (scripts/check-codegen.sh)"
+for lib in build/lib/host/libearlyexit.a build/lib/aarch64/libearlyexit.a; do
+  if scripts/check-codegen.sh "$lib" > "$work/codegen.log" 2>&1; then pass "$lib: $(grep -v 'passed$' "$work/codegen.log" | tr '\n' ' ')"
+  else cat "$work/codegen.log"; fail "$lib: kernels not compiled as intended"; fi
+done
+
 echo "== sizes (bytes)"
 printf "  %-34s %10s %10s %10s\n" "file" "file size" "text" "data+bss"
 for file in build/lib/host/libearlyexit.a build/lib/aarch64/libearlyexit.a "$host/classify" "$arm/classify"; do

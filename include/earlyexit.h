@@ -136,7 +136,8 @@ typedef enum ee_status {
     EE_ERR_NO_NORMALIZATION = 20,
     /** The model file cannot be opened, read or mapped (the message says why). */
     EE_ERR_FILE = 21,
-    /** Not available on this platform (ee_model_open_file without a file system). */
+    /** Not available on this platform (ee_model_open_file without a file system), or the kernel
+     *  set EARLYEXIT_KERNELS names is unknown or needs instructions this CPU lacks. */
     EE_ERR_UNSUPPORTED = 22,
     /** Memory could not be allocated. */
     EE_ERR_OUT_OF_MEMORY = 23
@@ -232,6 +233,22 @@ ee_status ee_model_close(ee_model *model);
 
 /** The arena size in bytes an interpreter of this model needs. */
 ee_status ee_model_arena_size(const ee_model *model, size_t *out_bytes);
+
+/**
+ * The heap bytes the model handle holds beside the model's own bytes: weights reordered for
+ * the selected kernels (packed GEMM blocks, Winograd-transformed filters, folded int8 biases),
+ * indirection tables and int8 tables, prepared once when the model was opened.
+ */
+ee_status ee_model_prepared_bytes(const ee_model *model, size_t *out_bytes);
+
+/**
+ * The kernel set the model was prepared for and runs with (a static NUL-terminated name such
+ * as "avx512", "avx2", "sse2", "neon-dotprod" or "neon"): the best this CPU supports, or the one
+ * the environment variable EARLYEXIT_KERNELS named when the model was opened (an unknown or
+ * unsupported name fails the open with EE_ERR_UNSUPPORTED and a message naming the sets this
+ * CPU supports; "auto" or an empty value selects the best).
+ */
+ee_status ee_model_kernels(const ee_model *model, const char **out_name);
 
 /** The input tensor's shape (NCHW): dims[0..rank-1]; dims[rank..EE_MAX_RANK-1] are set to 1. */
 ee_status ee_model_input_shape(const ee_model *model, size_t dims[EE_MAX_RANK], size_t *out_rank);

@@ -13,11 +13,14 @@
 #     vpdpbusd on zmm (AVX-512 VNNI) and on ymm (AVX-VNNI), vpmaddwd on ymm (AVX2).
 #  4. The portable int8 GEMM's int16 multiply-adds are pmaddwd and its SIMD widenings inlined
 #     (once they became calls into the standard library's generic conversions: int8 ran 3x slower).
+# An AArch64 object or library (build/lib/aarch64/libearlyexit.a: read with the toolchain's
+# llvm-objdump on any host) is checked for its own instructions instead:
+#  5. Every float32 GEMM microkernel uses fmla on vector registers and calls no fmaf.
+#  6. The int8 tile kernel ee_qs8_tile_neondot uses sdot.
 # usage: scripts/check-codegen.sh [BINARY_OR_OBJECT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary="${1:-.build/release/early-exit}"
-if [ "$(uname -m)" != "x86_64" ]; then echo "check-codegen: x86-64 only; skipped"; exit 0; fi
 SWIFT_BIN="$(dirname "$(readlink -f "$(command -v swift)")")"
 objdump="$SWIFT_BIN/llvm-objdump"
 [ -x "$objdump" ] || objdump="$(command -v objdump || true)"
@@ -25,6 +28,28 @@ if [ -z "$objdump" ]; then echo "check-codegen: no llvm-objdump or objdump; skip
 listing="$(mktemp)"
 trap 'rm -f "$listing"' EXIT
 "$objdump" -d --no-show-raw-insn "$binary" > "$listing"
+if grep -q "file format elf64-littleaarch64" "$listing"; then
+  awk '
+    /^[0-9a-f]+ <.*>:$/ {
+      name = $2
+      micro = (name ~ /microkernel[0-9]x[0-9]+|EarlyExitKernels4gemmyy/) ? name : ""
+      if (micro != "") { functions[micro] = 1; fmla[micro] += 0 }
+      tile = (name ~ /<ee_qs8_tile_neondot>/)
+      next
+    }
+    micro != "" && /fmla[ \t]+v[0-9]+\.4s/ { fmla[micro]++ }
+    micro != "" && /bl[ \t].*fmaf/ { fmaf_calls++ }
+    tile && /sdot[ \t]+v[0-9]+\.4s/ { sdot++ }
+    END {
+      failed = 0; n = 0; without = 0
+      for (f in functions) { n++; total += fmla[f]; if (fmla[f] == 0) { without++; print "  no fmla in " f } }
+      printf "check-codegen (aarch64): %d float32 GEMM function(s) (microkernels, and the driver where they are inlined), %d fmla, %d without, %d fmaf calls; int8 tile: %d sdot\n", n, total, without, fmaf_calls, sdot
+      if (n == 0 || without > 0 || fmaf_calls > 0 || sdot == 0) { print "check-codegen: FAILED"; exit 1 }
+      print "check-codegen: passed"
+    }' "$listing"
+  exit $?
+fi
+if [ "$(uname -m)" != "x86_64" ]; then echo "check-codegen: x86-64 binaries only on an x86-64 host; skipped"; exit 0; fi
 awk '
   /^[0-9a-f]+ <.*>:$/ {
     name = $2

@@ -268,6 +268,21 @@ static void test_queries(ee_model *model) {
     EXPECT(ee_model_arena_size(model, NULL), EE_ERR_NULL_ARGUMENT);
     EXPECT(ee_model_arena_size(model, &value), EE_OK);
     CHECK(value > 0 && value % EE_ARENA_ALIGNMENT == 0);
+    // The kernel set and the memory its prepared weights take; EARLYEXIT_KERNELS, when set,
+    // must be the set the model runs with.
+    const char *kernels = NULL;
+    size_t prepared = 0;
+    EXPECT(ee_model_kernels(NULL, &kernels), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_model_kernels(model, NULL), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_model_kernels(model, &kernels), EE_OK);
+    CHECK(kernels != NULL && kernels[0] != 0);
+    const char *forced = getenv("EARLYEXIT_KERNELS");
+    if (kernels && forced && forced[0] && strcmp(forced, "auto") != 0) CHECK(strcmp(kernels, forced) == 0);
+    EXPECT(ee_model_prepared_bytes(NULL, &prepared), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_model_prepared_bytes(model, NULL), EE_ERR_NULL_ARGUMENT);
+    EXPECT(ee_model_prepared_bytes(model, &prepared), EE_OK);
+    CHECK(prepared > 0);
+    printf("kernels %s, %zu bytes prepared at load\n", kernels ? kernels : "?", prepared);
     EXPECT(ee_model_input_shape(model, NULL, &rank), EE_ERR_NULL_ARGUMENT);
     EXPECT(ee_model_input_shape(model, dims, NULL), EE_ERR_NULL_ARGUMENT);
     EXPECT(ee_model_input_shape(NULL, dims, &rank), EE_ERR_NULL_ARGUMENT);

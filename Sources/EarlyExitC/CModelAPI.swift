@@ -52,6 +52,26 @@ public func ee_model_arena_size(_ raw: OpaquePointer?, _ out: UnsafeMutablePoint
     return EEStatus.ok.rawValue
 }
 
+/// `ee_status ee_model_prepared_bytes(const ee_model *model, size_t *out_bytes)`
+@_cdecl("ee_model_prepared_bytes")
+public func ee_model_prepared_bytes(_ raw: OpaquePointer?, _ out: UnsafeMutablePointer<UInt>?) -> Int32 {
+    var status = EEStatus.ok
+    guard let model = cModel(raw, &status) else { return status.rawValue }
+    guard let out else { return EEStatus.nullArgument.rawValue }
+    out.pointee = UInt(model.preparedBytes)
+    return EEStatus.ok.rawValue
+}
+
+/// `ee_status ee_model_kernels(const ee_model *model, const char **out_name)`
+@_cdecl("ee_model_kernels")
+public func ee_model_kernels(_ raw: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafeRawPointer?>?) -> Int32 {
+    var status = EEStatus.ok
+    guard let model = cModel(raw, &status) else { return status.rawValue }
+    guard let out else { return EEStatus.nullArgument.rawValue }
+    out.pointee = UnsafeRawPointer(model.kernels.cName.utf8Start)
+    return EEStatus.ok.rawValue
+}
+
 /// `ee_status ee_model_input_quantization(const ee_model *model, float *out_scale, int32_t *out_zero_point)`
 @_cdecl("ee_model_input_quantization")
 public func ee_model_input_quantization(_ raw: OpaquePointer?, _ outScale: UnsafeMutablePointer<Float>?,

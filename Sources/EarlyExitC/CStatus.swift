@@ -74,6 +74,7 @@ func cStatus(_ error: ModelError) -> EEStatus {
     case .misalignedArena: return .misalignedArena
     case .badInput: return .badInput
     case .nonFiniteOutput: return .nonFiniteOutput
+    case .unsupportedKernels: return .unsupported
     default: return .invalidModel
     }
 }

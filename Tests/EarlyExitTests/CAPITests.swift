@@ -182,6 +182,50 @@ final class CAPITests: XCTestCase {
         XCTAssertEqual(ee_interpreter_use_model_policy(nil), status(.nullArgument))
     }
 
+    func testKernelSetAndPreparedBytesThroughTheCAPI() throws {
+        let bytes = try modelBytes()
+        defer { unsetenv("EARLYEXIT_KERNELS") }
+        // Each set this CPU runs, forced by the environment as a C application would.
+        for set in KernelSet.supported + [KernelSet.named(KernelSet.detected.name + "-direct")!] {
+            setenv("EARLYEXIT_KERNELS", set.name, 1)
+            let (code, handle, message) = open(bytes)
+            XCTAssertEqual(code, status(.ok), message)
+            guard let handle else { continue }
+            var name: UnsafeRawPointer?
+            XCTAssertEqual(ee_model_kernels(handle, &name), status(.ok))
+            XCTAssertEqual(name.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }, set.name)
+            var prepared: UInt = 0
+            XCTAssertEqual(ee_model_prepared_bytes(handle, &prepared), status(.ok))
+            let swiftModel = try Model(bytes: bytes, kernels: set)
+            XCTAssertEqual(Int(prepared), swiftModel.preparedBytes, set.name)
+            XCTAssertGreaterThan(prepared, 0)
+            XCTAssertEqual(ee_model_close(handle), status(.ok))
+        }
+        // Unset or "auto": the detected set.
+        setenv("EARLYEXIT_KERNELS", "auto", 1)
+        var (code, handle, message) = open(bytes)
+        XCTAssertEqual(code, status(.ok), message)
+        var name: UnsafeRawPointer?
+        XCTAssertEqual(ee_model_kernels(handle, &name), status(.ok))
+        XCTAssertEqual(name.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) }, KernelSet.detected.name)
+        XCTAssertEqual(ee_model_close(handle), status(.ok))
+        // An unknown name and a set this CPU cannot run: refused, the message names the choices.
+        #if arch(x86_64)
+        let foreign = "neon"
+        #else
+        let foreign = "avx2"
+        #endif
+        for bad in ["bogus", foreign] {
+            setenv("EARLYEXIT_KERNELS", bad, 1)
+            (code, handle, message) = open(bytes)
+            XCTAssertEqual(code, status(.unsupported), "\(bad): \(message)")
+            XCTAssertNil(handle)
+            XCTAssertTrue(message.contains(bad) && message.contains(KernelSet.detected.name), message)
+        }
+        unsetenv("EARLYEXIT_KERNELS")
+        XCTAssertEqual(ee_model_kernels(nil, &name), status(.nullArgument))
+    }
+
     func testOpenErrorsCarryTheCoreMessage() throws {
         let bytes = try modelBytes()
         func expect(_ mutated: [UInt8], _ expected: EEStatus, offset: Int = 0, file: StaticString = #filePath, line: UInt = #line) {

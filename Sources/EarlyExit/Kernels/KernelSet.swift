@@ -68,6 +68,28 @@ public struct KernelSet: Equatable, Sendable, CustomStringConvertible {
         return winograd ? base : base + "-direct"
     }
 
+    /// `name` as a static NUL-terminated string (for the C API).
+    public var cName: StaticString {
+        switch (identity, winograd) {
+        case (.avx512, true): return "avx512"
+        case (.avx512, false): return "avx512-direct"
+        case (.avx512f, true): return "avx512f"
+        case (.avx512f, false): return "avx512f-direct"
+        case (.avx2VNNI, true): return "avx2-vnni"
+        case (.avx2VNNI, false): return "avx2-vnni-direct"
+        case (.avx2, true): return "avx2"
+        case (.avx2, false): return "avx2-direct"
+        case (.sse2, true): return "sse2"
+        case (.sse2, false): return "sse2-direct"
+        case (.neonDotProduct, true): return "neon-dotprod"
+        case (.neonDotProduct, false): return "neon-dotprod-direct"
+        case (.neon, true): return "neon"
+        case (.neon, false): return "neon-direct"
+        case (.portable, true): return "portable"
+        case (.portable, false): return "portable-direct"
+        }
+    }
+
     /// Every set this build knows, best first on each architecture.
     public static let all: [KernelSet] = [
         KernelSet(.avx512, float32: .avx512, int8: .avx512VNNI),
