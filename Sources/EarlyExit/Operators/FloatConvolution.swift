@@ -30,16 +30,12 @@ struct FloatConvolution {
     let outputChannelsLast: Bool
     let paddedChannelsOut: Int
     let convertedOffset: Int, pointersOffset: Int, tileOffset: Int, transformedOffset: Int, productsOffset: Int
-    /// Winograd in blocks of this many tiles (0: stage by stage over the whole map).
+    /// Winograd's tiles per block (`winogradBlocked`).
     let blockTiles: Int
     let scratchBytes: Int
 
     /// Winograd pays once both channel counts reach this.
     static let winogradMinimumChannels = 8
-    /// Winograd runs block by block when Cin × padded Cout is at most this: 16 transformed
-    /// filters of at most 16 KB (measured: 16×16 channels 2× faster blocked; 64×64 faster stage
-    /// by stage, where one position's filters stay in L1 for the whole map).
-    static let blockedWinogradLimit = 256
 
     static func prepare(_ p: PrepareContext, _ index: Int) -> FloatConvolution {
         let op = p.operators[index]
@@ -150,13 +146,10 @@ struct FloatConvolution {
         var productsOffset = offset
         var blockTiles = 0
         if path == .winograd {
-            let tiles = ((g.heightOut + 1) / 2) * ((g.widthOut + 1) / 2)
-            // Blocked when the 16 transformed filters fit in L1 with room to spare.
-            if g.channelsIn * padded <= blockedWinogradLimit { blockTiles = blocking.rowsPerTile }
-            let scratchTiles = blockTiles > 0 ? blockTiles : tiles
-            offset += aligned(16 * scratchTiles * g.channelsIn * 4)
+            blockTiles = blocking.rowsPerTile
+            offset += aligned(16 * blockTiles * g.channelsIn * 4)
             productsOffset = offset
-            offset += aligned(16 * scratchTiles * padded * 4)
+            offset += aligned(16 * blockTiles * padded * 4)
         } else if path == .im2col {
             offset += aligned(pixels * taps * g.channelsIn * 4)
         }
