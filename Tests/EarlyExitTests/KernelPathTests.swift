@@ -54,6 +54,9 @@ final class KernelPathTests: XCTestCase {
         Case(c: 20, h: 6, w: 5, cout: 2, p: Ref.Conv(), bias: true, relu: false),
         Case(c: 3, h: 10, w: 9, cout: 47, p: Ref.Conv(kh: 5, kw: 3, sh: 1, sw: 2, padTop: 2, padLeft: 1, padBottom: 1, padRight: 0, dh: 1, dw: 2), bias: true, relu: true),
         Case(c: 48, h: 3, w: 3, cout: 96, p: Ref.Conv(), bias: true, relu: true),
+        // Few outputs (attention logits): vectors of pixels reduced by pair sums, whole and partial.
+        Case(c: 32, h: 9, w: 9, cout: 1, p: Ref.Conv(), bias: true, relu: false),
+        Case(c: 16, h: 7, w: 5, cout: 3, p: Ref.Conv(), bias: false, relu: true),
         // One input channel (a grayscale stem: image-to-column of single values).
         Case(c: 1, h: 9, w: 10, cout: 16, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
         // Winograd with one, two and three column vectors per AVX-512 block (8×24, 32×32).

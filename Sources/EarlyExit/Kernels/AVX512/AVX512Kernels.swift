@@ -17,6 +17,10 @@ public enum AVX512Arithmetic: FloatArithmetic {
     }
     @inline(__always)
     public static func sum(_ v: Vector) -> Float { let e = v.lowHalf + v.highHalf; let h = e.lowHalf + e.highHalf; let q = h.lowHalf + h.highHalf; return q[0] + q[1] }
+    @inline(__always)
+    public static func pairSums(_ a: Vector, _ b: Vector) -> Vector {
+        Vector(lowHalf: a.evenHalf + a.oddHalf, highHalf: b.evenHalf + b.oddHalf)
+    }
     public typealias Bits = SIMD16<Int32>
     @inline(__always)
     public static func bits(_ v: Vector) -> Bits { unsafeBitCast(v, to: Bits.self) }

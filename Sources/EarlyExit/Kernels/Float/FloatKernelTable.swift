@@ -64,6 +64,10 @@ enum PortableArithmetic: FloatArithmetic {
     }
     @inline(__always)
     static func sum(_ v: Vector) -> Float { let q = v.lowHalf + v.highHalf; return q[0] + q[1] }
+    @inline(__always)
+    static func pairSums(_ a: Vector, _ b: Vector) -> Vector {
+        Vector(lowHalf: a.evenHalf + a.oddHalf, highHalf: b.evenHalf + b.oddHalf)
+    }
     typealias Bits = SIMD4<Int32>
     @inline(__always)
     static func bits(_ v: Vector) -> Bits { unsafeBitCast(v, to: Bits.self) }

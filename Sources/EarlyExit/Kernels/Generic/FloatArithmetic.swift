@@ -23,6 +23,10 @@ public protocol FloatArithmetic {
     /// The sum of the lanes, as a reduction tree of halves (a generic `sum()` adds the lanes
     /// one after another).
     static func sum(_ v: Vector) -> Float
+    /// Adjacent lanes summed: the low half of the result holds `a`'s pair sums, the high half
+    /// `b`'s (`a[0]+a[1], a[2]+a[3], …, b[0]+b[1], …`). log2(V) rounds of it reduce V vectors to
+    /// one vector of their lane sums, in order: a transposing reduction.
+    static func pairSums(_ a: Vector, _ b: Vector) -> Vector
     /// The vector of Int32 lanes with the same bits, for bit-level arithmetic (`exp`).
     associatedtype Bits: SIMD where Bits.Scalar == Int32
     static func bits(_ v: Vector) -> Bits

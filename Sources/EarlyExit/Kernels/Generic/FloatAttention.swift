@@ -120,21 +120,70 @@ public func pointwiseFewOutputs<A: FloatArithmetic>(_: A.Type, _ x: UnsafePointe
                                                     channelsIn: Int, channelsOut: Int, channelsLastOutput: Bool, relu: Bool) {
     typealias V = A.Vector
     let w = V.scalarCount
-    let vectorEnd = channelsIn / w * w
-    for p in 0..<pixels {
-        let input = x + p * channelsIn
-        for co in 0..<channelsOut {
-            let filter = weights + co * channelsIn
-            var acc = V()
-            var c = 0
-            while c < vectorEnd {
-                acc = A.multiplyAdd(loadVector(input + c), loadVector(filter + c), acc)
-                c += w
-            }
-            var sum = A.sum(acc) + (bias?[co] ?? 0)
-            while c < channelsIn { sum += input[c] * filter[c]; c += 1 }
-            if relu { sum = max(sum, 0) }
-            y[channelsLastOutput ? p * channelsOut + co : co * pixels + p] = sum
+    let vectorEnd = channelsIn / w &* w
+    /// The dot product of pixel `p` with output channel `co`'s filter, in vector lanes (the
+    /// channels past the last whole vector left out).
+    @inline(__always) func products(_ p: Int, _ co: Int) -> V {
+        let input = x + p &* channelsIn, filter = weights + co &* channelsIn
+        var acc = V()
+        var c = 0
+        while c < vectorEnd {
+            acc = A.multiplyAdd(loadVector(input + c), loadVector(filter + c), acc)
+            c &+= w
         }
+        return acc
+    }
+    @inline(__always) func tail(_ p: Int, _ co: Int) -> Float {
+        var sum: Float = 0
+        var c = vectorEnd
+        while c < channelsIn { sum += x[p &* channelsIn &+ c] * weights[co &* channelsIn &+ c]; c &+= 1 }
+        return sum
+    }
+    @inline(__always) func put(_ value: Float, _ p: Int, _ co: Int) {
+        y[channelsLastOutput ? p &* channelsOut &+ co : co &* pixels &+ p] = relu ? max(value, 0) : value
+    }
+    var p = 0
+    // V pixels at a time: V product vectors reduced to one vector of V dot products by
+    // log2(V) rounds of pair sums (a transposing reduction), instead of V horizontal sums.
+    if w >= 4 && vectorEnd > 0 {
+        while p &+ w <= pixels {
+            for co in 0..<channelsOut {
+                let sums = reducedProducts(A.self, w) { products(p &+ $0, co) }
+                let b = bias?[co] ?? 0
+                if !channelsLastOutput && channelsIn == vectorEnd {
+                    var v = sums + V(repeating: b)
+                    if relu { v = A.relu(v) }
+                    store(v, y + (co &* pixels &+ p))
+                } else {
+                    for lane in 0..<w { put(sums[lane] + b + tail(p &+ lane, co), p &+ lane, co) }
+                }
+            }
+            p &+= w
+        }
+    }
+    while p < pixels {
+        for co in 0..<channelsOut {
+            put(A.sum(products(p, co)) + (bias?[co] ?? 0) + tail(p, co), p, co)
+        }
+        p &+= 1
+    }
+}
+
+/// `V` vectors made by `vector(i)` reduced to the vector of their lane sums (lane i: the sum of
+/// vector i's lanes), by rounds of `pairSums`; V is 4, 8 or 16.
+@inlinable @inline(__always)
+func reducedProducts<A: FloatArithmetic>(_: A.Type, _ w: Int, _ vector: (Int) -> A.Vector) -> A.Vector {
+    typealias V = A.Vector
+    // Round 1 pairs vectors 2i and 2i+1; each later round pairs the previous round's results.
+    @inline(__always) func quad(_ base: Int) -> V {
+        A.pairSums(A.pairSums(vector(base), vector(base &+ 1)), A.pairSums(vector(base &+ 2), vector(base &+ 3)))
+    }
+    switch w {
+    case 4:
+        return quad(0)
+    case 8:
+        return A.pairSums(quad(0), quad(4))
+    default:
+        return A.pairSums(A.pairSums(quad(0), quad(4)), A.pairSums(quad(8), quad(12)))
     }
 }
