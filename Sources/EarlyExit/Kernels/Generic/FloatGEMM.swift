@@ -138,13 +138,7 @@ public func gemm<A: FloatArithmetic>(_: A.Type, _ job: FloatGEMMJob) {
                                 residual: transposed ? nil : job.residual.map { $0 + row0 * job.residualStride + column },
                                 residualStride: job.residualStride, rowCount: count,
                                 columnCount: min(vectors * w, job.columns - column), relu: job.relu)
-            switch (vectors, nr) {
-            case (4, _): microkernel4x6(A.self, tile)
-            case (2, 12): microkernel2x12(A.self, tile)
-            case (2, _): microkernel2x6(A.self, tile)
-            case (_, 12): microkernel1x12(A.self, tile)
-            default: microkernel1x6(A.self, tile)
-            }
+            microkernel(A.self, vectors: vectors, rows: nr, tile)
             if transposed {
                 for j in 0..<count {
                     for c in 0..<tile.columnCount {
@@ -155,5 +149,17 @@ public func gemm<A: FloatArithmetic>(_: A.Type, _ job: FloatGEMMJob) {
             start += vectors
         }
         row0 += nr
+    }
+}
+
+/// The microkernel of a column block of `vectors` vectors (4, 2 or 1) and `rows` rows (6 or 12).
+@inlinable @inline(__always)
+func microkernel<A: FloatArithmetic>(_: A.Type, vectors: Int, rows: Int, _ tile: GEMMTile) {
+    switch (vectors, rows) {
+    case (4, _): microkernel4x6(A.self, tile)
+    case (2, 12): microkernel2x12(A.self, tile)
+    case (2, _): microkernel2x6(A.self, tile)
+    case (_, 12): microkernel1x12(A.self, tile)
+    default: microkernel1x6(A.self, tile)
     }
 }

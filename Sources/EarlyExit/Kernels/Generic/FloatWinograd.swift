@@ -288,13 +288,7 @@ public func winogradBlocked<A: FloatArithmetic>(_: A.Type, _ job: WinogradJob) {
                                         weights: job.weights + position * cin * padded + column * cin, bias: nil,
                                         output: products + row0 * padded + column, outputStride: padded, residual: nil, residualStride: 0,
                                         rowCount: rowCount, columnCount: vectors * w, relu: false)
-                    switch (vectors, nr) {
-                    case (4, _): microkernel4x6(A.self, tile)
-                    case (2, 12): microkernel2x12(A.self, tile)
-                    case (2, _): microkernel2x6(A.self, tile)
-                    case (_, 12): microkernel1x12(A.self, tile)
-                    default: microkernel1x6(A.self, tile)
-                    }
+                    microkernel(A.self, vectors: vectors, rows: nr, tile)
                     start += vectors
                 }
                 row0 += nr
