@@ -10,11 +10,12 @@
 # Targets (entry points in Tests/EarlyExitTests/FuzzTargets.swift, which `swift test` also
 # compiles to replay Fuzz/regressions/): eem, eem-crc, onnx, gzip, inflate, idx, npy, capi.
 #
-# How it is built: not a SwiftPM product (CI's plain `swift build` never sees it). swiftc compiles
-# the core (Sources/EarlyExit), the C API (Sources/EarlyExitC) and the tools (Sources/EarlyExitTools)
-# as three modules with -sanitize=fuzzer,address (coverage instrumentation + ASan), then links them
-# with Fuzz/FuzzMain.swift, Fuzz/FuzzSeeds.swift and the shared entry points into one binary; the
-# toolchain's libclang_rt.fuzzer provides main(). EARLYEXIT_FUZZ_TARGET selects the target.
+# How it is built: not a SwiftPM product (CI's plain `swift build` never sees it). SwiftPM compiles
+# the package's library targets (core, kernels, C API, tools) in release mode with
+# --sanitize=fuzzer --sanitize=address (coverage instrumentation + ASan) into $BUILD/spm; swiftc
+# compiles Fuzz/FuzzMain.swift, Fuzz/FuzzSeeds.swift and the shared entry points against those
+# modules and links one binary, whose main() comes from the toolchain's libclang_rt.fuzzer.
+# EARLYEXIT_FUZZ_TARGET selects the target.
 #
 # A run reads and extends the corpus $BUILD/corpus/TARGET (kept between runs), starts from the
 # seeds (written to $BUILD/seeds/TARGET by the binary: small synthetic models and the repository's
@@ -33,7 +34,6 @@ ROOT="$PWD"
 BUILD="${EARLYEXIT_FUZZ_BUILD:-.build-fuzz}"
 SWIFTC="${SWIFTC:-swiftc}"
 TOOLCHAIN_BIN="$(dirname "$(readlink -f "$(command -v "$SWIFTC")")")"
-CLANG="${CLANG:-$TOOLCHAIN_BIN/clang}"
 TIMEOUT="${EARLYEXIT_FUZZ_TIMEOUT:-10}"
 RSS_MB="${EARLYEXIT_FUZZ_RSS_MB:-2048}"
 BIN="$BUILD/earlyexit-fuzz"
@@ -41,37 +41,45 @@ TARGETS=(eem eem-crc onnx gzip inflate idx npy capi)
 
 usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-sources() {
-  find Sources/EarlyExit Sources/EarlyExitC Sources/EarlyExitTools Sources/CAllocationCounter -name '*.swift' -o -name '*.c' -o -name '*.h'
-  echo Fuzz/FuzzMain.swift Fuzz/FuzzSeeds.swift Tests/EarlyExitTests/FuzzTargets.swift | tr ' ' '\n'
-}
+# SwiftPM builds the package's library targets (the module graph and per-module flags of
+# Package.swift, per-ISA kernel modules included) with -sanitize=fuzzer,address into its own
+# scratch path; swiftc then compiles the harness against those modules and links everything.
+SPM=(swift build -c release --sanitize=fuzzer --sanitize=address --scratch-path "$BUILD/spm")
 
 build() {
-  if [ -x "$BIN" ] && [ -z "$(sources | xargs -I{} find {} -newer "$BIN" | head -n 1)" ]; then return 0; fi
+  # Up to date when no source, package manifest or harness file is newer than the binary.
+  if [ -x "$BIN" ] && [ -z "$(find Sources Fuzz Package.swift Tests/EarlyExitTests/FuzzTargets.swift -type f \
+      -newer "$BIN" -not -name '*.sh' -not -name '*.md' -not -path 'Fuzz/regressions/*' -print -quit)" ]; then
+    return 0
+  fi
   local started=$SECONDS
-  echo "== building $BIN (swiftc -sanitize=fuzzer,address)"
+  echo "== building $BIN (SwiftPM and swiftc, -sanitize=fuzzer,address)"
   [ -e "$TOOLCHAIN_BIN/../lib/swift/clang/lib/linux/libclang_rt.fuzzer-$(uname -m).a" ] ||
     { echo "error: this Swift toolchain has no libFuzzer (libclang_rt.fuzzer-$(uname -m).a)" >&2; exit 1; }
-  local modules="$BUILD/modules" objects="$BUILD/objects"
-  rm -rf "$modules" "$objects"
-  mkdir -p "$modules/CAllocationCounter" "$objects"
-  local flags=(-O -g -sanitize=fuzzer,address -parse-as-library -wmo -I "$modules" -I "$modules/CAllocationCounter")
-  # CAllocationCounter: counting is off under ASan (see the file); the Tools module imports it.
-  "$CLANG" -c -O1 -g -fsanitize=address,fuzzer-no-link -I Sources/CAllocationCounter/include \
-    Sources/CAllocationCounter/allocation_counter.c -o "$objects/allocation_counter.o"
-  printf 'module CAllocationCounter {\n  header "%s"\n  export *\n}\n' \
-    "$ROOT/Sources/CAllocationCounter/include/allocation_counter.h" > "$modules/CAllocationCounter/module.modulemap"
-  local module files
-  for module in EarlyExit EarlyExitC EarlyExitTools; do
-    mapfile -t files < <(find "Sources/$module" -name '*.swift' | sort)
-    "$SWIFTC" "${flags[@]}" -module-name "$module" -emit-module -emit-module-path "$modules/$module.swiftmodule" \
-      -c "${files[@]}" -o "$objects/$module.o"
+  mkdir -p "$BUILD/logs"
+  local target
+  for target in EarlyExitTools EarlyExitC; do
+    "${SPM[@]}" --target "$target" > "$BUILD/logs/build-$target.log" 2>&1 ||
+      { tail -n 40 "$BUILD/logs/build-$target.log" >&2; echo "error: swift build --target $target failed" >&2; exit 1; }
   done
+  local products
+  products="$(readlink -f "$("${SPM[@]}" --show-bin-path)")"
+  # The objects of every library target (not the tests, benchmarks or the CLI).
+  local objects=() dir
+  for dir in "$products"/*.build; do
+    case "$(basename "$dir")" in *Tests*.build | EarlyExitBenchmarks.build | early_exit.build) continue ;; esac
+    for file in "$dir"/*.o; do [ -e "$file" ] && objects+=("$file"); done
+  done
+  local modulemaps=() map
+  while IFS= read -r map; do modulemaps+=(-Xcc "-fmodule-map-file=$map"); done < <(find "$products" -name module.modulemap)
+  while IFS= read -r map; do modulemaps+=(-Xcc "-fmodule-map-file=$ROOT/$map"); done < <(find Sources -name module.modulemap)
+  "$SWIFTC" -O -g -wmo -sanitize=fuzzer,address -parse-as-library -module-name EarlyExitFuzz -I "$products/Modules" "${modulemaps[@]}" \
+    -c Fuzz/FuzzMain.swift Fuzz/FuzzSeeds.swift Tests/EarlyExitTests/FuzzTargets.swift -o "$BUILD/EarlyExitFuzz.o"
   # (ld.gold warns about every ASan check routine it cannot export: noise, filtered.)
-  "$SWIFTC" "${flags[@]}" -module-name EarlyExitFuzz -emit-module -emit-module-path "$modules/EarlyExitFuzz.swiftmodule" \
-    -c Fuzz/FuzzMain.swift Fuzz/FuzzSeeds.swift Tests/EarlyExitTests/FuzzTargets.swift -o "$objects/EarlyExitFuzz.o"
-  "$SWIFTC" -g -sanitize=fuzzer,address "$objects"/*.o -o "$BIN" 2>&1 | { grep -v "Cannot export local symbol" || true; }
-  [ "${PIPESTATUS[0]}" = 0 ] && [ -x "$BIN" ] || { echo "error: linking $BIN failed" >&2; exit 1; }
+  "$SWIFTC" -g -sanitize=fuzzer,address "$BUILD/EarlyExitFuzz.o" "${objects[@]}" -o "$BIN" 2>&1 |
+    { grep -v "Cannot export local symbol" || true; }
+  [ -x "$BIN" ] || { echo "error: linking $BIN failed" >&2; exit 1; }
+  touch "$BIN"
   echo "   built in $((SECONDS - started)) s"
 }
 
