@@ -12,7 +12,7 @@
 #
 # How it is built: not a SwiftPM product (CI's plain `swift build` never sees it). SwiftPM compiles
 # the package's library targets (core, kernels, C API, tools) in release mode with
-# --sanitize=fuzzer --sanitize=address (coverage instrumentation + ASan) into $BUILD/spm; swiftc
+# -sanitize=fuzzer,address (coverage instrumentation + ASan) into $BUILD/spm; swiftc
 # compiles Fuzz/FuzzMain.swift, Fuzz/FuzzSeeds.swift and the shared entry points against those
 # modules and links one binary, whose main() comes from the toolchain's libclang_rt.fuzzer.
 # EARLYEXIT_FUZZ_TARGET selects the target.
@@ -44,12 +44,15 @@ usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 # SwiftPM builds the package's library targets (the module graph and per-module flags of
 # Package.swift, per-ISA kernel modules included) with -sanitize=fuzzer,address into its own
 # scratch path; swiftc then compiles the harness against those modules and links everything.
-SPM=(swift build -c release --sanitize=fuzzer --sanitize=address --scratch-path "$BUILD/spm")
+# Not `swift build --sanitize=fuzzer --sanitize=address`: SwiftPM passes them to swiftc as two
+# flags, and swiftc keeps only the last (ASan without coverage: libFuzzer would fuzz blind).
+SPM=(swift build -c release -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
+     --scratch-path "$BUILD/spm")
 
 build() {
   # Up to date when no source, package manifest or harness file is newer than the binary.
   if [ -x "$BIN" ] && [ -z "$(find Sources Fuzz Package.swift Tests/EarlyExitTests/FuzzTargets.swift -type f \
-      -newer "$BIN" -not -name '*.sh' -not -name '*.md' -not -path 'Fuzz/regressions/*' -print -quit)" ]; then
+      -newer "$BIN" -not -name '*.md' -not -path 'Fuzz/regressions/*' -print -quit)" ]; then
     return 0
   fi
   local started=$SECONDS
