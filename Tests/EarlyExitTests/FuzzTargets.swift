@@ -60,14 +60,22 @@ enum FuzzTargets {
 
     // MARK: .eem
 
+    /// Every kernel set this CPU runs, with and without Winograd: each prepares (packs weights,
+    /// plans layouts) differently, so the `.eem` targets load with one chosen by the input.
+    static let kernelSets: [KernelSet] = KernelSet.supported.flatMap { set in
+        [set] + (KernelSet.named(set.name + "-direct").map { [$0] } ?? [])
+    }
+
     static func eem(_ bytes: [UInt8]) -> String {
+        let seed = UInt64(CRC32.checksum(bytes))
+        let kernels = kernelSets[Int(seed % UInt64(kernelSets.count))]
         let model: Model
         do {
-            model = try Model(bytes: bytes)
+            model = try Model(bytes: bytes, kernels: kernels)
         } catch {
             return "rejected: \(error)"
         }
-        return "loaded: " + infer(model, seed: UInt64(CRC32.checksum(bytes)))
+        return "loaded: " + infer(model, seed: seed)
     }
 
     /// Writes the file size (bytes 8...11) and the CRC-32 of bytes 16... (bytes 12...15).
