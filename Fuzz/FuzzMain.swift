@@ -1,6 +1,7 @@
 // The libFuzzer entry points for every target of Tests/EarlyExitTests/FuzzTargets.swift, built by
-// Fuzz/run.sh into one binary. EARLYEXIT_FUZZ_TARGET names the target (eem, eem-crc, onnx, gzip,
-// inflate, idx, npy, capi); EARLYEXIT_FUZZ_WRITE_SEEDS=DIR writes the seed corpora and exits.
+// Fuzz/run.sh into one binary. EARLYEXIT_FUZZ_TARGET names the target (eem, eem-crc, onnx,
+// onnx-external, gzip, inflate, idx, npy, capi); EARLYEXIT_FUZZ_WRITE_SEEDS=DIR writes the seed
+// corpora and exits.
 import Foundation
 
 nonisolated(unsafe) var selectedTarget = FuzzTarget.eem

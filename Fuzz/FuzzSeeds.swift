@@ -49,7 +49,26 @@ enum FuzzSeeds {
             let file = conformance.appendingPathComponent(name).appendingPathComponent("model.onnx")
             if FileManager.default.fileExists(atPath: file.path) { onnx.append(("\(name).onnx", try bytes(file))) }
         }
+        // The converter's import fixtures (networks PyTorch users export) with their weights
+        // inside the file, and those whose weights are in a side file for `onnx-external`.
+        let imports = fixtures.appendingPathComponent("import")
+        for name in ["einsum_pool_legacy17", "einsum_pool_legacy18", "ran_legacy18", "resnet18_legacy18",
+                     "ltpa_dot_legacy18", "ltpa_pc_legacy18"] {
+            let file = imports.appendingPathComponent(name).appendingPathComponent("model.onnx")
+            if FileManager.default.fileExists(atPath: file.path) { onnx.append(("\(name).onnx", try bytes(file))) }
+        }
         seeds[.onnx] = onnx
+        var external: [(String, [UInt8])] = []
+        for name in ["einsum_pool_dynamo", "resnet18_dynamo", "ltpa_dot_dynamo", "ltpa_pc_dynamo"] {
+            let file = imports.appendingPathComponent(name).appendingPathComponent("model.onnx")
+            let side = imports.appendingPathComponent(name).appendingPathComponent("model.onnx.data")
+            guard FileManager.default.fileExists(atPath: side.path) else { continue }
+            let model = try bytes(file)
+            let length = UInt32(model.count)
+            let prefix = (0..<4).map { UInt8(truncatingIfNeeded: length >> (8 * UInt32($0))) }
+            external.append(("\(name).onnx+data", prefix + model + (try bytes(side))))
+        }
+        seeds[.onnxExternal] = external
 
         // gzip and raw DEFLATE: the reader's fixtures (the 98 KB incompressible one aside) and
         // the bundled label files; the raw streams are the gzip members' DEFLATE data.

@@ -8,7 +8,8 @@
 #        Fuzz/run.sh list                                  the target names
 #
 # Targets (entry points in Tests/EarlyExitTests/FuzzTargets.swift, which `swift test` also
-# compiles to replay Fuzz/regressions/): eem, eem-crc, onnx, gzip, inflate, idx, npy, capi.
+# compiles to replay Fuzz/regressions/): eem, eem-crc, onnx, onnx-external, gzip, inflate, idx,
+# npy, capi.
 #
 # How it is built: not a SwiftPM product (CI's plain `swift build` never sees it). SwiftPM compiles
 # the package's library targets (core, kernels, C API, tools) in release mode with
@@ -37,7 +38,7 @@ TOOLCHAIN_BIN="$(dirname "$(readlink -f "$(command -v "$SWIFTC")")")"
 TIMEOUT="${EARLYEXIT_FUZZ_TIMEOUT:-10}"
 RSS_MB="${EARLYEXIT_FUZZ_RSS_MB:-2048}"
 BIN="$BUILD/earlyexit-fuzz"
-TARGETS=(eem eem-crc onnx gzip inflate idx npy capi)
+TARGETS=(eem eem-crc onnx onnx-external gzip inflate idx npy capi)
 
 usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
@@ -103,7 +104,9 @@ run_target() {
   local dirs=("$corpus" "$BUILD/seeds/$target")
   [ -d "$regressions" ] && dirs+=("$regressions")
   local status=0
+  # Leak detection stays on; .ci/lsan-suppressions.txt names the toolchain's own leaks (Foundation).
   EARLYEXIT_FUZZ_TARGET="$target" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=1:symbolize=1" \
+    LSAN_OPTIONS="suppressions=$ROOT/.ci/lsan-suppressions.txt:print_suppressions=0" \
     "$BIN" -max_total_time="$seconds" -timeout="$TIMEOUT" -rss_limit_mb="$RSS_MB" -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$@" "${dirs[@]}" > "$log" 2>&1 || status=$?
   local runs rate seconds_run cov ft units found=0 file

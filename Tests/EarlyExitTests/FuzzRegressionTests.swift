@@ -50,6 +50,14 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertTrue(run(.onnx, onnx).hasPrefix("converted: ran: "), run(.onnx, onnx))
         XCTAssertTrue(run(.onnx, Array(onnx.prefix(100))).hasPrefix("rejected: "))
 
+        // An ONNX file whose weights are in a side file: the target writes both and converts.
+        let dynamo = "Tests/EarlyExitToolsTests/Fixtures/import/resnet18_dynamo/model.onnx"
+        let file = try bytes(dynamo), side = try bytes(dynamo + ".data")
+        let external = (0..<4).map { UInt8(truncatingIfNeeded: file.count >> (8 * $0)) } + file + side
+        XCTAssertTrue(run(.onnxExternal, external).hasPrefix("converted: ran: "), run(.onnxExternal, external))
+        XCTAssertTrue(run(.onnxExternal, Array(external.dropLast(100))).hasPrefix("rejected: "))
+        XCTAssertTrue(run(.onnx, file).hasPrefix("rejected: "), "without its side file the weights are missing")
+
         let gzip = try bytes("Tests/EarlyExitToolsTests/Fixtures/data/text.gz")
         let text = try Gzip.decompress(gzip)
         XCTAssertEqual(run(.gzip, gzip), "decompressed \(text.count) bytes")
