@@ -26,6 +26,20 @@ static int passed, failed;
 /* The highest status code of the header. */
 #define EE_LAST_STATUS EE_ERR_OUT_OF_MEMORY
 
+/* Under AddressSanitizer the checks that call the API with an already closed handle are left
+ * out: they read freed memory on purpose (closed-handle detection is best effort, see
+ * earlyexit.h), which ASan rightly reports as a use after free. Everything else runs. */
+#if defined(__SANITIZE_ADDRESS__)
+#define EE_USE_AFTER_CLOSE_CHECKS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EE_USE_AFTER_CLOSE_CHECKS 0
+#endif
+#endif
+#ifndef EE_USE_AFTER_CLOSE_CHECKS
+#define EE_USE_AFTER_CLOSE_CHECKS 1
+#endif
+
 #ifdef EE_COUNT_ALLOCATIONS
 /* Every allocation of the program and the library goes through these (see the link flags). */
 static unsigned long allocations;
@@ -524,10 +538,12 @@ static void test_interpreter(ee_model *model) {
     EXPECT(ee_interpreter_close(NULL), EE_ERR_NULL_ARGUMENT);
     EXPECT(ee_model_close(NULL), EE_ERR_NULL_ARGUMENT);
     EXPECT(ee_interpreter_close(second), EE_OK);
+#if EE_USE_AFTER_CLOSE_CHECKS
     EXPECT(ee_interpreter_close(second), EE_ERR_INVALID_HANDLE);
     EXPECT(ee_interpreter_run(second, input, input_count, &result), EE_ERR_INVALID_HANDLE);
     EXPECT(ee_interpreter_set_policy(second, EE_SIGNAL_NONE, NULL, 0, 0), EE_ERR_INVALID_HANDLE);
     EXPECT(ee_interpreter_result(second, &result), EE_ERR_INVALID_HANDLE);
+#endif
     free(arena2);
 
     free(thresholds);
@@ -547,11 +563,13 @@ static void test_close_order(const unsigned char *bytes, size_t size) {
     ee_interpreter *interpreter;
     EXPECT(ee_interpreter_create(model, arena, arena_size, &interpreter), EE_OK);
     EXPECT(ee_model_close(model), EE_OK);
+#if EE_USE_AFTER_CLOSE_CHECKS
     EXPECT(ee_model_close(model), EE_ERR_INVALID_HANDLE);
     EXPECT(ee_model_arena_size(model, &arena_size), EE_ERR_INVALID_HANDLE);
     ee_interpreter *other = (ee_interpreter *)arena;
     EXPECT(ee_interpreter_create(model, arena, arena_size, &other), EE_ERR_INVALID_HANDLE);
     CHECK(other == NULL);
+#endif
     float *input = calloc(input_count, sizeof(float));
     ee_result result;
     EXPECT(ee_interpreter_run(interpreter, input, input_count, &result), EE_OK);

@@ -1,8 +1,30 @@
 // Interposes the glibc allocator entry points to count calls, forwarding to glibc's own.
+//
+// Under a sanitizer (AddressSanitizer, ThreadSanitizer, MemorySanitizer) counting is off: the
+// sanitizer runtime intercepts malloc and friends itself, and strong definitions here would
+// replace its interceptors (ASan then fails its start-up CHECK, TSan crashes in its first
+// dlsym). `ee_allocation_counting_available()` returns 0 there, and
+// `ee_allocation_counting_unavailable_reason()` says why, for tests to report as a skip.
 #include "allocation_counter.h"
 #include <stddef.h>
 
-#if defined(__linux__) && defined(__GLIBC__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define EE_SANITIZER_NAME "AddressSanitizer"
+#elif __has_feature(thread_sanitizer)
+#define EE_SANITIZER_NAME "ThreadSanitizer"
+#elif __has_feature(memory_sanitizer)
+#define EE_SANITIZER_NAME "MemorySanitizer"
+#endif
+#endif
+#if !defined(EE_SANITIZER_NAME) && defined(__SANITIZE_ADDRESS__) // GCC's spelling
+#define EE_SANITIZER_NAME "AddressSanitizer"
+#endif
+#if !defined(EE_SANITIZER_NAME) && defined(__SANITIZE_THREAD__)
+#define EE_SANITIZER_NAME "ThreadSanitizer"
+#endif
+
+#if defined(__linux__) && defined(__GLIBC__) && !defined(EE_SANITIZER_NAME)
 #include <errno.h>
 
 extern void *__libc_malloc(size_t size);
@@ -30,7 +52,18 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
 
 uint64_t ee_allocation_count(void) { return __atomic_load_n(&allocation_count, __ATOMIC_RELAXED); }
 int ee_allocation_counting_available(void) { return 1; }
+const char *ee_allocation_counting_unavailable_reason(void) { return ""; }
 #else
 uint64_t ee_allocation_count(void) { return UINT64_MAX; }
 int ee_allocation_counting_available(void) { return 0; }
+#if defined(EE_SANITIZER_NAME)
+const char *ee_allocation_counting_unavailable_reason(void) {
+    return "allocation counting is off in this " EE_SANITIZER_NAME " build: the sanitizer's own malloc "
+           "interceptors must stay in place (run the test without --sanitize to count allocations)";
+}
+#else
+const char *ee_allocation_counting_unavailable_reason(void) {
+    return "allocation counting needs glibc on Linux (it interposes glibc's malloc family)";
+}
+#endif
 #endif

@@ -6,7 +6,7 @@ import XCTest
 
 final class AllocationTests: XCTestCase {
     func testCounterSeesAnAllocation() throws {
-        try XCTSkipUnless(ee_allocation_counting_available() == 1, "allocation counting needs glibc")
+        try AllocationCounting.requireCounting()
         let before = ee_allocation_count()
         let pointer = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 64)
         pointer.deallocate()
@@ -14,7 +14,7 @@ final class AllocationTests: XCTestCase {
     }
 
     func testRunDoesNotAllocate() throws {
-        try XCTSkipUnless(ee_allocation_counting_available() == 1, "allocation counting needs glibc")
+        try AllocationCounting.requireCounting()
         let model = try Model(bytes: SyntheticModels.attentionNetwork().serialize())
         let interpreter = Interpreter(model: model)
         let input = [Float](repeating: 0.25, count: model.input.elementCount)

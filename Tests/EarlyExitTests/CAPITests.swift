@@ -322,7 +322,7 @@ final class CAPITests: XCTestCase {
     }
 
     func testRunAndSetPolicyDoNotAllocate() throws {
-        try XCTSkipUnless(ee_allocation_counting_available() == 1, "allocation counting needs glibc")
+        try AllocationCounting.requireCounting()
         let bytes = try modelBytes()
         let (_, handle, _) = open(bytes)
         let model = try XCTUnwrap(handle)

@@ -470,7 +470,7 @@ final class QuantizedExitTests: XCTestCase {
     }
 
     func testRunInt8DoesNotAllocate() throws {
-        try XCTSkipUnless(ee_allocation_counting_available() == 1, "allocation counting needs glibc")
+        try AllocationCounting.requireCounting()
         let (_, model) = try Self.attentionModels()
         let interpreter = Interpreter(model: model)
         var rng = SeededGenerator(seed: 0xA110C)

@@ -52,22 +52,15 @@ public final class Model {
     ///
     /// `fusion` (default true) lets a convolution perform the residual add that reads it in its
     /// epilogue (unobserved runs only; see `Fusion`); false prepares every operator on its own.
-    public init(borrowing buffer: UnsafeRawBufferPointer, kernels: KernelSet? = nil, fusion: Bool = true) throws(ModelError) {
+    public convenience init(borrowing buffer: UnsafeRawBufferPointer, kernels: KernelSet? = nil, fusion: Bool = true) throws(ModelError) {
         guard let base = buffer.baseAddress else { throw .truncated(what: "header", offset: 0, needed: EEMFormat.headerSize, available: 0) }
         let loaded = try Model.load(base: base, count: buffer.count, kernels: kernels, fuse: fusion)
-        self.base = base
-        self.byteCount = buffer.count
-        self.ownedStorage = nil
-        (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, totalMACs, versionMinor) =
-            (loaded.parsed.tensors, loaded.parsed.operators, loaded.parsed.exits, loaded.parsed.inputTensor, loaded.parsed.classCount,
-             loaded.parsed.policy, loaded.parsed.metadata, loaded.parsed.totalMACs, loaded.parsed.versionMinor)
-        (prepared, preparedStorage, plan, producers) = (loaded.prepared, loaded.storage, loaded.plan, loaded.parsed.producers)
-        (self.kernels, layouts, observedOnly) = (loaded.kernels, loaded.layouts, loaded.observedOnly)
+        self.init(loaded: loaded, base: base, byteCount: buffer.count, ownedStorage: nil)
     }
 
     /// Loads a model from bytes, copying them into aligned storage that the model owns; see
     /// `init(borrowing:kernels:)` for `kernels`.
-    public init(bytes: [UInt8], kernels: KernelSet? = nil, fusion: Bool = true) throws(ModelError) {
+    public convenience init(bytes: [UInt8], kernels: KernelSet? = nil, fusion: Bool = true) throws(ModelError) {
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: EEMFormat.dataAlignment)
         bytes.withUnsafeBytes { raw in
             if let source = raw.baseAddress { storage.copyMemory(from: source, byteCount: raw.count) }
@@ -79,9 +72,17 @@ public final class Model {
             storage.deallocate()
             throw error
         }
-        self.base = UnsafeRawPointer(storage)
-        self.byteCount = bytes.count
-        self.ownedStorage = storage
+        self.init(loaded: loaded, base: UnsafeRawPointer(storage), byteCount: bytes.count, ownedStorage: storage)
+    }
+
+    /// Stores a loaded model. The public initializers validate first and delegate here, so that
+    /// the object is allocated only once nothing can fail: in Embedded Swift, a designated
+    /// initializer that throws leaks the object it was called on (found by the C API misuse
+    /// suite under AddressSanitizer: every refused model leaked its 240-byte object).
+    private init(loaded: Loaded, base: UnsafeRawPointer, byteCount: Int, ownedStorage: UnsafeMutableRawPointer?) {
+        self.base = base
+        self.byteCount = byteCount
+        self.ownedStorage = ownedStorage
         (tensors, operators, exits, inputTensor, classCount, defaultPolicy, metadata, totalMACs, versionMinor) =
             (loaded.parsed.tensors, loaded.parsed.operators, loaded.parsed.exits, loaded.parsed.inputTensor, loaded.parsed.classCount,
              loaded.parsed.policy, loaded.parsed.metadata, loaded.parsed.totalMACs, loaded.parsed.versionMinor)

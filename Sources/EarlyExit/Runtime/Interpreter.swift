@@ -30,14 +30,21 @@ public final class Interpreter {
 
     /// Creates an interpreter in a caller-owned arena of at least `model.plan.arenaBytes`
     /// bytes, aligned to 64 bytes. The arena must outlive the interpreter.
-    public init(model: Model, arena: UnsafeMutableRawBufferPointer) throws(ModelError) {
+    public convenience init(model: Model, arena: UnsafeMutableRawBufferPointer) throws(ModelError) {
         guard let base = arena.baseAddress else { throw .arenaTooSmall(required: model.plan.arenaBytes, provided: 0) }
         if arena.count < model.plan.arenaBytes { throw .arenaTooSmall(required: model.plan.arenaBytes, provided: arena.count) }
         let address = UInt(bitPattern: base)
         if address % UInt(ArenaPlan.alignment) != 0 { throw .misalignedArena(address: address, required: ArenaPlan.alignment) }
+        self.init(model: model, checkedArena: base, byteCount: arena.count)
+    }
+
+    /// An interpreter in a caller-owned arena already checked: validation happens in the
+    /// convenience initializer, before the object exists (a designated initializer that throws
+    /// leaks its object in Embedded Swift; see `Model.init(loaded:...)`).
+    private init(model: Model, checkedArena base: UnsafeMutableRawPointer, byteCount: Int) {
         self.model = model
         self.arena = base
-        self.arenaByteCount = arena.count
+        self.arenaByteCount = byteCount
         self.ownsArena = false
         self.policy = model.defaultPolicy
         (exitLogits, exitGates, scoreRow, workRow) = Interpreter.persistentRows(base, model)
