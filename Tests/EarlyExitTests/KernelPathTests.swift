@@ -59,7 +59,7 @@ final class KernelPathTests: XCTestCase {
         Case(c: 16, h: 7, w: 5, cout: 3, p: Ref.Conv(), bias: false, relu: true),
         // One input channel (a grayscale stem: image-to-column of single values).
         Case(c: 1, h: 9, w: 10, cout: 16, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
-        // Winograd with one, two and three column vectors per AVX-512 block (8×24, 32×32).
+        // Winograd with a partly padded column block (8→24) and two full vectors (32→32).
         Case(c: 8, h: 13, w: 12, cout: 24, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: false),
         Case(c: 32, h: 11, w: 10, cout: 32, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
     ]
