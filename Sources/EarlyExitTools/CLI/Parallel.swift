@@ -96,11 +96,18 @@ private final class SharedCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var nextImage = 0
     private var done = 0
-    private(set) var error: Error?
+    private var firstError: Error?
+
+    /// The first error any thread reported, read under the lock: a thread checks it after the
+    /// start barrier while another may be failing in `body` at the same moment.
+    var error: Error? {
+        lock.lock(); defer { lock.unlock() }
+        return firstError
+    }
 
     func next(limit: Int) -> Int? {
         lock.lock(); defer { lock.unlock() }
-        if error != nil || nextImage >= limit { return nil }
+        if firstError != nil || nextImage >= limit { return nil }
         nextImage += 1
         return nextImage - 1
     }
@@ -128,7 +135,7 @@ private final class SharedCounter: @unchecked Sendable {
 
     func fail(_ error: Error) {
         lock.lock(); defer { lock.unlock() }
-        if self.error == nil { self.error = error }
+        if firstError == nil { firstError = error }
     }
 }
 
