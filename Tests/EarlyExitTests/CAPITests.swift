@@ -220,7 +220,7 @@ final class CAPITests: XCTestCase {
             (code, handle, message) = open(bytes)
             XCTAssertEqual(code, status(.unsupported), "\(bad): \(message)")
             XCTAssertNil(handle)
-            XCTAssertTrue(message.contains(bad) && message.contains(KernelSet.detected.name), message)
+            XCTAssertTrue(message.contains(bad) && message.contains(KernelSet.detected.name) && message.contains("EARLYEXIT_KERNELS"), message)
         }
         unsetenv("EARLYEXIT_KERNELS")
         XCTAssertEqual(ee_model_kernels(nil, &name), status(.nullArgument))

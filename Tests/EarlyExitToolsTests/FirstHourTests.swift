@@ -327,6 +327,25 @@ final class FirstHourTests: XCTestCase {
         return (process.terminationStatus, text)
     }
 
+    /// A bad EARLYEXIT_KERNELS is blamed on the variable, not on the model file it was loading.
+    func testABadKernelVariableIsNamedAsTheCause() throws {
+        let files = try fixtures()
+        let binary = try tool()
+        for command in ["info '\(files.model)'", "export-c '\(files.model)' -o '\(path("model.c"))'",
+                        "run '\(files.model)' '\(files.images)' --index 0"] {
+            let result = try shell("EARLYEXIT_KERNELS=bogus '\(binary)' \(command)")
+            XCTAssertEqual(result.status, 1, command)
+            XCTAssertTrue(result.err.contains("kernel set 'bogus': unknown kernel set") && result.err.contains("environment variable EARLYEXIT_KERNELS"),
+                          "\(command): \(result.err)")
+            XCTAssertFalse(result.err.contains("is invalid"), "\(command): the model file is not at fault: \(result.err)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("model.c")))
+        // 'auto' and an empty value select the detected set.
+        for value in ["auto", ""] {
+            XCTAssertEqual(try shell("EARLYEXIT_KERNELS='\(value)' '\(binary)' info '\(files.model)'").status, 0, value)
+        }
+    }
+
     /// The issue's own command, in a shell: `early-exit info MODEL > /dev/full` exits 1.
     func testTheBinaryReportsAFullStandardOutput() throws {
         let files = try fixtures()

@@ -155,7 +155,13 @@ public struct KernelSet: Equatable, Sendable, CustomStringConvertible {
         guard let raw = ee_cpu_kernel_override() else { return detected }
         let name = String(cString: raw)
         if name.isEmpty || Array(name.utf8) == Array("auto".utf8) { return detected }
-        return try require(name)
+        do {
+            return try require(name)
+        } catch {
+            // Say where the name came from: the model and the arguments are not at fault.
+            guard case let .unsupportedKernels(_, reason) = error else { throw error }
+            throw .unsupportedKernels(name: name, reason: reason + " (the name comes from the environment variable EARLYEXIT_KERNELS; unset it or set it to auto to use the best set)")
+        }
     }
 
     /// The set with this name; an error naming the sets this CPU supports when it is unknown

@@ -31,11 +31,23 @@ public enum ModelFiles {
     /// (EARLYEXIT_KERNELS, else the best this CPU has).
     nonisolated(unsafe) public static var kernels: KernelSet?
 
+    /// `kernels`, else `KernelSet.selected()`; a bad EARLYEXIT_KERNELS is an error of its own,
+    /// not one of the model file's.
+    public static func kernelSet() throws -> KernelSet {
+        if let kernels { return kernels }
+        do {
+            return try KernelSet.selected()
+        } catch {
+            throw ToolError("\(error)")
+        }
+    }
+
     /// Loads and validates an `.eem` model file, prepared for `kernels`.
     public static func loadModel(_ path: String) throws -> Model {
+        let set = try kernelSet()
         let bytes = try readBytes(path, what: "model file")
         do {
-            return try Model(bytes: bytes, kernels: kernels)
+            return try Model(bytes: bytes, kernels: set)
         } catch {
             throw ToolError("model file '\(path)' is invalid: \(error)")
         }
