@@ -81,6 +81,30 @@ final class ImportCLITests: XCTestCase {
         XCTAssertEqual(both.status, 2, both.err)
     }
 
+    /// An ONNX file given where an .eem goes, and an .eem given to convert: each error says
+    /// which file it is and what to do with it.
+    func testSwappedModelFormatsSayWhatToDo() throws {
+        let onnx = Self.fixtures.appendingPathComponent("resnet18_dynamo/model.onnx").path
+        for command in [["info", onnx], ["run", onnx, "x.npy"], ["bench", onnx, "--images", "i", "--labels", "l"]] {
+            let result = cli(command)
+            XCTAssertEqual(result.status, 1, "\(command)")
+            XCTAssertTrue(result.err.contains("does not start with the magic bytes") && result.err.contains("looks like an ONNX file: convert it first"),
+                          "\(command): \(result.err)")
+        }
+        XCTAssertEqual(cli(["convert", onnx, "-o", path("resnet.eem")]).status, 0)
+        let twice = cli(["convert", path("resnet.eem"), "-o", path("again.eem")])
+        XCTAssertEqual(twice.status, 1)
+        XCTAssertTrue(twice.err.contains("is not a readable ONNX file") && twice.err.contains("is an EarlyExit .eem model already"), twice.err)
+        // A file that is neither gets neither hint.
+        try Data("plain text, not a model\n".utf8).write(to: URL(fileURLWithPath: path("notes.txt")))
+        let neither = cli(["info", path("notes.txt")])
+        XCTAssertEqual(neither.status, 1)
+        XCTAssertFalse(neither.err.contains("ONNX"), neither.err)
+        let neitherConvert = cli(["convert", path("notes.txt"), "-o", path("n.eem")])
+        XCTAssertEqual(neitherConvert.status, 1)
+        XCTAssertFalse(neitherConvert.err.contains(".eem model already"), neitherConvert.err)
+    }
+
     func testExitFlagsOnTheCommandLine() throws {
         let onnx = Self.fixtures.appendingPathComponent("resnet18_legacy17/model.onnx").path
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixtures.appendingPathComponent("resnet18_legacy17/manifest.json"))) as? [String: Any]

@@ -51,7 +51,8 @@ enum ConvertCommand {
             result = try ONNXConverter.convert(onnxFile: URL(fileURLWithPath: source), options: options)
         } catch let error as ONNXError {
             if case .unreadableFile = error.reason { throw ToolError("cannot read ONNX file '\(source)': \(error)") }
-            throw ToolError("'\(source)' is not a readable ONNX file: \(error)")
+            let hint = ModelFiles.startsWithModelMagic(source) ? " (it is an EarlyExit .eem model already: convert reads ONNX; use info, run or bench on it)" : ""
+            throw ToolError("'\(source)' is not a readable ONNX file: \(error)\(hint)")
         } catch let error as ConversionError {
             throw ToolError("cannot convert '\(source)': \(error)")
         }

@@ -49,8 +49,20 @@ public enum ModelFiles {
         do {
             return try Model(bytes: bytes, kernels: set)
         } catch {
-            throw ToolError("model file '\(path)' is invalid: \(error)")
+            // An ONNX file where an .eem is expected: say what to do with it.
+            var hint = ""
+            if case ModelError.badMagic = error, path.lowercased().hasSuffix(".onnx") || bytes.first == 0x08 {
+                hint = " (this looks like an ONNX file: convert it first, `early-exit convert '\(path)' -o MODEL.eem`)"
+            }
+            throw ToolError("model file '\(path)' is invalid: \(error)\(hint)")
         }
+    }
+
+    /// True when the file at `path` starts with the `.eem` magic bytes "EEM1".
+    static func startsWithModelMagic(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 4)) == Data("EEM1".utf8)
     }
 
     /// Refuses to turn 8-bit pixels into the input of a model that records no normalization
