@@ -59,6 +59,12 @@ final class KernelPathTests: XCTestCase {
         Case(c: 16, h: 7, w: 5, cout: 3, p: Ref.Conv(), bias: false, relu: true),
         // One input channel (a grayscale stem: image-to-column of single values).
         Case(c: 1, h: 9, w: 10, cout: 16, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
+        // ... copied from a zero-padded plane: strides, uneven and wide padding, runs of 3 (4-float
+        // copies) and of other widths; with dilation, value by value from the table.
+        Case(c: 1, h: 11, w: 8, cout: 5, p: Ref.Conv(kh: 3, kw: 3, sh: 2, sw: 3, padTop: 0, padLeft: 2, padBottom: 2, padRight: 1), bias: false, relu: false),
+        Case(c: 1, h: 6, w: 7, cout: 20, p: Ref.Conv(kh: 5, kw: 3, padTop: 3, padLeft: 0, padBottom: 3, padRight: 2), bias: true, relu: false),
+        Case(c: 1, h: 5, w: 12, cout: 9, p: Ref.Conv(kh: 2, kw: 7, sh: 1, sw: 2, padTop: 1, padLeft: 3, padBottom: 0, padRight: 3), bias: true, relu: true),
+        Case(c: 1, h: 10, w: 10, cout: 16, p: Ref.Conv(kh: 3, kw: 3, padTop: 2, padLeft: 2, padBottom: 2, padRight: 2, dh: 2, dw: 2), bias: true, relu: false),
         // Winograd with a partly padded column block (8→24) and two full vectors (32→32).
         Case(c: 8, h: 13, w: 12, cout: 24, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: false),
         Case(c: 32, h: 11, w: 10, cout: 32, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
@@ -215,6 +221,16 @@ extension KernelPathTests {
         var rng = SeededGenerator(seed: 4)
         var rows: [[Float]] = [rng.uniforms(784, scale: 8), rng.uniforms(10, scale: 30), rng.uniforms(37, scale: 1)]
         rows.append([0, -1e30, -3e38, 5, -87.5, -103.9, -150, 3.4e38, 1e-30, -1e-30, 0, 88, 89, -0.0, 2, -2, 7.5])
+        // The two largest values (1 apart, far above the rest) both in the last lane of the
+        // vector part (indices 15 and 31 for vectors of 4, 8 and 16), or both past it (the scalar
+        // tail): a max that missed them would shift by the rest's largest, exp would overflow for
+        // both, and their ratio (e : 1) would be lost. (One such value alone would still come
+        // out near 1: softmax does not depend on the shift as long as nothing overflows.)
+        var lastLane = rng.uniforms(33, scale: 3)
+        (lastLane[15], lastLane[31]) = (200, 199)
+        var tail = rng.uniforms(18, scale: 3)
+        (tail[16], tail[17]) = (199, 200)
+        rows += [lastLane, tail]
         for kernels in Self.kernelSets {
             for row in rows {
                 let out = try interpret(inputShape: [1, 1, row.count], input: row, kernels: kernels) { b, input in

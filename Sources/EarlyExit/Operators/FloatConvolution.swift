@@ -10,7 +10,8 @@ import EarlyExitKernels
 /// the input is stored in the standard layout), the GEMM's row pointers, the tile buffer of a
 /// standard-layout output, and for Winograd the transformed inputs and the 16 products, or for
 /// image-to-column (fewer than 4 input channels: per-tap rows would be too short to pay for
-/// their pointers) the rows of every tap's inputs per output pixel.
+/// their pointers) the rows of every tap's inputs per output pixel, and with one input channel
+/// and no dilation a zero-padded copy of the input plane the rows are copied from.
 struct FloatConvolution {
     let path: ConvolutionPath
     let kernels: KernelSet.Float32Path
@@ -32,6 +33,9 @@ struct FloatConvolution {
     let convertedOffset: Int, pointersOffset: Int, tileOffset: Int, transformedOffset: Int, productsOffset: Int
     /// Winograd's tiles per block (`winogradBlocked`).
     let blockTiles: Int
+    /// The zero-padded input plane of a one-channel image-to-column, or −1 (`planeWidth` ×
+    /// `planeHeight` floats and 4 more that a last 4-float load may read).
+    let planeOffset: Int, planeWidth: Int, planeHeight: Int
     let scratchBytes: Int
 
     /// Winograd pays once both channel counts reach this.
@@ -151,7 +155,18 @@ struct FloatConvolution {
             productsOffset = offset
             offset += aligned(16 * blockTiles * padded * 4)
         } else if path == .im2col {
-            offset += aligned(pixels * taps * g.channelsIn * 4)
+            // 4 floats past the rows: the last pixel's last 4-float store writes one beyond.
+            offset += aligned((pixels * taps * g.channelsIn + 4) * 4)
+        }
+        // One channel, no dilation: the rows are runs of `kernelWidth` values of a zero-padded
+        // plane holding every input position the taps read (rows (heightOut − 1)·stride +
+        // kernelHeight, columns likewise), so no per-value padding test is needed.
+        var planeOffset = -1, planeWidth = 0, planeHeight = 0
+        if path == .im2col && g.channelsIn == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 && pixels > 0 {
+            planeWidth = (g.widthOut - 1) * g.strideWidth + g.kernelWidth
+            planeHeight = (g.heightOut - 1) * g.strideHeight + g.kernelHeight
+            planeOffset = offset
+            offset += aligned((planeWidth * planeHeight + 4) * 4)
         }
         return FloatConvolution(path: path, kernels: kernels, geometry: g, weights: UnsafePointer(packed), bias: bias,
                                 indirection: indirection, zeroRow: p.storage.zeros(g.channelsIn), convertsInput: convertsInput,
@@ -159,7 +174,45 @@ struct FloatConvolution {
                                 rawWeights: w, rawBias: op.inputs.count == 3 ? p.constantFloats(op.inputs[2]) : nil,
                                 inputChannelsLast: inputChannelsLast, outputChannelsLast: outputChannelsLast, paddedChannelsOut: padded, convertedOffset: convertedOffset,
                                 pointersOffset: pointersOffset, tileOffset: tileOffset, transformedOffset: transformedOffset,
-                                productsOffset: productsOffset, blockTiles: blockTiles, scratchBytes: offset)
+                                productsOffset: productsOffset, blockTiles: blockTiles, planeOffset: planeOffset,
+                                planeWidth: planeWidth, planeHeight: planeHeight, scratchBytes: offset)
+    }
+
+    /// The image-to-column rows of a one-channel input without dilation: the plane copied into
+    /// its zero-padded form, then each output pixel's taps as `kernelHeight` runs of
+    /// `kernelWidth` values. Runs of 3 are copied as 4-float vectors whose fourth value is the
+    /// next run's first (overwritten in order; the rows and the plane have room for the last).
+    private func copyPlaneRows(_ source: UnsafePointer<Float>, rows: UnsafeMutablePointer<Float>, plane: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let width = planeWidth, taps = g.kernelHeight &* g.kernelWidth
+        plane.update(repeating: 0, count: width &* planeHeight &+ 4)
+        for iy in 0..<g.heightIn {
+            let py = iy &+ g.padTop
+            if py >= planeHeight { break }
+            let columns = min(g.widthIn, width &- g.padLeft)
+            if columns <= 0 { break }
+            (plane + (py &* width &+ g.padLeft)).update(from: source + iy &* g.widthIn, count: columns)
+        }
+        var destination = rows
+        for oy in 0..<g.heightOut {
+            let top = plane + oy &* g.strideHeight &* width
+            for ox in 0..<g.widthOut {
+                var run = UnsafePointer(top + ox &* g.strideWidth)
+                if g.kernelWidth == 3 {
+                    for ky in 0..<g.kernelHeight {
+                        let values = UnsafeRawPointer(run).loadUnaligned(as: SIMD4<Float>.self)
+                        UnsafeMutableRawPointer(destination + ky &* 3).storeBytes(of: values, as: SIMD4<Float>.self)
+                        run += width
+                    }
+                } else {
+                    for ky in 0..<g.kernelHeight {
+                        for kx in 0..<g.kernelWidth { destination[ky &* g.kernelWidth &+ kx] = run[kx] }
+                        run += width
+                    }
+                }
+                destination += taps
+            }
+        }
     }
 
     /// True when the epilogue can add a residual: a channels-last output on the GEMM or
@@ -204,7 +257,10 @@ struct FloatConvolution {
             let cin = g.channelsIn
             let pixelStride = inputChannelsLast ? cin : 1, channelStride = inputChannelsLast ? 1 : plane
             var slot = 0, destination = rows
-            if cin == 1 {
+            if planeOffset >= 0 {
+                copyPlaneRows(UnsafePointer(source), rows: rows, plane: (scratch + planeOffset).assumingMemoryBound(to: Float.self))
+                slot = pixels &* taps
+            } else if cin == 1 {
                 for i in 0..<pixels &* taps {
                     let pixel = Int(indirection[i])
                     let value = source[pixel < 0 ? 0 : pixel] // loaded either way: a select, not a branch

@@ -16,6 +16,8 @@ public enum AVX512Arithmetic: FloatArithmetic {
         return unsafeBitCast(bits & ~(bits &>> 31), to: Vector.self)
     }
     @inline(__always)
+    public static func maximum(_ a: Vector, _ b: Vector) -> Vector { a.replacing(with: b, where: a .< b) }
+    @inline(__always)
     public static func sum(_ v: Vector) -> Float { let e = v.lowHalf + v.highHalf; let h = e.lowHalf + e.highHalf; let q = h.lowHalf + h.highHalf; return q[0] + q[1] }
     @inline(__always)
     public static func pairSums(_ a: Vector, _ b: Vector) -> Vector {

@@ -63,6 +63,8 @@ enum PortableArithmetic: FloatArithmetic {
         return unsafeBitCast(bits & ~(bits &>> 31), to: Vector.self)
     }
     @inline(__always)
+    static func maximum(_ a: Vector, _ b: Vector) -> Vector { a.replacing(with: b, where: a .< b) }
+    @inline(__always)
     static func sum(_ v: Vector) -> Float { let q = v.lowHalf + v.highHalf; return q[0] + q[1] }
     @inline(__always)
     static func pairSums(_ a: Vector, _ b: Vector) -> Vector {

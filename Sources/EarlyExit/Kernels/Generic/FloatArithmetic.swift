@@ -20,6 +20,9 @@ public protocol FloatArithmetic {
     /// which always inline; the standard library's generic `pointwiseMax` was emitted out of
     /// line inside the kernels (20% of the run, measured with perf).
     static func relu(_ v: Vector) -> Vector
+    /// The larger of `a` and `b` lane by lane, `a` where either is NaN (as the scalar
+    /// `max(a, b)` the kernels used before keeps its running value): a compare and a blend.
+    static func maximum(_ a: Vector, _ b: Vector) -> Vector
     /// The sum of the lanes, as a reduction tree of halves (a generic `sum()` adds the lanes
     /// one after another).
     static func sum(_ v: Vector) -> Float

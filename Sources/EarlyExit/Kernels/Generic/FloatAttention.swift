@@ -43,11 +43,18 @@ public func softmaxRows<A: FloatArithmetic>(_: A.Type, _ x: UnsafePointer<Float>
     let w = V.scalarCount
     for row in 0..<rows {
         let input = x + row * n, output = y + row * n
+        // The row's largest value, in vectors (a scalar loop is one compare-and-select chain).
         var largest = -Float.infinity
-        for i in 0..<n { largest = max(largest, input[i]) }
+        var i = 0
+        if n >= w {
+            var lanes = V(repeating: -Float.infinity)
+            while i + w <= n { lanes = A.maximum(lanes, loadVector(input + i)); i += w }
+            for lane in 0..<w { largest = max(largest, lanes[lane]) }
+        }
+        while i < n { largest = max(largest, input[i]); i += 1 }
         let shift = V(repeating: largest)
         var total = V()
-        var i = 0
+        i = 0
         while i + w <= n {
             let e = exponentialNonPositive(A.self, loadVector(input + i) - shift)
             store(e, output + i)
