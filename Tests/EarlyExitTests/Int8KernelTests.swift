@@ -233,6 +233,14 @@ final class Int8KernelTests: XCTestCase {
         ConvSpec(cin: 2, h: 10, w: 5, cout: 4, kh: 3, kw: 1, sh: 3, sw: 3, path: .im2col),
         ConvSpec(cin: 4, h: 9, w: 9, cout: 4, pads: (2, 2, 2, 2), dh: 2, dw: 2, groups: 4, path: .depthwise),
         ConvSpec(cin: 64, h: 5, w: 6, cout: 5, pads: (1, 1, 1, 1), path: .im2col),
+        // One input channel (a grayscale stem): rows copied from a padded plane, runs of 3 four
+        // bytes at a time (kernel height 4: the rows are exactly 12 bytes, the last run spills
+        // into the next row), other widths byte by byte; dilation reads the table instead.
+        ConvSpec(cin: 1, h: 12, w: 11, cout: 16, pads: (1, 1, 1, 1), relu: true, path: .im2col),
+        ConvSpec(cin: 1, h: 11, w: 9, cout: 7, sh: 2, sw: 3, pads: (0, 2, 2, 1), path: .im2col),
+        ConvSpec(cin: 1, h: 9, w: 8, cout: 5, kh: 4, kw: 3, pads: (3, 0, 2, 2), singleRounding: true, path: .im2col),
+        ConvSpec(cin: 1, h: 6, w: 13, cout: 9, kh: 2, kw: 7, sw: 2, pads: (1, 3, 0, 3), relu: true, path: .im2col),
+        ConvSpec(cin: 1, h: 10, w: 10, cout: 6, pads: (2, 2, 2, 2), dh: 2, dw: 2, path: .im2col),
     ] }
 
     func testConvolutionsAreBitExactWithTheReferenceAndWithinOneLSBOfFloat() throws {

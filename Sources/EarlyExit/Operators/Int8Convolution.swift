@@ -42,6 +42,10 @@ struct Int8Convolution {
     let zeroRow: UnsafeRawPointer
     let inputChannelsLast: Bool
     let outputChannelsLast: Bool
+    /// One channel, no dilation, byte rows: the zero-point-padded plane the image-to-column rows
+    /// are copied from (`ee_qs8_im2col_plane_u8`), at this scratch offset; −1 otherwise.
+    let planeOffset: Int
+    let planeGeometry: ee_qs8_plane_geometry
     let scratchBytes: Int
 
     /// True when the kernel set has native int8 convolution kernels.
@@ -162,7 +166,20 @@ struct Int8Convolution {
         let elementBytes = vnni ? 1 : 2
         let pixelsIn = g.heightIn * g.widthIn
         let convertedRows = path == .im2col ? g.heightOut * g.widthOut : pixelsIn
-        let convertedBytes = (convertedRows * rowLength * elementBytes + 63) / 64 * 64
+        // 4 bytes of room past the rows: the plane copy writes runs of 3 as 4 bytes.
+        let convertedBytes = (convertedRows * rowLength * elementBytes + 4 + 63) / 64 * 64
+        var planeOffset = -1
+        var plane = ee_qs8_plane_geometry()
+        if path == .im2col && vnni && g.channelsIn == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 && convertedRows > 0 {
+            plane = ee_qs8_plane_geometry(height: g.heightIn, width: g.widthIn, pad_top: g.padTop, pad_left: g.padLeft,
+                                          stride_height: g.strideHeight, stride_width: g.strideWidth,
+                                          kernel_height: g.kernelHeight, kernel_width: g.kernelWidth,
+                                          out_height: g.heightOut, out_width: g.widthOut,
+                                          plane_height: (g.heightOut - 1) * g.strideHeight + g.kernelHeight,
+                                          plane_width: (g.widthOut - 1) * g.strideWidth + g.kernelWidth)
+            planeOffset = convertedBytes
+        }
+        let planeBytes = planeOffset < 0 ? 0 : (plane.plane_height * plane.plane_width + 4 + 63) / 64 * 64
         let zp = p.zeroPoint(op.output)
         return Int8Convolution(kernels: kernels, inputForm: form, geometry: g, path: path, blocking: blocking, rowLength: rowLength,
                                elementBytes: elementBytes, weights: UnsafePointer(packed), bias: UnsafePointer(bias),
@@ -173,7 +190,7 @@ struct Int8Convolution {
                                inputZeroPoint: Int8(truncatingIfNeeded: inputZeroPoint), zeroRow: UnsafeRawPointer(zero),
                                inputChannelsLast: p.layouts[op.inputs[0]] == .channelsLast,
                                outputChannelsLast: p.layouts[op.output] == .channelsLast,
-                               scratchBytes: convertedBytes)
+                               planeOffset: planeOffset, planeGeometry: plane, scratchBytes: convertedBytes + planeBytes)
     }
 
     func evaluate(_ x: ExecutionContext, operator index: Int, input: Int, output: Int) {
@@ -185,7 +202,14 @@ struct Int8Convolution {
         let channelsLast: Int32 = inputChannelsLast ? 1 : 0
         // The converted input: u8 (x + 128) or int16 rows of `rowLength`, channels-last, or
         // image-to-column rows.
-        if path == .im2col, let indirection, inputForm == 2 {
+        if planeOffset >= 0 {
+            // One channel: the u8 rows from the padded plane (then, for the plain int8 form,
+            // shifted back by 128).
+            let rows = scratch.assumingMemoryBound(to: UInt8.self)
+            var geometry = planeGeometry
+            ee_qs8_im2col_plane_u8(source, &geometry, inputZeroPoint, rowLength, (scratch + planeOffset).assumingMemoryBound(to: UInt8.self), rows)
+            if inputForm == 2 { for i in 0..<(pixels * rowLength) { rows[i] ^= 0x80 } }
+        } else if path == .im2col, let indirection, inputForm == 2 {
             // The plain int8 copy: the u8 image-to-column rows shifted back by 128.
             let rows = scratch.assumingMemoryBound(to: UInt8.self)
             ee_qs8_im2col_u8(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,

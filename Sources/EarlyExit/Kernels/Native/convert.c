@@ -95,6 +95,40 @@ void ee_qs8_im2col_u8(const int8_t *x, const int32_t *pixel_index, size_t out_pi
     }
 }
 
+static inline uint32_t load_u32(const uint8_t *p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
+static inline void store_u32(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+
+void ee_qs8_im2col_plane_u8(const int8_t *x, const ee_qs8_plane_geometry *g, int8_t zero_point, size_t row_length,
+                            uint8_t *plane, uint8_t *out) {
+    const uint8_t padding = (uint8_t)zero_point ^ 0x80u;
+    const size_t pw = g->plane_width, ph = g->plane_height;
+    for (size_t i = 0; i < ph * pw + 4; i++) plane[i] = padding;
+    for (size_t iy = 0; iy < g->height && iy + g->pad_top < ph; iy++) {
+        if (g->pad_left >= pw) break;
+        const size_t columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
+        uint8_t *to = plane + (iy + g->pad_top) * pw + g->pad_left;
+        const int8_t *from = x + iy * g->width;
+        for (size_t ix = 0; ix < columns; ix++) to[ix] = (uint8_t)from[ix] ^ 0x80u;
+    }
+    const size_t kh = g->kernel_height, kw = g->kernel_width, taps = kh * kw;
+    uint8_t *row = out;
+    for (size_t oy = 0; oy < g->out_height; oy++) {
+        const uint8_t *top = plane + oy * g->stride_height * pw;
+        for (size_t ox = 0; ox < g->out_width; ox++, row += row_length) {
+            const uint8_t *run = top + ox * g->stride_width;
+            if (kw == 3) {
+                /* 4 bytes per run, in order: each run's fourth byte is overwritten by the next run
+                 * (or by the padding below, or by the next row's first run). */
+                for (size_t ky = 0; ky < kh; ky++, run += pw) store_u32(row + 3 * ky, load_u32(run));
+            } else {
+                for (size_t ky = 0; ky < kh; ky++, run += pw)
+                    for (size_t kx = 0; kx < kw; kx++) row[ky * kw + kx] = run[kx];
+            }
+            for (size_t k = taps; k < row_length; k++) row[k] = 0x80u;
+        }
+    }
+}
+
 void ee_qs8_im2col_i16(const int8_t *x, const int32_t *pixel_index, size_t out_pixels, size_t taps, size_t channels, size_t plane,
                        int channels_last, int8_t zero_point, size_t row_length, int16_t *out) {
     for (size_t p = 0; p < out_pixels; p++) {

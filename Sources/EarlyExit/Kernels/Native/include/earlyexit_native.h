@@ -83,6 +83,21 @@ void ee_qs8_im2col_u8(const int8_t *x, const int32_t *pixel_index, size_t out_pi
 void ee_qs8_im2col_i16(const int8_t *x, const int32_t *pixel_index, size_t out_pixels, size_t taps, size_t channels, size_t plane,
                        int channels_last, int8_t zero_point, size_t row_length, int16_t *out);
 
+/// The geometry of a one-channel convolution without dilation, for `ee_qs8_im2col_plane_u8`.
+/// `plane_height` = (out_height − 1)·stride_height + kernel_height, `plane_width` likewise: every
+/// input position a tap reads, padding included.
+typedef struct ee_qs8_plane_geometry {
+    size_t height, width, pad_top, pad_left, stride_height, stride_width;
+    size_t kernel_height, kernel_width, out_height, out_width, plane_height, plane_width;
+} ee_qs8_plane_geometry;
+
+/// `ee_qs8_im2col_u8` for one input channel and no dilation, with the same rows: the plane is
+/// first copied (as u8) into `plane` (plane_height · plane_width + 4 bytes), padded with the
+/// zero point, and each output pixel's row is `kernel_height` runs of `kernel_width` bytes of
+/// it. `out` has room for 4 bytes past the last row (runs of 3 are copied 4 bytes at a time).
+void ee_qs8_im2col_plane_u8(const int8_t *x, const ee_qs8_plane_geometry *geometry, int8_t zero_point, size_t row_length,
+                            uint8_t *plane, uint8_t *out);
+
 /// `// x (P, C) -> y (C)`: TFLite's int8 mean over channels-last pixels (sums in int32, rounded
 /// half away from zero, clamped).
 void ee_qs8_global_average_pool_channels_last(const int8_t *x, size_t channels, size_t pixels, int32_t *sums, int8_t *y);
