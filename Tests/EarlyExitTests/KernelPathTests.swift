@@ -57,6 +57,11 @@ final class KernelPathTests: XCTestCase {
         // Few outputs (attention logits): vectors of pixels reduced by pair sums, whole and partial.
         Case(c: 32, h: 9, w: 9, cout: 1, p: Ref.Conv(), bias: true, relu: false),
         Case(c: 16, h: 7, w: 5, cout: 3, p: Ref.Conv(), bias: false, relu: true),
+        // ... and blocks of V pixels × V channels transposed in registers (fewer channel vectors
+        // than outputs): one channel vector (4 lanes), whole pixel blocks only, and several.
+        Case(c: 4, h: 5, w: 7, cout: 2, p: Ref.Conv(), bias: true, relu: false),
+        Case(c: 16, h: 4, w: 8, cout: 2, p: Ref.Conv(), bias: false, relu: true),
+        Case(c: 16, h: 9, w: 10, cout: 7, p: Ref.Conv(), bias: true, relu: true),
         // One input channel (a grayscale stem: image-to-column of single values).
         Case(c: 1, h: 9, w: 10, cout: 16, p: Ref.Conv(kh: 3, kw: 3, padTop: 1, padLeft: 1, padBottom: 1, padRight: 1), bias: true, relu: true),
         // ... copied from a zero-padded plane: strides, uneven and wide padding, runs of 3 (4-float
