@@ -118,6 +118,13 @@ run_target() {
   units="$(find "$corpus" -type f | wc -l)"
   for file in "$artifacts"/*; do
     [ -f "$file" ] || continue
+    # libFuzzer's slow-unit-* files are not failures (a real hang is a timeout-* at
+    # $TIMEOUT s): a run paused from outside (SIGSTOP, a suspended machine) makes whichever
+    # input was running look slow. Say so; replay it to see its real time.
+    if [[ "$(basename "$file")" == slow-unit-* ]]; then
+      echo "   slow unit (not a failure; check with: Fuzz/run.sh replay $target $file): $(grep -a -m1 '^Slowest unit' "$log" || true)"
+      continue
+    fi
     found=$((found + 1))
     mkdir -p "$regressions"
     cp "$file" "$regressions/$(basename "$file")"
