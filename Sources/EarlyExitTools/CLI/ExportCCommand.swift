@@ -14,14 +14,7 @@ enum ExportCCommand {
         guard let output = arguments.value("-o") else { throw UsageError("export-c needs -o FILE, the .c file to write") }
         let name = arguments.value("--name") ?? "ee_model_data"
         if !isCIdentifier(name) { throw UsageError("--name '\(name)' is not a C identifier (letters, digits and _, not starting with a digit)") }
-        let set = try ModelFiles.kernelSet()
-        let bytes = try ModelFiles.readBytes(path, what: "model file")
-        let model: Model
-        do {
-            model = try Model(bytes: bytes, kernels: set)
-        } catch {
-            throw ToolError("model file '\(path)' is invalid: \(error)")
-        }
+        let (model, bytes) = try ModelFiles.loadModelAndBytes(path)
         let text = source(bytes, name: name, origin: lastPathComponent(path), model: model)
         try ModelFiles.writeBytes(Array(text.utf8), to: output, what: "C file")
         console.out("exported \(path) -> \(output): \(name)[\(bytes.count)] and \(name)_size")

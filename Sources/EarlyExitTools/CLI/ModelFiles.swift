@@ -44,10 +44,15 @@ public enum ModelFiles {
 
     /// Loads and validates an `.eem` model file, prepared for `kernels`.
     public static func loadModel(_ path: String) throws -> Model {
+        try loadModelAndBytes(path).model
+    }
+
+    /// `loadModel`, and the file's bytes (for commands that also write them out).
+    static func loadModelAndBytes(_ path: String) throws -> (model: Model, bytes: [UInt8]) {
         let set = try kernelSet()
         let bytes = try readBytes(path, what: "model file")
         do {
-            return try Model(bytes: bytes, kernels: set)
+            return (try Model(bytes: bytes, kernels: set), bytes)
         } catch {
             // An ONNX file where an .eem is expected: say what to do with it.
             var hint = ""
@@ -58,11 +63,12 @@ public enum ModelFiles {
         }
     }
 
-    /// True when the file at `path` starts with the `.eem` magic bytes "EEM1".
+    /// True when the file at `path` starts with the `.eem` magic bytes (`EEMFormat.magic`).
     static func startsWithModelMagic(_ path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
-        return (try? handle.read(upToCount: 4)) == Data("EEM1".utf8)
+        let magic = EEMFormat.magic
+        return (try? handle.read(upToCount: 4)).map(Array.init) == [magic.0, magic.1, magic.2, magic.3]
     }
 
     /// Refuses to turn 8-bit pixels into the input of a model that records no normalization
