@@ -14,6 +14,14 @@ public struct WindowGeometry: Equatable, Sendable {
 
     /// True when the window has no padding on any side.
     public var isUnpadded: Bool { padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0 }
+
+    /// The zero-padded plane a one-channel window without dilation reads every tap from: each
+    /// input position a tap touches, padding included ((heightOut − 1)·stride + kernel rows,
+    /// columns likewise); nil with more channels, with dilation, or with no output.
+    public var singleChannelPlane: (width: Int, height: Int)? {
+        guard channelsIn == 1 && dilationHeight == 1 && dilationWidth == 1 && heightOut > 0 && widthOut > 0 else { return nil }
+        return ((widthOut - 1) * strideWidth + kernelWidth, (heightOut - 1) * strideHeight + kernelHeight)
+    }
 }
 
 /// One validated operator: what the file says (kind, fused activation, tensors, attribute

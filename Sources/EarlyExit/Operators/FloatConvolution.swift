@@ -33,9 +33,9 @@ struct FloatConvolution {
     let convertedOffset: Int, pointersOffset: Int, tileOffset: Int, transformedOffset: Int, productsOffset: Int
     /// Winograd's tiles per block (`winogradBlocked`).
     let blockTiles: Int
-    /// The zero-padded input plane of a one-channel image-to-column, or −1 (`planeWidth` ×
-    /// `planeHeight` floats and 4 more that a last 4-float load may read).
-    let planeOffset: Int, planeWidth: Int, planeHeight: Int
+    /// The zero-padded input plane of a one-channel image-to-column
+    /// (`geometry.singleChannelPlane`, and 4 more floats that a last 4-float load may read), or −1.
+    let planeOffset: Int
     let scratchBytes: Int
 
     /// Winograd pays once both channel counts reach this.
@@ -158,15 +158,12 @@ struct FloatConvolution {
             // 4 floats past the rows: the last pixel's last 4-float store writes one beyond.
             offset += aligned((pixels * taps * g.channelsIn + 4) * 4)
         }
-        // One channel, no dilation: the rows are runs of `kernelWidth` values of a zero-padded
-        // plane holding every input position the taps read (rows (heightOut − 1)·stride +
-        // kernelHeight, columns likewise), so no per-value padding test is needed.
-        var planeOffset = -1, planeWidth = 0, planeHeight = 0
-        if path == .im2col && g.channelsIn == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 && pixels > 0 {
-            planeWidth = (g.widthOut - 1) * g.strideWidth + g.kernelWidth
-            planeHeight = (g.heightOut - 1) * g.strideHeight + g.kernelHeight
+        // One channel, no dilation: the rows are runs of `kernelWidth` values of the zero-padded
+        // plane, so no per-value padding test is needed.
+        var planeOffset = -1
+        if path == .im2col, let plane = g.singleChannelPlane {
             planeOffset = offset
-            offset += aligned((planeWidth * planeHeight + 4) * 4)
+            offset += aligned((plane.width * plane.height + 4) * 4)
         }
         return FloatConvolution(path: path, kernels: kernels, geometry: g, weights: UnsafePointer(packed), bias: bias,
                                 indirection: indirection, zeroRow: p.storage.zeros(g.channelsIn), convertsInput: convertsInput,
@@ -175,20 +172,21 @@ struct FloatConvolution {
                                 inputChannelsLast: inputChannelsLast, outputChannelsLast: outputChannelsLast, paddedChannelsOut: padded, convertedOffset: convertedOffset,
                                 pointersOffset: pointersOffset, tileOffset: tileOffset, transformedOffset: transformedOffset,
                                 productsOffset: productsOffset, blockTiles: blockTiles, planeOffset: planeOffset,
-                                planeWidth: planeWidth, planeHeight: planeHeight, scratchBytes: offset)
+                                scratchBytes: offset)
     }
 
     /// The image-to-column rows of a one-channel input without dilation: the plane copied into
     /// its zero-padded form, then each output pixel's taps as `kernelHeight` runs of
     /// `kernelWidth` values. Runs of 3 are copied as 4-float vectors whose fourth value is the
     /// next run's first (overwritten in order; the rows and the plane have room for the last).
-    private func copyPlaneRows(_ source: UnsafePointer<Float>, rows: UnsafeMutablePointer<Float>, plane: UnsafeMutablePointer<Float>) {
+    private func copyPlaneRows(_ source: UnsafePointer<Float>, rows: UnsafeMutablePointer<Float>, plane: UnsafeMutablePointer<Float>,
+                               width: Int, height: Int) {
         let g = geometry
-        let width = planeWidth, taps = g.kernelHeight &* g.kernelWidth
-        plane.update(repeating: 0, count: width &* planeHeight &+ 4)
+        let taps = g.kernelHeight &* g.kernelWidth
+        plane.update(repeating: 0, count: width &* height &+ 4)
         for iy in 0..<g.heightIn {
             let py = iy &+ g.padTop
-            if py >= planeHeight { break }
+            if py >= height { break }
             let columns = min(g.widthIn, width &- g.padLeft)
             if columns <= 0 { break }
             (plane + (py &* width &+ g.padLeft)).update(from: source + iy &* g.widthIn, count: columns)
@@ -257,15 +255,9 @@ struct FloatConvolution {
             let cin = g.channelsIn
             let pixelStride = inputChannelsLast ? cin : 1, channelStride = inputChannelsLast ? 1 : plane
             var slot = 0, destination = rows
-            if planeOffset >= 0 {
-                copyPlaneRows(UnsafePointer(source), rows: rows, plane: (scratch + planeOffset).assumingMemoryBound(to: Float.self))
-                slot = pixels &* taps
-            } else if cin == 1 {
-                for i in 0..<pixels &* taps {
-                    let pixel = Int(indirection[i])
-                    let value = source[pixel < 0 ? 0 : pixel] // loaded either way: a select, not a branch
-                    rows[i] = pixel < 0 ? 0 : value
-                }
+            if planeOffset >= 0, let plane = g.singleChannelPlane {
+                copyPlaneRows(UnsafePointer(source), rows: rows, plane: (scratch + planeOffset).assumingMemoryBound(to: Float.self),
+                              width: plane.width, height: plane.height)
                 slot = pixels &* taps
             }
             while slot < pixels &* taps {

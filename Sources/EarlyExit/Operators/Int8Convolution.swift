@@ -43,9 +43,9 @@ struct Int8Convolution {
     let inputChannelsLast: Bool
     let outputChannelsLast: Bool
     /// One channel, no dilation, byte rows: the zero-point-padded plane the image-to-column rows
-    /// are copied from (`ee_qs8_im2col_plane_u8`), at this scratch offset; −1 otherwise.
+    /// are copied from (`ee_qs8_im2col_plane_u8`, `geometry.singleChannelPlane`), at this
+    /// scratch offset; −1 otherwise.
     let planeOffset: Int
-    let planeGeometry: ee_qs8_plane_geometry
     let scratchBytes: Int
 
     /// True when the kernel set has native int8 convolution kernels.
@@ -168,18 +168,11 @@ struct Int8Convolution {
         let convertedRows = path == .im2col ? g.heightOut * g.widthOut : pixelsIn
         // 4 bytes of room past the rows: the plane copy writes runs of 3 as 4 bytes.
         let convertedBytes = (convertedRows * rowLength * elementBytes + 4 + 63) / 64 * 64
-        var planeOffset = -1
-        var plane = ee_qs8_plane_geometry()
-        if path == .im2col && vnni && g.channelsIn == 1 && g.dilationHeight == 1 && g.dilationWidth == 1 && convertedRows > 0 {
-            plane = ee_qs8_plane_geometry(height: g.heightIn, width: g.widthIn, pad_top: g.padTop, pad_left: g.padLeft,
-                                          stride_height: g.strideHeight, stride_width: g.strideWidth,
-                                          kernel_height: g.kernelHeight, kernel_width: g.kernelWidth,
-                                          out_height: g.heightOut, out_width: g.widthOut,
-                                          plane_height: (g.heightOut - 1) * g.strideHeight + g.kernelHeight,
-                                          plane_width: (g.widthOut - 1) * g.strideWidth + g.kernelWidth)
+        var planeOffset = -1, planeBytes = 0
+        if path == .im2col && vnni, let plane = g.singleChannelPlane {
             planeOffset = convertedBytes
+            planeBytes = (plane.width * plane.height + 4 + 63) / 64 * 64
         }
-        let planeBytes = planeOffset < 0 ? 0 : (plane.plane_height * plane.plane_width + 4 + 63) / 64 * 64
         let zp = p.zeroPoint(op.output)
         return Int8Convolution(kernels: kernels, inputForm: form, geometry: g, path: path, blocking: blocking, rowLength: rowLength,
                                elementBytes: elementBytes, weights: UnsafePointer(packed), bias: UnsafePointer(bias),
@@ -190,7 +183,7 @@ struct Int8Convolution {
                                inputZeroPoint: Int8(truncatingIfNeeded: inputZeroPoint), zeroRow: UnsafeRawPointer(zero),
                                inputChannelsLast: p.layouts[op.inputs[0]] == .channelsLast,
                                outputChannelsLast: p.layouts[op.output] == .channelsLast,
-                               planeOffset: planeOffset, planeGeometry: plane, scratchBytes: convertedBytes + planeBytes)
+                               planeOffset: planeOffset, scratchBytes: convertedBytes + planeBytes)
     }
 
     func evaluate(_ x: ExecutionContext, operator index: Int, input: Int, output: Int) {
@@ -202,27 +195,25 @@ struct Int8Convolution {
         let channelsLast: Int32 = inputChannelsLast ? 1 : 0
         // The converted input: u8 (x + 128) or int16 rows of `rowLength`, channels-last, or
         // image-to-column rows.
-        if planeOffset >= 0 {
-            // One channel: the u8 rows from the padded plane (then, for the plain int8 form,
-            // shifted back by 128).
+        if path == .im2col, let indirection, elementBytes == 1 {
+            // u8 image-to-column rows: from the zero-point-padded plane (one channel, no
+            // dilation) or through the table; the plain int8 form shifts them back by 128.
             let rows = scratch.assumingMemoryBound(to: UInt8.self)
-            var geometry = planeGeometry
-            ee_qs8_im2col_plane_u8(source, &geometry, inputZeroPoint, rowLength, (scratch + planeOffset).assumingMemoryBound(to: UInt8.self), rows)
-            if inputForm == 2 { for i in 0..<(pixels * rowLength) { rows[i] ^= 0x80 } }
-        } else if path == .im2col, let indirection, inputForm == 2 {
-            // The plain int8 copy: the u8 image-to-column rows shifted back by 128.
-            let rows = scratch.assumingMemoryBound(to: UInt8.self)
-            ee_qs8_im2col_u8(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
-                             inputZeroPoint, rowLength, rows)
-            for i in 0..<(pixels * rowLength) { rows[i] ^= 0x80 }
-        } else if path == .im2col, let indirection {
-            if elementBytes == 1 {
-                ee_qs8_im2col_u8(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
-                                 inputZeroPoint, rowLength, scratch.assumingMemoryBound(to: UInt8.self))
+            if planeOffset >= 0, let plane = g.singleChannelPlane {
+                var geometry = ee_qs8_plane_geometry(height: g.heightIn, width: g.widthIn, pad_top: g.padTop, pad_left: g.padLeft,
+                                                     stride_height: g.strideHeight, stride_width: g.strideWidth,
+                                                     kernel_height: g.kernelHeight, kernel_width: g.kernelWidth,
+                                                     out_height: g.heightOut, out_width: g.widthOut,
+                                                     plane_height: plane.height, plane_width: plane.width)
+                ee_qs8_im2col_plane_u8(source, &geometry, inputZeroPoint, rowLength, (scratch + planeOffset).assumingMemoryBound(to: UInt8.self), rows)
             } else {
-                ee_qs8_im2col_i16(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
-                                  inputZeroPoint, rowLength, scratch.assumingMemoryBound(to: Int16.self))
+                ee_qs8_im2col_u8(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
+                                 inputZeroPoint, rowLength, rows)
             }
+            if inputForm == 2 { for i in 0..<(pixels * rowLength) { rows[i] ^= 0x80 } }
+        } else if path == .im2col, let indirection {
+            ee_qs8_im2col_i16(source, indirection, pixels, g.kernelHeight * g.kernelWidth, g.channelsIn, pixelsIn, channelsLast,
+                              inputZeroPoint, rowLength, scratch.assumingMemoryBound(to: Int16.self))
         } else if inputForm == 2 {
             ee_qs8_convert_rows_s8(source, pixelsIn, g.channelsIn, rowLength, channelsLast, scratch.assumingMemoryBound(to: Int8.self))
         } else if elementBytes == 1 {

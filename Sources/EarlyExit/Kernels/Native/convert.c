@@ -66,20 +66,6 @@ void ee_qs8_global_average_pool_channels_last(const int8_t *x, size_t channels, 
 void ee_qs8_im2col_u8(const int8_t *x, const int32_t *pixel_index, size_t out_pixels, size_t taps, size_t channels, size_t plane,
                       int channels_last, int8_t zero_point, size_t row_length, uint8_t *out) {
     const uint8_t padding = (uint8_t)zero_point ^ 0x80u;
-    if (channels == 1) {
-        // One channel (a gray image): one value per tap, selected without a branch.
-        for (size_t p = 0; p < out_pixels; p++) {
-            uint8_t *row = out + p * row_length;
-            const int32_t *index = pixel_index + p * taps;
-            for (size_t t = 0; t < taps; t++) {
-                const int32_t pixel = index[t];
-                const uint8_t value = (uint8_t)x[pixel < 0 ? 0 : pixel] ^ 0x80u;
-                row[t] = pixel < 0 ? padding : value;
-            }
-            for (size_t k = taps; k < row_length; k++) row[k] = 0x80u;
-        }
-        return;
-    }
     for (size_t p = 0; p < out_pixels; p++) {
         uint8_t *row = out + p * row_length;
         size_t k = 0;
