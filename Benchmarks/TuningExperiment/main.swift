@@ -20,7 +20,7 @@ func fail(_ message: String) -> Never {
 var modelPath: String?
 var pools: [(String, String)] = []
 var cachePath: String?
-var splits = 200, tuneCount = 5000, threads = Parallel.defaultThreads, seed: UInt64 = 1
+var splits = 200, tuneCount = 15000, threads = Parallel.defaultThreads, seed: UInt64 = 1
 var maxDrop = 0.3, confidence = 0.9, search = 0.5, holdout = 0.3
 var signalName = "auto"
 var jsonOut: String?
@@ -56,7 +56,7 @@ while !arguments.isEmpty {
     default: fail("unknown option \(name)")
     }
 }
-guard let modelPath, !pools.isEmpty else { fail("give --model M.eem and at least one --pool IMAGES:LABELS") }
+guard let modelFile = modelPath, !pools.isEmpty else { fail("give --model M.eem and at least one --pool IMAGES:LABELS") }
 let signals: [ExitSignal]
 switch signalName {
 case "auto": signals = [.gate, .maxProbability, .entropy]
@@ -68,9 +68,26 @@ default:
 
 // MARK: The exit cache of the pool
 
-/// The cache file: "EECACHE1", exits, images, exit MACs, full MACs, then the arrays.
+/// What the cache was computed from: FNV-1a over the model file's bytes and every pool file's
+/// bytes, in order. A cache of another model or pool (a retrained bundle, another split) is not
+/// read: its exits would be silently wrong.
+func fingerprint(_ files: [String]) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for path in files {
+        guard let contents = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
+        for byte in contents { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        hash = (hash ^ 0xff) &* 0x100_0000_01b3 // separates the files
+    }
+    return hash
+}
+let inputsFingerprint = fingerprint([modelFile] + pools.flatMap { [$0.0, $0.1] })
+
+/// The cache file: "EECACHE2", the inputs' fingerprint, exits, images, exit MACs, full MACs,
+/// then the arrays.
 func save(_ cache: ExitCache, to path: String) throws {
-    var data = Data("EECACHE1".utf8)
+    var data = Data("EECACHE2".utf8)
+    var key = inputsFingerprint.littleEndian
+    data.append(Data(bytes: &key, count: 8))
     func int(_ v: Int) { var x = Int64(v).littleEndian; data.append(Data(bytes: &x, count: 8)) }
     int(cache.earlyExitCount); int(cache.count); cache.exitMACs.forEach(int); int(cache.macsFull)
     for array in [cache.gate, cache.maxProbability, cache.entropy] { array.withUnsafeBytes { data.append(contentsOf: $0) } }
@@ -80,10 +97,19 @@ func save(_ cache: ExitCache, to path: String) throws {
 }
 
 func load(_ path: String) throws -> ExitCache? {
-    guard let data = FileManager.default.contents(atPath: path), data.starts(with: Data("EECACHE1".utf8)) else { return nil }
+    guard let data = FileManager.default.contents(atPath: path) else { return nil }
+    guard data.starts(with: Data("EECACHE2".utf8)) else {
+        print("\(path) is not an exit cache of this version: running the network again")
+        return nil
+    }
     let bytes = [UInt8](data)
     var at = 8
-    func int() -> Int { defer { at += 8 }; return Int(bytes[at..<at + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }) }
+    func word() -> UInt64 { defer { at += 8 }; return bytes[at..<at + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
+    func int() -> Int { Int(word()) }
+    guard word() == inputsFingerprint else {
+        print("\(path) was computed from another model or pool: running the network again")
+        return nil
+    }
     let exits = int(), count = int()
     let macs = (0..<exits).map { _ in int() }, full = int()
     func floats() -> [Float] {
@@ -103,7 +129,7 @@ if let cachePath, let loaded = try load(cachePath) {
     cache = loaded
     print("read the exit cache of \(cache.count) images from \(cachePath)")
 } else {
-    let bytes = [UInt8](FileManager.default.contents(atPath: modelPath) ?? Data())
+    let bytes = [UInt8](FileManager.default.contents(atPath: modelFile) ?? Data())
     let model = try Model(bytes: bytes)
     var pooled: ExitCache?
     for (images, labels) in pools {
