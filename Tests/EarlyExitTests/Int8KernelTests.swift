@@ -241,6 +241,14 @@ final class Int8KernelTests: XCTestCase {
         ConvSpec(cin: 1, h: 9, w: 8, cout: 5, kh: 4, kw: 3, pads: (3, 0, 2, 2), singleRounding: true, path: .im2col),
         ConvSpec(cin: 1, h: 6, w: 13, cout: 9, kh: 2, kw: 7, sw: 2, pads: (1, 3, 0, 3), relu: true, path: .im2col),
         ConvSpec(cin: 1, h: 10, w: 10, cout: 6, pads: (2, 2, 2, 2), dh: 2, dw: 2, path: .im2col),
+        // At most 16 outputs, stride 1 (AVX-512 VNNI: the pixel-lanes kernel): rows of 27 (a vector
+        // and a tail of 11), asymmetric kernels and padding, a flattened pointwise map of 49 pixels,
+        // 2 / 3 / 5 / 16 accumulators, single rounding, input channels not a multiple of 4.
+        ConvSpec(cin: 16, h: 20, w: 27, cout: 16, pads: (1, 1, 1, 1), relu: true, path: .im2col),
+        ConvSpec(cin: 8, h: 9, w: 21, cout: 5, kh: 3, kw: 2, pads: (1, 0, 2, 1), path: .im2col),
+        ConvSpec(cin: 12, h: 7, w: 7, cout: 2, kh: 1, kw: 1, path: .pointwise),
+        ConvSpec(cin: 6, h: 6, w: 18, cout: 3, pads: (1, 1, 1, 1), singleRounding: true, path: .im2col),
+        ConvSpec(cin: 32, h: 5, w: 31, cout: 12, kh: 1, kw: 3, pads: (0, 1, 0, 1), relu: true, singleRounding: true, path: .im2col),
     ] }
 
     func testConvolutionsAreBitExactWithTheReferenceAndWithinOneLSBOfFloat() throws {
@@ -313,6 +321,11 @@ final class Int8KernelTests: XCTestCase {
                 let nativePath: ConvolutionPath = spec.path == .pointwise ? .pointwise : spec.cin < group ? .im2col : .implicitGEMM
                 XCTAssertEqual(model.convolutionPath(of: 0), native ? nativePath : spec.path, "\(spec) \(kernels.name)")
                 XCTAssertEqual(model.operators[0].macs, spec.cout * ho * wo * taps, "\(spec)")
+                // (runs of output pixels, rows or a flattened pointwise map, that fill 3/4 of their vectors)
+                let run = spec.kh == 1 && spec.kw == 1 && spec.pads == (0, 0, 0, 0) ? ho * wo : wo
+                let pixelLanes = kernels.int8 == .avx512VNNI && spec.groups == 1 && spec.sh == 1 && spec.sw == 1 && spec.dh == 1
+                    && spec.dw == 1 && spec.cin >= 4 && spec.cout <= 16 && (spec.cout <= 8 || run * 4 >= (run + 15) / 16 * 16 * 3)
+                XCTAssertEqual(model.int8PixelLanes(of: 0), pixelLanes, "\(spec) \(kernels.name)")
                 XCTAssertNil(F.firstMismatch(values, expected), "\(spec) \(kernels.name)")
                 actual = values
             }

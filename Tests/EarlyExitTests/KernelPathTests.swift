@@ -219,6 +219,54 @@ extension KernelPathTests {
 }
 
 extension KernelPathTests {
+    /// The int8 pixel-lanes convolutions (AVX-512 VNNI, at most 16 outputs) inside channels-last
+    /// chains (16 → 16 3×3 between batch norms and residual adds, rows of 20, 28 and 13 pixels) and
+    /// the attention network: every operator's output equals the portable kernels' bit for bit.
+    func testInt8PixelLaneConvolutionsMatchThePortableKernelsOperatorByOperator() throws {
+        #if arch(x86_64)
+        let portableName = "sse2"
+        #else
+        let portableName = "neon"
+        #endif
+        let builders = [(UInt64(5), Self.chain(seed: 5, channels: 16, size: 20)), (6, Self.chain(seed: 6, channels: 16, size: 28)),
+                        (7, Self.chain(seed: 7, channels: 16, size: 13)), (8, SyntheticModels.attentionNetwork())]
+        var pixelLanesSeen = 0
+        for (seed, builder) in builders {
+            let float = try Model(bytes: try builder.serialize())
+            var rng = SeededGenerator(seed: seed)
+            let calibration = (0..<16).map { _ in rng.uniforms(float.input.elementCount, scale: 1) }
+            let bytes = try Quantizer.quantize(model: float, calibration: calibration, method: .minmax).bytes
+            let inputs = (0..<4).map { _ in rng.uniforms(float.input.elementCount, scale: 1.5) }
+            func observe(_ model: Model) throws -> [[Int: [Float]]] {
+                let interpreter = Interpreter(model: model)
+                try interpreter.setPolicy(.fullNetwork(earlyExitCount: model.earlyExitCount))
+                return try inputs.map { input in
+                    var observed: [Int: [Float]] = [:]
+                    _ = try input.withUnsafeBufferPointer { buffer in
+                        try interpreter.run(buffer, afterEachOperator: { o in
+                            observed[o] = interpreter.standardValues(of: model.operators[o].output)
+                        })
+                    }
+                    return observed
+                }
+            }
+            let expected = try observe(try Model(bytes: bytes, kernels: KernelSet.require(portableName)))
+            for kernels in Self.kernelSets where kernels.name != portableName {
+                let model = try Model(bytes: bytes, kernels: kernels)
+                pixelLanesSeen += model.operators.indices.filter { model.int8PixelLanes(of: $0) }.count
+                let actual = try observe(model)
+                for (i, values) in actual.enumerated() {
+                    for o in model.operators.indices {
+                        XCTAssertEqual(values[o], expected[i][o], "seed \(seed) \(kernels.name) image \(i) op \(o) \(model.operators[o].kind.name)")
+                    }
+                }
+            }
+        }
+        if KernelSet.supported.contains(where: { $0.int8 == .avx512VNNI }) { XCTAssertGreaterThanOrEqual(pixelLanesSeen, 6) }
+    }
+}
+
+extension KernelPathTests {
     /// The vectorized softmax (its vector exp) against Double on every kernel set: rows of 784
     /// and 10, ordinary values, and values whose differences underflow or are as large as finite
     /// floats get (exactly 0, never NaN).

@@ -62,6 +62,13 @@ enum Int8KernelTable {
         #endif
     }
 
+    /// The pixel-lanes convolution (`Int8Convolution.PixelLanes`): AVX-512 VNNI only.
+    static func pixelConvolution(_ path: KernelSet.Int8Path, _ conv: inout ee_qs8_pixel_conv) {
+        #if arch(x86_64)
+        if path == .avx512VNNI { ee_qs8_pixel_conv_avx512vnni(&conv) }
+        #endif
+    }
+
     static func batchNormChannelsLast(_ path: KernelSet.Int8Path, _ x: UnsafePointer<Int8>, scale: UnsafePointer<Int32>,
                                       offset: UnsafePointer<Int32>, requantization q: inout ee_requantization,
                                       y: UnsafeMutablePointer<Int8>, channels: Int, pixels: Int) {

@@ -140,6 +140,187 @@ AVX512_VNNI void ee_qs8_requantize_avx512(const int32_t *accumulators, size_t co
     for (; c < count; c++) output[c] = ee_qs8_requantize_scalar(accumulators[c], q, c);
 }
 
+// MARK: AVX-512 pixel lanes (few output channels)
+
+/// One output channel's 16 pixels requantized (double rounding) with the channel's scalar
+/// parameters, clamped to ±1024 and offset by the zero point: int32 lanes for a saturating narrow.
+INLINE AVX512_VNNI __m512i pixel_rescale16(__m512i acc, const ee_requantization *q, size_t c) {
+    const __m512i scaled = rescale16v(acc, _mm512_set1_epi32(q->multipliers[c]), _mm512_set1_epi32(q->left_shifts[c]),
+                                      _mm512_set1_epi32(q->right_shifts[c]));
+    const __m512i clamped = _mm512_min_epi32(_mm512_max_epi32(scaled, _mm512_set1_epi32(-1024)), _mm512_set1_epi32(1024));
+    return _mm512_add_epi32(clamped, _mm512_set1_epi32(q->output_zero_point));
+}
+
+/// Stores `n` pixels (≤ 16) of NC accumulators (bias included), single rounding: scalar.
+INLINE AVX512_VNNI void pixel_store_scalar(const ee_qs8_pixel_conv *t, __m512i *acc, const int NC, size_t pixel, size_t n) {
+    const size_t pixels = t->out_height * t->out_width;
+    UNROLL for (int c = 0; c < NC; c++) {
+        if ((size_t)c >= t->channels) break;
+        int32_t lanes[16];
+        _mm512_storeu_si512(lanes, acc[c]);
+        for (size_t i = 0; i < n; i++) {
+            const int8_t v = ee_qs8_requantize_scalar(lanes[i], &t->requantization, (size_t)c);
+            if (t->channels_last) t->output[(pixel + i) * 16 + (size_t)c] = v; else t->output[(size_t)c * pixels + pixel + i] = v;
+        }
+    }
+}
+
+INLINE AVX512_VNNI void pixel_conv512(const ee_qs8_pixel_conv *t, const int NC) {
+    const ee_requantization *q = &t->requantization;
+    const size_t pixels = t->out_height * t->out_width;
+    const size_t group_bytes = t->plane_pixels * 4;
+    const __m512i minimum = _mm512_set1_epi8((char)q->minimum), maximum = _mm512_set1_epi8((char)q->maximum);
+    for (size_t oy = 0; oy < t->out_height; oy++) {
+        for (size_t ox = 0; ox < t->out_width; ox += 16) {
+            const size_t n = t->out_width - ox < 16 ? t->out_width - ox : 16;
+            const size_t pixel = oy * t->out_width + ox;
+            __m512i acc[16];
+            UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_set1_epi32(t->bias[c]);
+            const int32_t *w = t->weights;
+            for (size_t ky = 0; ky < t->kernel_height; ky++) {
+                for (size_t kx = 0; kx < t->kernel_width; kx++) {
+                    const uint8_t *p = t->planes + ((oy + ky) * t->plane_width + ox + kx) * 4;
+                    for (size_t g = 0; g < t->groups; g++) {
+                        const __m512i x = _mm512_loadu_si512(p + g * group_bytes);
+                        UNROLL for (int c = 0; c < NC; c++) acc[c] = _mm512_dpbusd_epi32(acc[c], x, _mm512_set1_epi32(w[c]));
+                        w += NC;
+                    }
+                }
+            }
+            if (q->single_rounding) { pixel_store_scalar(t, acc, NC, pixel, n); continue; }
+            if (t->channels_last && NC == 16) {
+                // Narrow 16 channels × 16 pixels to bytes: after the packs, b[j]'s 128-bit lane L
+                // holds channels 4j…4j+3 (4 bytes each) of pixels 4L…4L+3.
+                __m512i r[16], h[8], b[4];
+                UNROLL for (int c = 0; c < 16; c++) r[c] = pixel_rescale16(acc[c], q, (size_t)c);
+                UNROLL for (int i = 0; i < 8; i++) h[i] = _mm512_packs_epi32(r[2 * i], r[2 * i + 1]);
+                UNROLL for (int j = 0; j < 4; j++) {
+                    b[j] = _mm512_packs_epi16(h[2 * j], h[2 * j + 1]);
+                    b[j] = _mm512_min_epi8(_mm512_max_epi8(b[j], minimum), maximum);
+                }
+                // Lane L of every b[j] into o[L] (a 4×4 transpose of 128-bit lanes), then each
+                // 64-byte block (4 pixels) from [channel group][channel][pixel] to [pixel][channel].
+                const __m512i t0 = _mm512_shuffle_i32x4(b[0], b[1], 0x44), t1 = _mm512_shuffle_i32x4(b[2], b[3], 0x44);
+                const __m512i t2 = _mm512_shuffle_i32x4(b[0], b[1], 0xEE), t3 = _mm512_shuffle_i32x4(b[2], b[3], 0xEE);
+                __m512i o[4] = {_mm512_shuffle_i32x4(t0, t1, 0x88), _mm512_shuffle_i32x4(t0, t1, 0xDD),
+                                _mm512_shuffle_i32x4(t2, t3, 0x88), _mm512_shuffle_i32x4(t2, t3, 0xDD)};
+                // Within each 128-bit lane j, bytes from [channel c'][pixel p] to [p][c'] (vpshufb),
+                // then dword 4j + p to 4p + j (vpermd): out byte 16p + 4j + c' = in byte 16j + 4c' + p.
+                const __m512i in_lane = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+                const __m512i across = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+                int8_t *out = t->output + pixel * 16;
+                UNROLL for (int m = 0; m < 4; m++) {
+                    const __m512i v = _mm512_permutexvar_epi32(across, _mm512_shuffle_epi8(o[m], in_lane));
+                    const size_t first = (size_t)m * 4;
+                    if (n >= first + 4) _mm512_storeu_si512(out + first * 16, v);
+                    else if (n > first) _mm512_mask_storeu_epi8(out + first * 16, (__mmask64)((UINT64_C(1) << ((n - first) * 16)) - 1), v);
+                }
+            } else {
+                const __mmask16 mask = (__mmask16)((1u << n) - 1u);
+                UNROLL for (int c = 0; c < NC; c++) {
+                    if ((size_t)c >= t->channels) break;
+                    __m128i v = _mm512_cvtsepi32_epi8(pixel_rescale16(acc[c], q, (size_t)c));
+                    v = _mm_min_epi8(_mm_max_epi8(v, _mm512_castsi512_si128(minimum)), _mm512_castsi512_si128(maximum));
+                    _mm_mask_storeu_epi8(t->output + (size_t)c * pixels + pixel, mask, v);
+                }
+            }
+        }
+    }
+}
+
+AVX512_VNNI void ee_qs8_pixel_conv_avx512vnni(const ee_qs8_pixel_conv *t) {
+    if (t->channels > 8) pixel_conv512(t, 16);
+    else if (t->channels > 4) pixel_conv512(t, 8);
+    else if (t->channels > 2) pixel_conv512(t, 4);
+    else pixel_conv512(t, 2);
+}
+
+AVX512_VNNI void ee_qs8_convert_planes_u8_avx512(const int8_t *x, size_t height, size_t width, size_t channels, int channels_last,
+                                                 size_t pad_top, size_t pad_left, size_t plane_height, size_t plane_width,
+                                                 size_t plane_pixels, int8_t zero_point, uint8_t *planes) {
+    const size_t groups = (channels + 3) / 4;
+    const uint32_t padding = 0x01010101u * (uint8_t)((uint8_t)zero_point ^ 0x80u);
+    // The border rows, border columns and slack: the zero point.
+    const __m512i fill = _mm512_set1_epi32((int32_t)padding);
+    for (size_t g = 0; g < groups; g++) {
+        uint32_t *plane = (uint32_t *)(void *)(planes + g * plane_pixels * 4);
+        const size_t top = pad_top * plane_width, bottom = (pad_top + height) * plane_width;
+        size_t i = 0;
+        for (; i + 16 <= top; i += 16) _mm512_storeu_si512(plane + i, fill);
+        for (; i < top; i++) plane[i] = padding;
+        for (i = bottom; i + 16 <= plane_pixels; i += 16) _mm512_storeu_si512(plane + i, fill);
+        for (; i < plane_pixels; i++) plane[i] = padding;
+        const size_t right = plane_width - pad_left - width;
+        for (size_t y = 0; y < height; y++) {
+            uint32_t *row = plane + (pad_top + y) * plane_width;
+            for (size_t x0 = 0; x0 < pad_left; x0++) row[x0] = padding;
+            for (size_t x0 = 0; x0 < right; x0++) row[pad_left + width + x0] = padding;
+        }
+    }
+    if (channels_last && channels % 16 == 0) {
+        // Per 16 channels (4 groups) and 16 pixels: 4 zmm of 4 pixels × 4 groups to 4 groups × 16 pixels.
+        const __m512i flip = _mm512_set1_epi8((char)0x80);
+        // Group g of pixel p sits at dword 16·(p / 4) + 4·(p % 4) + g of the 4 loaded vectors.
+        __m512i low[4], high[4];
+        for (int g = 0; g < 4; g++) {
+            int32_t l[16], h[16];
+            for (int p = 0; p < 16; p++) {
+                l[p] = (p < 8) ? 4 * p + g : 0;                 // from the first two vectors (32 dwords)
+                h[p] = (p >= 8) ? 4 * (p - 8) + g : 0;          // from the last two
+            }
+            low[g] = _mm512_loadu_si512(l);
+            high[g] = _mm512_loadu_si512(h);
+        }
+        for (size_t y = 0; y < height; y++) {
+            for (size_t x0 = 0; x0 < width; x0 += 16) {
+                const size_t n = width - x0 < 16 ? width - x0 : 16;
+                const __mmask16 store = (__mmask16)((1u << n) - 1u);
+                for (size_t chunk = 0; chunk < channels / 16; chunk++) {
+                    const int8_t *first_pixel = x + ((y * width + x0) * channels + chunk * 16);
+                    __m512i v[4];
+                    for (int i = 0; i < 4; i++) {
+                        const size_t first = (size_t)i * 4;
+                        const size_t count = n > first ? (n - first < 4 ? n - first : 4) : 0;
+                        if (channels == 16) {
+                            const __mmask64 mask = count == 4 ? ~(__mmask64)0 : (__mmask64)((UINT64_C(1) << (count * 16)) - 1);
+                            v[i] = _mm512_maskz_loadu_epi8(mask, first_pixel + first * 16);
+                        } else {
+                            v[i] = _mm512_setzero_si512();
+                            for (size_t e = 0; e < count; e++) {
+                                const __m128i piece = _mm_loadu_si128((const __m128i *)(const void *)(first_pixel + (first + e) * channels));
+                                v[i] = _mm512_mask_broadcast_i32x4(v[i], (__mmask16)(0xFu << (4 * e)), piece);
+                            }
+                        }
+                        v[i] = _mm512_xor_si512(v[i], flip);
+                    }
+                    for (int g = 0; g < 4; g++) {
+                        const __m512i a = _mm512_permutex2var_epi32(v[0], low[g], v[1]);
+                        const __m512i b = _mm512_permutex2var_epi32(v[2], high[g], v[3]);
+                        const __m512i out = _mm512_mask_blend_epi32(0xFF00, a, b);
+                        _mm512_mask_storeu_epi32(planes + ((chunk * 4 + (size_t)g) * plane_pixels + (y + pad_top) * plane_width + pad_left + x0) * 4,
+                                                 store, out);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    for (size_t g = 0; g < groups; g++) {
+        uint8_t *plane = planes + g * plane_pixels * 4;
+        for (size_t y = 0; y < height; y++) {
+            for (size_t x0 = 0; x0 < width; x0++) {
+                uint8_t *out = plane + ((y + pad_top) * plane_width + pad_left + x0) * 4;
+                for (size_t e = 0; e < 4; e++) {
+                    const size_t c = g * 4 + e;
+                    if (c >= channels) { out[e] = 0x80u; continue; }
+                    const int8_t value = channels_last ? x[(y * width + x0) * channels + c] : x[(c * height + y) * width + x0];
+                    out[e] = (uint8_t)value ^ 0x80u;
+                }
+            }
+        }
+    }
+}
+
 // MARK: AVX2 (with or without AVX-VNNI)
 
 /// 8 accumulators of one column vector requantized (as `requantize16`, 8 lanes: AVX2 has no

@@ -54,6 +54,36 @@ typedef struct {
                                   // zmm, 8 lanes and 16 registers for ymm)
 } ee_qs8_tile;
 
+/// An int8 convolution with few output channels (≤ 16), stride 1 and no dilation, in "pixel
+/// lanes" (AVX-512 VNNI): each zmm lane is one output pixel, each of up to 16 accumulators one
+/// output channel, and every vpdpbusd multiplies 16 pixels × 4 input channels (u8) by one
+/// channel's 4 weights, broadcast from memory. Input: `groups` planes of 4-byte pixels (input
+/// channels 4g…4g+3 as u8 = x + 128), each `plane_pixels` long, rows `plane_width` apart, the
+/// padding (zero point) included, with at least 16 pixels of slack after the last row. Output
+/// pixel (oy, ox) reads plane pixel (oy + ky)·plane_width + ox + kx for tap (ky, kx); it is stored
+/// at pixel index oy·out_width + ox, channels-last (`channels_last`, then `channels` is 16) or as
+/// planes of out_height·out_width bytes.
+typedef struct {
+    const uint8_t *planes;
+    size_t groups, plane_pixels, plane_width;
+    size_t kernel_height, kernel_width;
+    size_t out_height, out_width;
+    const int32_t *weights;       // [tap][group][slots] 4-byte weight groups, slots = channels rounded up to 2, 4, 8 or 16
+    size_t channels;              // 1…16
+    const int32_t *bias;          // [slots], compensation folded in
+    ee_requantization requantization; // arrays of [slots]
+    int8_t *output;
+    int channels_last;
+} ee_qs8_pixel_conv;
+
+/// The pixel-lanes convolution (AVX-512 VNNI only) and its input copy: from a channels-last
+/// (`channels_last` ≠ 0) or NCHW int8 map of height × width × channels, the planes described
+/// above (channels rounded up to 4 with 0x80, the border and slack with zero_point + 128).
+void ee_qs8_pixel_conv_avx512vnni(const ee_qs8_pixel_conv *conv);
+void ee_qs8_convert_planes_u8_avx512(const int8_t *x, size_t height, size_t width, size_t channels, int channels_last, size_t pad_top,
+                                     size_t pad_left, size_t plane_height, size_t plane_width, size_t plane_pixels, int8_t zero_point,
+                                     uint8_t *planes);
+
 /// The tile kernels. Call only on a CPU that has the instructions (KernelSet checks).
 void ee_qs8_tile_avx512vnni(const ee_qs8_tile *tile);
 void ee_qs8_tile_avxvnni(const ee_qs8_tile *tile);
