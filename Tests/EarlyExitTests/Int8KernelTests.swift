@@ -248,6 +248,8 @@ final class Int8KernelTests: XCTestCase {
         ConvSpec(cin: 8, h: 9, w: 21, cout: 5, kh: 3, kw: 2, pads: (1, 0, 2, 1), path: .im2col),
         ConvSpec(cin: 12, h: 7, w: 7, cout: 2, kh: 1, kw: 1, path: .pointwise),
         ConvSpec(cin: 6, h: 6, w: 18, cout: 3, pads: (1, 1, 1, 1), singleRounding: true, path: .im2col),
+        ConvSpec(cin: 1, h: 28, w: 28, cout: 16, pads: (1, 1, 1, 1), relu: true, path: .im2col), // the bundled stem's shape
+        ConvSpec(cin: 1, h: 7, w: 9, cout: 7, kh: 4, kw: 4, pads: (2, 1, 1, 2), singleRounding: true, path: .im2col), // 16 taps
         ConvSpec(cin: 32, h: 5, w: 31, cout: 12, kh: 1, kw: 3, pads: (0, 1, 0, 1), relu: true, singleRounding: true, path: .im2col),
     ] }
 
@@ -322,9 +324,11 @@ final class Int8KernelTests: XCTestCase {
                 XCTAssertEqual(model.convolutionPath(of: 0), native ? nativePath : spec.path, "\(spec) \(kernels.name)")
                 XCTAssertEqual(model.operators[0].macs, spec.cout * ho * wo * taps, "\(spec)")
                 // (runs of output pixels, rows or a flattened pointwise map, that fill 3/4 of their vectors)
-                let run = spec.kh == 1 && spec.kw == 1 && spec.pads == (0, 0, 0, 0) ? ho * wo : wo
+                // One input channel: the tap planes, a flattened map, up to 16 taps.
+                let run = spec.cin == 1 || (spec.kh == 1 && spec.kw == 1 && spec.pads == (0, 0, 0, 0)) ? ho * wo : wo
                 let pixelLanes = kernels.int8 == .avx512VNNI && spec.groups == 1 && spec.sh == 1 && spec.sw == 1 && spec.dh == 1
-                    && spec.dw == 1 && spec.cin >= 4 && spec.cout <= 16 && (spec.cout <= 8 || run * 4 >= (run + 15) / 16 * 16 * 3)
+                    && spec.dw == 1 && (spec.cin >= 4 || (spec.cin == 1 && spec.kh * spec.kw <= 16)) && spec.cout <= 16
+                    && (spec.cout <= 8 || run * 4 >= (run + 15) / 16 * 16 * 3)
                 XCTAssertEqual(model.int8PixelLanes(of: 0), pixelLanes, "\(spec) \(kernels.name)")
                 XCTAssertNil(F.firstMismatch(values, expected), "\(spec) \(kernels.name)")
                 actual = values

@@ -58,6 +58,10 @@ struct Int8Convolution {
     struct PixelLanes {
         /// `[tap][k/4][slots]` 4-byte weight groups, slots = output channels rounded up to 2, 4, 8, 16.
         let weights: UnsafePointer<Int32>
+        /// One input channel (a grayscale stem): the planes hold 4 taps per pixel
+        /// (`ee_qs8_tap_planes_u8_avx512`) and the kernel runs them as a 1×1 convolution.
+        let tapPlanes: Bool
+        let kernelHeight: Int, kernelWidth: Int
         let groups: Int, planeHeight: Int, planeWidth: Int, planePixels: Int
         /// The input as the planes see it (one row of all pixels for an unpadded 1×1 convolution).
         let height: Int, width: Int, padTop: Int, padLeft: Int
@@ -77,6 +81,16 @@ struct Int8Convolution {
             if outputChannelsLast && g.channelsOut != 16 { return false }
             let flat = g.kernelHeight == 1 && g.kernelWidth == 1 && g.isUnpadded
             let run = flat ? g.heightOut * g.widthOut : g.widthOut
+            return g.channelsOut <= 8 || run * 4 >= (run + 15) / 16 * 16 * 3
+        }
+
+        /// One input channel, stride and dilation 1, at most 16 taps: the tap planes (the bundled
+        /// stem, 1 → 16 3×3 at 28×28: 9.5 → 2.x µs).
+        static func appliesToOneChannel(_ g: WindowGeometry, kernels: KernelSet.Int8Path, outputChannelsLast: Bool) -> Bool {
+            guard kernels == .avx512VNNI, g.groups == 1, g.channelsIn == 1, g.strideHeight == 1, g.strideWidth == 1,
+                  g.dilationHeight == 1, g.dilationWidth == 1, g.kernelHeight * g.kernelWidth <= 16, g.singleChannelPlane != nil,
+                  g.channelsOut <= 16, !outputChannelsLast || g.channelsOut == 16 else { return false }
+            let run = g.heightOut * g.widthOut
             return g.channelsOut <= 8 || run * 4 >= (run + 15) / 16 * 16 * 3
         }
     }
@@ -115,8 +129,9 @@ struct Int8Convolution {
         // Packed weights: for each column block, [tap][k/group][vectors·lanes][group].
         let inputChannelsLast = p.layouts[op.inputs[0]] == .channelsLast
         let outputChannelsLast = p.layouts[op.output] == .channelsLast
-        let usePixelLanes = PixelLanes.applies(g, kernels: kernels, inputChannelsLast: inputChannelsLast,
-                                               outputChannelsLast: outputChannelsLast)
+        let tapPlanes = PixelLanes.appliesToOneChannel(g, kernels: kernels, outputChannelsLast: outputChannelsLast)
+        let usePixelLanes = tapPlanes || PixelLanes.applies(g, kernels: kernels, inputChannelsLast: inputChannelsLast,
+                                                            outputChannelsLast: outputChannelsLast)
         let groups = usePixelLanes ? 0 : rowLength / group // (no tile weights for the pixel-lanes form)
         let packedBytes = gemmTaps * groups * padded * group * (vnni ? 1 : 2)
         let packed = p.storage.allocate(Int8.self, count: packedBytes)
@@ -170,28 +185,37 @@ struct Int8Convolution {
         var pixelLanes: PixelLanes?
         if usePixelLanes {
             let slots = g.channelsOut > 8 ? 16 : g.channelsOut > 4 ? 8 : g.channelsOut > 2 ? 4 : 2
-            let groups = (g.channelsIn + 3) / 4
-            let table = p.storage.allocate(Int32.self, count: taps * groups * slots)
-            for tap in 0..<taps {
+            // The kernel's taps and 4-byte groups: tap planes are one tap of ⌈taps / 4⌉ groups.
+            let laneTaps = tapPlanes ? 1 : taps
+            let groups = tapPlanes ? (taps + 3) / 4 : (g.channelsIn + 3) / 4
+            let table = p.storage.allocate(Int32.self, count: laneTaps * groups * slots)
+            for tap in 0..<laneTaps {
                 for kg in 0..<groups {
                     for c in 0..<slots {
                         var word: UInt32 = 0
                         for e in 0..<4 {
-                            let ci = kg * 4 + e
-                            let value = c < g.channelsOut && ci < g.channelsIn ? w[(c * g.channelsIn + ci) * taps + tap] : 0
+                            var value: Int8 = 0
+                            if tapPlanes {
+                                if c < g.channelsOut && kg * 4 + e < taps { value = w[c * taps + kg * 4 + e] }
+                            } else {
+                                let ci = kg * 4 + e
+                                if c < g.channelsOut && ci < g.channelsIn { value = w[(c * g.channelsIn + ci) * taps + tap] }
+                            }
                             word |= UInt32(UInt8(bitPattern: value)) << UInt32(8 * e)
                         }
                         table[(tap * groups + kg) * slots + c] = Int32(bitPattern: word)
                     }
                 }
             }
-            let flat = taps == 1 && g.isUnpadded
+            let flat = tapPlanes || (taps == 1 && g.isUnpadded)
             let (height, width) = flat ? (1, g.heightIn * g.widthIn) : (g.heightIn, g.widthIn)
             let (outHeight, outWidth) = flat ? (1, g.heightOut * g.widthOut) : (g.heightOut, g.widthOut)
-            let planeHeight = outHeight + g.kernelHeight - 1, planeWidth = outWidth + g.kernelWidth - 1
+            let (kernelHeight, kernelWidth) = tapPlanes ? (1, 1) : (g.kernelHeight, g.kernelWidth)
+            let planeHeight = outHeight + kernelHeight - 1, planeWidth = outWidth + kernelWidth - 1
             // 16 pixels of slack: the last vector of the last row reads up to 15 pixels past it.
             let planePixels = (planeHeight * planeWidth + 16 + 15) / 16 * 16
-            pixelLanes = PixelLanes(weights: UnsafePointer(table), groups: groups, planeHeight: planeHeight, planeWidth: planeWidth,
+            pixelLanes = PixelLanes(weights: UnsafePointer(table), tapPlanes: tapPlanes, kernelHeight: kernelHeight,
+                                    kernelWidth: kernelWidth, groups: groups, planeHeight: planeHeight, planeWidth: planeWidth,
                                     planePixels: planePixels, height: height, width: width, padTop: flat ? 0 : g.padTop,
                                     padLeft: flat ? 0 : g.padLeft, outHeight: outHeight, outWidth: outWidth)
         }
@@ -239,7 +263,9 @@ struct Int8Convolution {
             planeBytes = (plane.width * plane.height + 4 + 63) / 64 * 64
         }
         let zp = p.zeroPoint(op.output)
-        let scratchBytes = pixelLanes.map { $0.groups * $0.planePixels * 4 } ?? convertedBytes + planeBytes
+        // The pixel-lanes planes, then (tap planes) the zero-point-padded input plane.
+        let scratchBytes = pixelLanes.map { $0.groups * $0.planePixels * 4 + ($0.tapPlanes ? planeBytes : 0) }
+            ?? convertedBytes + planeBytes
         return Int8Convolution(kernels: kernels, inputForm: form, geometry: g, path: path, blocking: blocking, rowLength: rowLength,
                                elementBytes: elementBytes, weights: UnsafePointer(packed), bias: UnsafePointer(bias),
                                multipliers: UnsafePointer(multipliers), leftShifts: UnsafePointer(leftShifts),
@@ -260,15 +286,25 @@ struct Int8Convolution {
         let channelsLast: Int32 = inputChannelsLast ? 1 : 0
         if let lanes = pixelLanes {
             let planes = scratch.assumingMemoryBound(to: UInt8.self)
-            ee_qs8_convert_planes_u8_avx512(source, lanes.height, lanes.width, g.channelsIn, channelsLast, lanes.padTop, lanes.padLeft,
-                                            lanes.planeHeight, lanes.planeWidth, lanes.planePixels, inputZeroPoint, planes)
+            if lanes.tapPlanes, let plane = g.singleChannelPlane {
+                var geometry = ee_qs8_plane_geometry(height: g.heightIn, width: g.widthIn, pad_top: g.padTop, pad_left: g.padLeft,
+                                                     stride_height: 1, stride_width: 1, kernel_height: g.kernelHeight,
+                                                     kernel_width: g.kernelWidth, out_height: g.heightOut, out_width: g.widthOut,
+                                                     plane_height: plane.height, plane_width: plane.width)
+                let padded = (scratch + lanes.groups * lanes.planePixels * 4).assumingMemoryBound(to: UInt8.self)
+                ee_qs8_tap_planes_u8_avx512(source, &geometry, inputZeroPoint, lanes.planePixels, padded, planes)
+            } else {
+                ee_qs8_convert_planes_u8_avx512(source, lanes.height, lanes.width, g.channelsIn, channelsLast, lanes.padTop,
+                                                lanes.padLeft, lanes.planeHeight, lanes.planeWidth, lanes.planePixels, inputZeroPoint,
+                                                planes)
+            }
             var conv = ee_qs8_pixel_conv()
             conv.planes = UnsafePointer(planes)
             conv.groups = lanes.groups
             conv.plane_pixels = lanes.planePixels
             conv.plane_width = lanes.planeWidth
-            conv.kernel_height = g.kernelHeight
-            conv.kernel_width = g.kernelWidth
+            conv.kernel_height = lanes.kernelHeight
+            conv.kernel_width = lanes.kernelWidth
             conv.out_height = lanes.outHeight
             conv.out_width = lanes.outWidth
             conv.weights = lanes.weights

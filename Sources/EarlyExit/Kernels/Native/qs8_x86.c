@@ -321,6 +321,43 @@ AVX512_VNNI void ee_qs8_convert_planes_u8_avx512(const int8_t *x, size_t height,
     }
 }
 
+AVX512_VNNI void ee_qs8_tap_planes_u8_avx512(const int8_t *x, const ee_qs8_plane_geometry *g, int8_t zero_point, size_t plane_pixels,
+                                             uint8_t *plane, uint8_t *planes) {
+    const uint8_t padding = (uint8_t)zero_point ^ 0x80u;
+    const size_t pw = g->plane_width, ph = g->plane_height;
+    for (size_t i = 0; i < ph * pw; i++) plane[i] = padding;
+    for (size_t iy = 0; iy < g->height && iy + g->pad_top < ph; iy++) {
+        if (g->pad_left >= pw) break;
+        const size_t columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
+        uint8_t *to = plane + (iy + g->pad_top) * pw + g->pad_left;
+        const int8_t *from = x + iy * g->width;
+        for (size_t ix = 0; ix < columns; ix++) to[ix] = (uint8_t)from[ix] ^ 0x80u;
+    }
+    const size_t taps = g->kernel_height * g->kernel_width, groups = (taps + 3) / 4;
+    const size_t pixels = g->out_height * g->out_width;
+    for (size_t group = 0; group < groups; group++) {
+        uint32_t *out = (uint32_t *)(void *)(planes + group * plane_pixels * 4);
+        for (size_t oy = 0; oy < g->out_height; oy++) {
+            for (size_t ox = 0; ox < g->out_width; ox += 16) {
+                const size_t n = g->out_width - ox < 16 ? g->out_width - ox : 16;
+                const __mmask16 mask = (__mmask16)((1u << n) - 1u);
+                __m512i v = _mm512_setzero_si512();
+                for (size_t e = 0; e < 4; e++) {
+                    const size_t tap = group * 4 + e;
+                    __m512i bytes = _mm512_set1_epi32(0x80);
+                    if (tap < taps) {
+                        const uint8_t *run = plane + (oy + tap / g->kernel_width) * pw + ox + tap % g->kernel_width;
+                        bytes = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, run));
+                    }
+                    v = _mm512_or_si512(v, _mm512_slli_epi32(bytes, (unsigned)(8 * e)));
+                }
+                _mm512_mask_storeu_epi32(out + oy * g->out_width + ox, mask, v);
+            }
+        }
+        for (size_t i = pixels; i < plane_pixels; i++) out[i] = 0x80808080u;
+    }
+}
+
 // MARK: AVX2 (with or without AVX-VNNI)
 
 /// 8 accumulators of one column vector requantized (as `requantize16`, 8 lanes: AVX2 has no

@@ -128,6 +128,13 @@ typedef struct ee_qs8_plane_geometry {
 void ee_qs8_im2col_plane_u8(const int8_t *x, const ee_qs8_plane_geometry *geometry, int8_t zero_point, size_t row_length,
                             uint8_t *plane, uint8_t *out);
 
+/// The planes of a one-channel convolution with stride 1 and no dilation for the pixel-lanes
+/// kernel as a 1×1 convolution: group g holds taps 4g…4g+3 (u8, 0x80 past the last tap) of every
+/// output pixel in order (oy·out_width + ox), then 0x80 up to `plane_pixels`. The zero-point-padded
+/// plane (u8) is built first in `plane` (plane_height · plane_width bytes).
+void ee_qs8_tap_planes_u8_avx512(const int8_t *x, const ee_qs8_plane_geometry *geometry, int8_t zero_point, size_t plane_pixels,
+                                 uint8_t *plane, uint8_t *planes);
+
 /// `// x (P, C) -> y (C)`: TFLite's int8 mean over channels-last pixels (sums in int32, rounded
 /// half away from zero, clamped).
 void ee_qs8_global_average_pool_channels_last(const int8_t *x, size_t channels, size_t pixels, int32_t *sums, int8_t *y);
