@@ -251,6 +251,12 @@ final class Int8KernelTests: XCTestCase {
         ConvSpec(cin: 1, h: 28, w: 28, cout: 16, pads: (1, 1, 1, 1), relu: true, path: .im2col), // the bundled stem's shape
         ConvSpec(cin: 1, h: 7, w: 9, cout: 7, kh: 4, kw: 4, pads: (2, 1, 1, 2), singleRounding: true, path: .im2col), // 16 taps
         ConvSpec(cin: 32, h: 5, w: 31, cout: 12, kh: 1, kw: 3, pads: (0, 1, 0, 1), relu: true, singleRounding: true, path: .im2col),
+        // 64 and more outputs (4-vector tiles of 6 rows): last tiles of 1, 5, 2 and 3 rows, a
+        // partial last column block (70 = 64 + 6), single rounding.
+        ConvSpec(cin: 16, h: 7, w: 7, cout: 64, pads: (1, 1, 1, 1), relu: true, path: .im2col),
+        ConvSpec(cin: 8, h: 5, w: 7, cout: 70, pads: (1, 1, 1, 1), path: .im2col),
+        ConvSpec(cin: 12, h: 4, w: 5, cout: 128, pads: (1, 1, 1, 1), singleRounding: true, path: .im2col),
+        ConvSpec(cin: 20, h: 5, w: 5, cout: 64, path: .im2col), // 3×3 outputs
     ] }
 
     func testConvolutionsAreBitExactWithTheReferenceAndWithinOneLSBOfFloat() throws {

@@ -222,6 +222,9 @@ extension KernelPathTests {
     /// The int8 pixel-lanes convolutions (AVX-512 VNNI, at most 16 outputs) inside channels-last
     /// chains (16 → 16 3×3 between batch norms and residual adds, rows of 20, 28 and 13 pixels) and
     /// the attention network: every operator's output equals the portable kernels' bit for bit.
+    /// Chains of 64 and 48 channels at 7×7 and 9×9 (49 and 81 pixels: last row tiles of 1 and 3
+    /// rows; 128 and 96 channels at 4×4 and 5×5 after the stride-2 convolution) take the
+    /// 4-vector tiles with their channels-last epilogue and the batch norm in blocks of 16 channels.
     func testInt8PixelLaneConvolutionsMatchThePortableKernelsOperatorByOperator() throws {
         #if arch(x86_64)
         let portableName = "sse2"
@@ -229,7 +232,8 @@ extension KernelPathTests {
         let portableName = "neon"
         #endif
         let builders = [(UInt64(5), Self.chain(seed: 5, channels: 16, size: 20)), (6, Self.chain(seed: 6, channels: 16, size: 28)),
-                        (7, Self.chain(seed: 7, channels: 16, size: 13)), (8, SyntheticModels.attentionNetwork())]
+                        (7, Self.chain(seed: 7, channels: 16, size: 13)), (8, SyntheticModels.attentionNetwork()),
+                        (9, Self.chain(seed: 9, channels: 64, size: 7)), (10, Self.chain(seed: 10, channels: 48, size: 9))]
         var pixelLanesSeen = 0
         for (seed, builder) in builders {
             let float = try Model(bytes: try builder.serialize())

@@ -100,6 +100,38 @@ INLINE AVX512_VNNI void store16(__m512i acc, const ee_qs8_tile *t, size_t row, s
     }
 }
 
+/// One column vector's requantization parameters, prepared once for all rows of a tile.
+typedef struct { __m512i multiplier, odd_multiplier, left, right, mask, half_mask; } requantization16;
+
+INLINE AVX512_VNNI requantization16 requantization16_load(const ee_requantization *q, size_t c) {
+    requantization16 p;
+    p.multiplier = _mm512_loadu_si512(q->multipliers + c);
+    p.odd_multiplier = _mm512_srli_epi64(p.multiplier, 32);
+    p.left = _mm512_loadu_si512(q->left_shifts + c);
+    p.right = _mm512_loadu_si512(q->right_shifts + c);
+    const __m512i ones = _mm512_set1_epi32(1);
+    p.mask = _mm512_sub_epi32(_mm512_sllv_epi32(ones, p.right), ones);
+    p.half_mask = _mm512_srli_epi32(p.mask, 1);
+    return p;
+}
+
+/// `requantize16` with prepared parameters (the same operations, bit for bit).
+INLINE AVX512_VNNI __m512i requantize16p(__m512i acc, const requantization16 *p, int32_t zero_point, int32_t minimum, int32_t maximum) {
+    const __m512i x = _mm512_sllv_epi32(acc, p->left);
+    const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
+    const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, p->multiplier), nudge), 31);
+    const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), p->odd_multiplier), nudge), 1);
+    const __m512i high = _mm512_mask_blend_epi32(0xAAAA, even, odd);
+    const __m512i remainder = _mm512_and_si512(high, p->mask);
+    const __m512i threshold = _mm512_sub_epi32(p->half_mask, _mm512_srai_epi32(high, 31));
+    const __m512i shifted = _mm512_srav_epi32(high, p->right);
+    const __m512i scaled = _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(remainder, threshold), shifted, _mm512_set1_epi32(1));
+    // clamp(scaled + zp, minimum, maximum) = clamp(scaled, minimum − zp, maximum − zp) + zp, without overflow.
+    const __m512i clamped = _mm512_min_epi32(_mm512_max_epi32(scaled, _mm512_set1_epi32(minimum - zero_point)),
+                                             _mm512_set1_epi32(maximum - zero_point));
+    return _mm512_add_epi32(clamped, _mm512_set1_epi32(zero_point));
+}
+
 INLINE AVX512_VNNI void tile512(const ee_qs8_tile *t, const int V, const int R) {
     __m512i acc[4][12];
     UNROLL for (int v = 0; v < V; v++) UNROLL for (int r = 0; r < R; r++) acc[v][r] = _mm512_setzero_si512();
@@ -117,15 +149,47 @@ INLINE AVX512_VNNI void tile512(const ee_qs8_tile *t, const int V, const int R) 
             w += 64 * V;
         }
     }
-    UNROLL for (int r = 0; r < R; r++) {
-        if ((size_t)r < t->row_count) {
-            UNROLL for (int v = 0; v < V; v++) store16(acc[v][r], t, (size_t)r, (size_t)v * 16);
+    if (t->requantization.single_rounding || t->output_column_stride != 1) {
+        UNROLL for (int r = 0; r < R; r++) {
+            if ((size_t)r < t->row_count) {
+                UNROLL for (int v = 0; v < V; v++) store16(acc[v][r], t, (size_t)r, (size_t)v * 16);
+            }
+        }
+        return;
+    }
+    // Channels-last, double rounding: each column vector's parameters once for all rows.
+    const ee_requantization *q = &t->requantization;
+    UNROLL for (int v = 0; v < V; v++) {
+        const size_t column = (size_t)v * 16;
+        if (t->column_count <= column) break;
+        const size_t n = t->column_count - column < 16 ? t->column_count - column : 16;
+        const __mmask16 mask = (__mmask16)(n == 16 ? 0xFFFF : ((1u << n) - 1u));
+        const requantization16 p = requantization16_load(q, column);
+        const __m512i bias = _mm512_loadu_si512(t->bias + column);
+        int8_t *out = t->output + column;
+        UNROLL for (int r = 0; r < R; r++) {
+            if ((size_t)r < t->row_count) {
+                const __m512i y = requantize16p(_mm512_add_epi32(acc[v][r], bias), &p, q->output_zero_point, q->minimum, q->maximum);
+                __m128i bytes = _mm512_cvtepi32_epi8(y);
+                __asm__("" : "+x"(bytes)); // vpmovdb to a register (see store_narrowed16)
+                _mm_mask_storeu_epi8(out + (size_t)r * t->output_row_stride, mask, bytes);
+            }
         }
     }
 }
 
 AVX512_VNNI void ee_qs8_tile_avx512vnni(const ee_qs8_tile *t) {
-    if (t->vectors >= 4) tile512(t, 4, 6);
+    if (t->vectors >= 4) {
+        // A last tile of fewer rows runs only those (a 7×7 map is 8 tiles of 6 and one of 1).
+        switch (t->row_count) {
+        case 1: tile512(t, 4, 1); break;
+        case 2: tile512(t, 4, 2); break;
+        case 3: tile512(t, 4, 3); break;
+        case 4: tile512(t, 4, 4); break;
+        case 5: tile512(t, 4, 5); break;
+        default: tile512(t, 4, 6); break;
+        }
+    }
     else if (t->vectors == 2) { if (t->row_tile == 6) tile512(t, 2, 6); else tile512(t, 2, 12); }
     else { if (t->row_tile == 6) tile512(t, 1, 6); else tile512(t, 1, 12); }
 }
@@ -497,6 +561,21 @@ static inline int32_t clamp_shift(int32_t shift, int32_t lo, int32_t hi) { retur
 
 AVX512_VNNI void ee_qs8_batch_norm_channels_last_avx512(const int8_t *x, const int32_t *scale, const int32_t *offset,
                                                          const ee_requantization *q, int8_t *y, size_t channels, size_t pixels) {
+    if (!q->single_rounding && channels % 16 == 0) {
+        // Per block of 16 channels, its parameters once, then every pixel.
+        for (size_t c = 0; c < channels; c += 16) {
+            const requantization16 p = requantization16_load(q, c);
+            const __m512i s = _mm512_loadu_si512(scale + c), o = _mm512_loadu_si512(offset + c);
+            const int8_t *in = x + c;
+            int8_t *out = y + c;
+            for (size_t i = 0; i < pixels; i++, in += channels, out += channels) {
+                const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)in));
+                const __m512i acc = _mm512_add_epi32(_mm512_mullo_epi32(v, s), o);
+                store_narrowed16(out, requantize16p(acc, &p, q->output_zero_point, q->minimum, q->maximum));
+            }
+        }
+        return;
+    }
     for (size_t p = 0; p < pixels; p++) {
         const int8_t *in = x + p * channels;
         int8_t *out = y + p * channels;
