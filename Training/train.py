@@ -81,6 +81,9 @@ def parse_args(argv=None):
                    help="start from this checkpoint's weights (model.pt of an earlier run with the same architecture): "
                         "fine-tuning")
     p.add_argument("--nll9-weight", type=float, default=1.0, help="weight of the eq. 9 output's NLL term")
+    p.add_argument("--val-size", type=int, default=data.VAL_SIZE,
+                   help="images of the fixed permutation held out as the validation split (default %(default)s, the "
+                        "bundle's; 15000 was tried for issue 15 and not bundled: Training/RESULTS.md)")
     p.add_argument("--clutter", action="store_true",
                    help="train and evaluate on the Cluttered Translated variant (40x40 canvas, random placement, "
                         "four 8x8 distractor patches; data.clutter)")
@@ -214,6 +217,7 @@ def main(argv=None):
 
     with open(os.path.join(a.out, "config.json"), "w") as f:
         f.write(cfg.to_json())
+    data.VAL_SIZE = a.val_size  # the first val_size images of the fixed permutation (data.split_indices)
     splits = data.load_cluttered_splits() if a.clutter else data.load_splits()
     xtr, ytr = data.to_tensor(splits["train"][0]), torch.from_numpy(splits["train"][1])
     xva, yva = data.to_tensor(splits["val"][0]), torch.from_numpy(splits["val"][1])

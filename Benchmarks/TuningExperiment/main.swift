@@ -20,7 +20,7 @@ func fail(_ message: String) -> Never {
 var modelPath: String?
 var pools: [(String, String)] = []
 var cachePath: String?
-var splits = 200, tuneCount = 15000, threads = Parallel.defaultThreads, seed: UInt64 = 1
+var splits = 200, tuneCount = 5000, threads = Parallel.defaultThreads, seed: UInt64 = 1
 var maxDrop = 0.3, confidence = 0.9, search = 0.5, holdout = 0.3
 var signalName = "auto"
 var jsonOut: String?
