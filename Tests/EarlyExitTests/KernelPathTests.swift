@@ -224,7 +224,8 @@ extension KernelPathTests {
     /// the attention network: every operator's output equals the portable kernels' bit for bit.
     /// Chains of 64 and 48 channels at 7×7 and 9×9 (49 and 81 pixels: last row tiles of 1 and 3
     /// rows; 128 and 96 channels at 4×4 and 5×5 after the stride-2 convolution) take the
-    /// 4-vector tiles with their channels-last epilogue and the batch norm in blocks of 16 channels.
+    /// 4-vector tiles with their channels-last epilogue and the batch norm in blocks of 16 channels
+    /// (its affine form on x86).
     func testInt8PixelLaneConvolutionsMatchThePortableKernelsOperatorByOperator() throws {
         #if arch(x86_64)
         let portableName = "sse2"
@@ -234,7 +235,7 @@ extension KernelPathTests {
         let builders = [(UInt64(5), Self.chain(seed: 5, channels: 16, size: 20)), (6, Self.chain(seed: 6, channels: 16, size: 28)),
                         (7, Self.chain(seed: 7, channels: 16, size: 13)), (8, SyntheticModels.attentionNetwork()),
                         (9, Self.chain(seed: 9, channels: 64, size: 7)), (10, Self.chain(seed: 10, channels: 48, size: 9))]
-        var pixelLanesSeen = 0
+        var pixelLanesSeen = 0, affineBatchNormsSeen = 0
         for (seed, builder) in builders {
             let float = try Model(bytes: try builder.serialize())
             var rng = SeededGenerator(seed: seed)
@@ -258,6 +259,7 @@ extension KernelPathTests {
             for kernels in Self.kernelSets where kernels.name != portableName {
                 let model = try Model(bytes: bytes, kernels: kernels)
                 pixelLanesSeen += model.operators.indices.filter { model.int8PixelLanes(of: $0) }.count
+                affineBatchNormsSeen += model.operators.indices.filter { model.int8AffineBatchNorm(of: $0) }.count
                 let actual = try observe(model)
                 for (i, values) in actual.enumerated() {
                     for o in model.operators.indices {
@@ -267,6 +269,11 @@ extension KernelPathTests {
             }
         }
         if KernelSet.supported.contains(where: { $0.int8 == .avx512VNNI }) { XCTAssertGreaterThanOrEqual(pixelLanesSeen, 6) }
+        #if arch(x86_64)
+        // The batch norms of the chains (16, 64 and 48 channels: blocks of 16; 96 and 128 after the
+        // stride-2 convolution) run their affine form on every native x86 kernel set.
+        if KernelSet.supported.contains(where: { Int8KernelTable.hasAffineBatchNorm($0.int8) }) { XCTAssertGreaterThanOrEqual(affineBatchNormsSeen, 6) }
+        #endif
     }
 }
 

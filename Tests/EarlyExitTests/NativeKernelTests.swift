@@ -50,4 +50,84 @@ final class NativeKernelTests: XCTestCase {
         throw XCTSkip("x86-64 kernels")
         #endif
     }
+
+    /// The int8 batch norm's affine form: each channel fitted to the reference kernel's outputs for
+    /// all 256 inputs, then the x86 kernels over channels-last maps (16, 64 and 128 channels in
+    /// blocks; 5, 24 and 40 with vector and scalar tails) against `Int8Kernels.batchNorm` (NCHW)
+    /// on random inputs: double and single rounding, with and without ReLU, left shifts 1…2 (the
+    /// channels that fit).
+    /// A channel whose reference output wraps in int32 does not fit (the operator keeps the
+    /// requantizing kernel).
+    func testInt8BatchNormAffineFormMatchesTheReferenceKernel() throws {
+        #if arch(x86_64)
+        let paths = KernelSet.supported.map(\.int8).filter { $0 == .avx512VNNI || $0 == .avx2 }
+        if paths.isEmpty { throw XCTSkip("no AVX2 on this CPU") }
+        var rng = SeededGenerator(seed: 0xB40F)
+        let geometries: [(channels: Int, pixels: Int)] = [(16, 61), (64, 49), (128, 9), (5, 33), (24, 17), (40, 7)]
+        var fittedChannels = 0
+        for (index, g) in geometries.enumerated() {
+            for variant in 0..<4 {
+                let relu = variant % 2 == 1, single = variant >= 2
+                let zpIn = Int32.random(in: -128...127, using: &rng), zpOut = Int32.random(in: -128...127, using: &rng)
+                var w = (0..<g.channels).map { _ in Int8.random(in: -127...127, using: &rng) }
+                w[0] = 0
+                if g.channels > 2 { w[1] = 127; w[2] = -127 }
+                let bias = (0..<g.channels).map { _ in Int32.random(in: -40000...40000, using: &rng) }
+                let multipliers = (0..<g.channels).map { _ in Int32.random(in: (1 << 30)...Int32.max, using: &rng) }
+                // Right shifts 2…12 (the usual range) and a few left shifts.
+                let shifts = (0..<g.channels).map { c in c % 7 == 3 ? Int32.random(in: 1...2, using: &rng) : Int32.random(in: -12 ... -2, using: &rng) }
+                let pm = UnsafeMutablePointer<Int32>.allocate(capacity: g.channels), ps = UnsafeMutablePointer<Int32>.allocate(capacity: g.channels)
+                let pp = UnsafeMutablePointer<Int32>.allocate(capacity: g.channels), po = UnsafeMutablePointer<Int32>.allocate(capacity: g.channels)
+                let pt = UnsafeMutablePointer<Int32>.allocate(capacity: g.channels)
+                defer { pm.deallocate(); ps.deallocate(); pp.deallocate(); po.deallocate(); pt.deallocate() }
+                pm.initialize(from: multipliers, count: g.channels); ps.initialize(from: shifts, count: g.channels)
+                let q = Requantization(multipliers: pm, shifts: ps, outputZeroPoint: zpOut,
+                                       minimum: relu ? max(-128, zpOut) : -128, maximum: 127, singleRounding: single)
+                func reference(_ x: [Int8], spatial: Int) -> [Int8] {
+                    var y = [Int8](repeating: 0, count: x.count)
+                    x.withUnsafeBufferPointer { px in w.withUnsafeBufferPointer { pw in bias.withUnsafeBufferPointer { pb in
+                        y.withUnsafeMutableBufferPointer { py in
+                            Int8Kernels.batchNorm(px.baseAddress!, inputZeroPoint: zpIn, scale: pw.baseAddress!, bias: pb.baseAddress!,
+                                                  y: py.baseAddress!, channels: g.channels, spatial: spatial, requantization: q)
+                        }
+                    } } }
+                    return y
+                }
+                let table = reference((0..<g.channels * 256).map { Int8(truncatingIfNeeded: $0 % 256 - 128) }, spatial: 256)
+                var fitted = Set<Int>()
+                for c in 0..<g.channels {
+                    let alpha = Double(w[c]) * Double(multipliers[c]) * Double(sign: .plus, exponent: Int(shifts[c]) - 31, significand: 1)
+                    let form = table.withUnsafeBufferPointer { BatchNorm.AffineForm.fit($0.baseAddress! + c * 256, alpha: alpha, minimum: q.minimum, maximum: q.maximum) }
+                    // With ReLU (or single rounding) every channel is a line; without, double
+                    // rounding's ties (half away from zero) can make one of a channel's outputs
+                    // fall off it, and the operator keeps the requantizing kernel.
+                    if relu || single { XCTAssertNotNil(form, "geometry \(index) variant \(variant) channel \(c): no affine form") }
+                    (pp[c], po[c], pt[c]) = form ?? (0, 0, 0)
+                    if form != nil { fittedChannels += 1; fitted.insert(c) }
+                }
+                let x = (0..<g.channels * g.pixels).map { _ in Int8.random(in: -128...127, using: &rng) } // NCHW
+                let expected = reference(x, spatial: g.pixels)
+                let channelsLast = (0..<g.pixels * g.channels).map { i in x[(i % g.channels) * g.pixels + i / g.channels] }
+                for path in paths {
+                    var y = [Int8](repeating: 0, count: g.pixels * g.channels + 16)
+                    let form = BatchNorm.AffineForm(slope: pp, offset: po, shift: pt, minimum: q.minimum, maximum: q.maximum)
+                    channelsLast.withUnsafeBufferPointer { px in y.withUnsafeMutableBufferPointer { py in
+                        Int8KernelTable.batchNormAffine(path, px.baseAddress!, form, y: py.baseAddress!, channels: g.channels, pixels: g.pixels)
+                    } }
+                    let mismatch = (0..<g.pixels * g.channels).first { fitted.contains($0 % g.channels) && y[$0] != expected[($0 % g.channels) * g.pixels + $0 / g.channels] }
+                    XCTAssertNil(mismatch, "geometry \(index) variant \(variant) \(path): first mismatch at \(mismatch.map(String.init(describing:)) ?? "")")
+                }
+            }
+        }
+        XCTAssertGreaterThan(fittedChannels, 3 * geometries.reduce(0) { $0 + $1.channels })
+        // Wrapping int32 in the reference (x·w + bias past 2^31) is no line: no form.
+        let wrapping = (0..<256).map { i -> Int8 in
+            let acc = Int32(i - 128) &* 127 &+ (Int32.max - 200)
+            return Int8(clamping: FixedPoint.multiplyByQuantizedMultiplier(acc, 1 << 30, -24))
+        }
+        XCTAssertNil(wrapping.withUnsafeBufferPointer { BatchNorm.AffineForm.fit($0.baseAddress!, alpha: 127.0 / 33554432.0, minimum: -128, maximum: 127) })
+        #else
+        throw XCTSkip("x86-64 kernels")
+        #endif
+    }
 }

@@ -83,6 +83,26 @@ enum Int8KernelTable {
         #endif
     }
 
+    /// Whether the path runs `batchNormAffine` (x86 native kernels).
+    static func hasAffineBatchNorm(_ path: KernelSet.Int8Path) -> Bool {
+        #if arch(x86_64)
+        return hasNativeKernels(path)
+        #else
+        return false
+        #endif
+    }
+
+    static func batchNormAffine(_ path: KernelSet.Int8Path, _ x: UnsafePointer<Int8>, _ form: BatchNorm.AffineForm,
+                                y: UnsafeMutablePointer<Int8>, channels: Int, pixels: Int) {
+        #if arch(x86_64)
+        if path == .avx512VNNI {
+            ee_qs8_batch_norm_affine_avx512(x, form.slope, form.offset, form.shift, form.minimum, form.maximum, y, channels, pixels)
+        } else {
+            ee_qs8_batch_norm_affine_avx2(x, form.slope, form.offset, form.shift, form.minimum, form.maximum, y, channels, pixels)
+        }
+        #endif
+    }
+
     static func add(_ path: KernelSet.Int8Path, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
                     parameters: inout ee_qs8_add_parameters, y: UnsafeMutablePointer<Int8>, count: Int) {
         #if arch(x86_64)

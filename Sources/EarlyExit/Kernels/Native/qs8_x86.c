@@ -612,6 +612,60 @@ AVX2_ONLY void ee_qs8_batch_norm_channels_last_avx2(const int8_t *x, const int32
     }
 }
 
+static inline int8_t batch_norm_affine_scalar(int8_t x, int32_t slope, int32_t offset, int32_t shift, int32_t minimum, int32_t maximum) {
+    const int32_t v = (int32_t)x * slope + offset;
+    const int32_t s = v >> shift; // arithmetic (clang, gcc): floor division by 2^shift
+    return (int8_t)(s < minimum ? minimum : s > maximum ? maximum : s);
+}
+
+AVX512_VNNI void ee_qs8_batch_norm_affine_avx512(const int8_t *x, const int32_t *slope, const int32_t *offset, const int32_t *shift,
+                                                  int32_t minimum, int32_t maximum, int8_t *y, size_t channels, size_t pixels) {
+    const __m512i lo = _mm512_set1_epi32(minimum), hi = _mm512_set1_epi32(maximum);
+    if (channels % 16 == 0) {
+        // Per block of 16 channels, its parameters once, then every pixel: 7 operations per 16 values.
+        for (size_t c = 0; c < channels; c += 16) {
+            const __m512i p = _mm512_loadu_si512(slope + c), o = _mm512_loadu_si512(offset + c), t = _mm512_loadu_si512(shift + c);
+            const int8_t *in = x + c;
+            int8_t *out = y + c;
+            for (size_t i = 0; i < pixels; i++, in += channels, out += channels) {
+                const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)in));
+                const __m512i s = _mm512_srav_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, p), o), t);
+                store_narrowed16(out, _mm512_min_epi32(_mm512_max_epi32(s, lo), hi));
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < pixels; i++) {
+        const int8_t *in = x + i * channels;
+        int8_t *out = y + i * channels;
+        size_t c = 0;
+        for (; c + 16 <= channels; c += 16) {
+            const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(in + c)));
+            const __m512i s = _mm512_srav_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, _mm512_loadu_si512(slope + c)),
+                                                                 _mm512_loadu_si512(offset + c)), _mm512_loadu_si512(shift + c));
+            store_narrowed16(out + c, _mm512_min_epi32(_mm512_max_epi32(s, lo), hi));
+        }
+        for (; c < channels; c++) out[c] = batch_norm_affine_scalar(in[c], slope[c], offset[c], shift[c], minimum, maximum);
+    }
+}
+
+AVX2_ONLY void ee_qs8_batch_norm_affine_avx2(const int8_t *x, const int32_t *slope, const int32_t *offset, const int32_t *shift,
+                                             int32_t minimum, int32_t maximum, int8_t *y, size_t channels, size_t pixels) {
+    const __m256i lo = _mm256_set1_epi32(minimum), hi = _mm256_set1_epi32(maximum);
+    for (size_t i = 0; i < pixels; i++) {
+        const int8_t *in = x + i * channels;
+        int8_t *out = y + i * channels;
+        size_t c = 0;
+        for (; c + 8 <= channels; c += 8) {
+            const __m256i v = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(in + c)));
+            const __m256i s = _mm256_srav_epi32(_mm256_add_epi32(_mm256_mullo_epi32(v, LOAD8(slope + c)), LOAD8(offset + c)),
+                                                LOAD8(shift + c));
+            _mm_storel_epi64((__m128i *)(void *)(out + c), PACK8(_mm256_min_epi32(_mm256_max_epi32(s, lo), hi)));
+        }
+        for (; c < channels; c++) out[c] = batch_norm_affine_scalar(in[c], slope[c], offset[c], shift[c], minimum, maximum);
+    }
+}
+
 /// An add input's rescale without 64-bit products. With d = x − zp (|d| ≤ 255) and the total
 /// left shift S (left_shift plus a positive input shift), the high multiply of d·2^S by m is
 /// ⌊(d·m·2^S + 2^30) / 2^31⌋ = ⌊(d·m + 2^(k−1)) / 2^k⌋ with k = 31 − S; splitting m = mh·2^k + ml

@@ -148,6 +148,15 @@ void ee_qs8_batch_norm_channels_last_neon(const int8_t *x, const int32_t *scale,
 void ee_qs8_batch_norm_channels_last_avx2(const int8_t *x, const int32_t *scale, const int32_t *offset,
                                           const ee_requantization *q, int8_t *y, size_t channels, size_t pixels);
 
+/// `// x (P, C) -> clamp((x·slope[c] + offset[c]) >> shift[c], minimum, maximum) -> y (P, C)`: an int8
+/// batch normalization in its affine form, each channel's parameters fitted at prepare time so that
+/// all 256 inputs give the reference kernel's outputs (the caller checked that every x·slope and
+/// x·slope + offset stays within int32).
+void ee_qs8_batch_norm_affine_avx512(const int8_t *x, const int32_t *slope, const int32_t *offset, const int32_t *shift,
+                                     int32_t minimum, int32_t maximum, int8_t *y, size_t channels, size_t pixels);
+void ee_qs8_batch_norm_affine_avx2(const int8_t *x, const int32_t *slope, const int32_t *offset, const int32_t *shift,
+                                   int32_t minimum, int32_t maximum, int8_t *y, size_t channels, size_t pixels);
+
 /// TFLite's int8 add (double rounding throughout): each input's (x − zp) << left_shift rescaled
 /// with its multiplier and shift, the sum (wrapping int32) requantized with the output's.
 typedef struct {
