@@ -1,6 +1,7 @@
 // The x86 C element-wise int8 kernels called directly, against FixedPoint's TFLite formulas:
 // every pair of int8 inputs, parameters on both of the add's arithmetic forms (32-bit split
-// products when the total left shift is 9…22, 64-bit products otherwise).
+// products when the total left shift is 9…22, 64-bit products otherwise; in the split form, one
+// input's rescale a plain product or not); the batch norm's affine form.
 
 import XCTest
 @testable import EarlyExit
@@ -17,10 +18,14 @@ final class NativeKernelTests: XCTestCase {
         var rng = SeededGenerator(seed: 0xADD5)
         // (left shift, input shift a, input shift b): the usual TFLite form (20, ≤ 0), positive
         // input shifts inside and outside the split range, and a small left shift.
-        let shapes: [(Int32, Int32, Int32)] = [(20, 0, -1), (20, -3, -7), (20, 2, 0), (12, -1, 3), (22, 1, 0), (5, 0, 0), (20, -31, 0)]
+        let shapes: [(Int32, Int32, Int32)] = [(20, 0, -1), (20, -3, -7), (20, 2, 0), (12, -1, 3), (22, 1, 0), (5, 0, 0), (20, -31, 0),
+                                                  (20, 0, -2), (20, -1, 0), (14, 0, -3)]
         let a = (0..<65536).map { Int8(truncatingIfNeeded: $0) }, b = (0..<65536).map { Int8(truncatingIfNeeded: $0 >> 8) }
         for (index, shape) in shapes.enumerated() {
-            let ma = Int32.random(in: (1 << 30)...Int32.max, using: &rng), mb = Int32.random(in: (1 << 30)...Int32.max, using: &rng)
+            var ma = Int32.random(in: (1 << 30)...Int32.max, using: &rng), mb = Int32.random(in: (1 << 30)...Int32.max, using: &rng)
+            // One input's rescale a plain product (low part 0, no right shift; AVX-512's shortcut):
+            // TFLite's 2^30 for a, then for b, then another multiple of 2^(31 − S) for a.
+            if index == 7 { ma = 1 << 30 } else if index == 8 { mb = 1 << 30 } else if index == 9 { ma = 3 << 28 }
             let mo = Int32.random(in: (1 << 30)...Int32.max, using: &rng)
             let so = Int32(-Int.random(in: 0...4, using: &rng)) - (20 - shape.0)
             let za = Int32.random(in: -128...127, using: &rng), zb = Int32.random(in: -128...127, using: &rng)

@@ -690,11 +690,34 @@ INLINE AVX512_VNNI __m512i split_rescale16(__m512i d, const split_rescale *r) {
     return divide_by_pot16(high, _mm512_set1_epi32(r->right));
 }
 
+/// The split add when input a's rescale is a plain product (its multiplier's low part 0 and no
+/// right shift, as TFLite's 2^30 for the input of the larger scale): (x − zp)·high, computed as
+/// x·high + (−zp·high) in wrapping int32 (the same value, within int32 as the split requires).
+INLINE AVX512_VNNI void add_one_product_avx512(const int8_t *a, int32_t zero_point_a, const split_rescale *sa, const int8_t *b,
+                                               int32_t zero_point_b, const split_rescale *sb, const ee_qs8_add_parameters *p,
+                                               int8_t *y, size_t count) {
+    const __m512i ha = _mm512_set1_epi32(sa->high);
+    const __m512i ca = _mm512_set1_epi32((int32_t)(0u - (uint32_t)zero_point_a * (uint32_t)sa->high)), zpb = _mm512_set1_epi32(zero_point_b);
+    const __m512i mo = _mm512_set1_epi32(p->multiplier_out);
+    const __m512i lo = _mm512_set1_epi32(clamp_shift(p->shift_out, 0, 31)), ro = _mm512_set1_epi32(-clamp_shift(p->shift_out, -31, 0));
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const __m512i xa = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+        const __m512i xb = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(b + i))), zpb);
+        const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(_mm512_mullo_epi32(xa, ha), ca), split_rescale16(xb, sb));
+        store_narrowed16(y + i, requantize16v(sum, mo, lo, ro, p->zero_point_out, p->minimum, p->maximum));
+    }
+    for (; i < count; i++) y[i] = ee_qs8_add_scalar(a[i], b[i], p);
+}
+
 /// TFLite's int8 add computed lane by lane: each input (x − zp) << left_shift is rescaled with
 /// its multiplier and shift, the two are summed, and the sum requantized with the output's.
 AVX512_VNNI void ee_qs8_add_avx512(const int8_t *a, const int8_t *b, const ee_qs8_add_parameters *p, int8_t *y, size_t count) {
     split_rescale sa, sb;
     if (split_rescale_make(p->left_shift, p->multiplier_a, p->shift_a, &sa) && split_rescale_make(p->left_shift, p->multiplier_b, p->shift_b, &sb)) {
+        // The sum is the same in either order: the input whose rescale is a plain product goes first.
+        if (sa.low == 0 && sa.right == 0) { add_one_product_avx512(a, p->zero_point_a, &sa, b, p->zero_point_b, &sb, p, y, count); return; }
+        if (sb.low == 0 && sb.right == 0) { add_one_product_avx512(b, p->zero_point_b, &sb, a, p->zero_point_a, &sa, p, y, count); return; }
         const __m512i zpa = _mm512_set1_epi32(p->zero_point_a), zpb = _mm512_set1_epi32(p->zero_point_b);
         const __m512i mo = _mm512_set1_epi32(p->multiplier_out);
         const __m512i lo = _mm512_set1_epi32(clamp_shift(p->shift_out, 0, 31)), ro = _mm512_set1_epi32(-clamp_shift(p->shift_out, -31, 0));
