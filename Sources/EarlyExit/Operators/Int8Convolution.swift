@@ -286,6 +286,8 @@ struct Int8Convolution {
         let channelsLast: Int32 = inputChannelsLast ? 1 : 0
         if let lanes = pixelLanes {
             let planes = scratch.assumingMemoryBound(to: UInt8.self)
+            // The plane copies are x86 C functions; the pixel-lanes form is chosen on AVX-512 VNNI only.
+            #if arch(x86_64)
             if lanes.tapPlanes, let plane = g.singleChannelPlane {
                 var geometry = ee_qs8_plane_geometry(height: g.heightIn, width: g.widthIn, pad_top: g.padTop, pad_left: g.padLeft,
                                                      stride_height: 1, stride_width: 1, kernel_height: g.kernelHeight,
@@ -298,6 +300,7 @@ struct Int8Convolution {
                                                 lanes.padLeft, lanes.planeHeight, lanes.planeWidth, lanes.planePixels, inputZeroPoint,
                                                 planes)
             }
+            #endif
             var conv = ee_qs8_pixel_conv()
             conv.planes = UnsafePointer(planes)
             conv.groups = lanes.groups
