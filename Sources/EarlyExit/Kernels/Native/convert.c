@@ -84,11 +84,10 @@ void ee_qs8_im2col_u8(const int8_t *x, const int32_t *pixel_index, size_t out_pi
 static inline uint32_t load_u32(const uint8_t *p) { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
 static inline void store_u32(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
 
-void ee_qs8_im2col_plane_u8(const int8_t *x, const ee_qs8_plane_geometry *g, int8_t zero_point, size_t row_length,
-                            uint8_t *plane, uint8_t *out) {
+void ee_qs8_padded_plane_u8(const int8_t *x, const ee_qs8_plane_geometry *g, int8_t zero_point, size_t slack, uint8_t *plane) {
     const uint8_t padding = (uint8_t)zero_point ^ 0x80u;
     const size_t pw = g->plane_width, ph = g->plane_height;
-    for (size_t i = 0; i < ph * pw + 4; i++) plane[i] = padding;
+    for (size_t i = 0; i < ph * pw + slack; i++) plane[i] = padding;
     for (size_t iy = 0; iy < g->height && iy + g->pad_top < ph; iy++) {
         if (g->pad_left >= pw) break;
         const size_t columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
@@ -96,6 +95,12 @@ void ee_qs8_im2col_plane_u8(const int8_t *x, const ee_qs8_plane_geometry *g, int
         const int8_t *from = x + iy * g->width;
         for (size_t ix = 0; ix < columns; ix++) to[ix] = (uint8_t)from[ix] ^ 0x80u;
     }
+}
+
+void ee_qs8_im2col_plane_u8(const int8_t *x, const ee_qs8_plane_geometry *g, int8_t zero_point, size_t row_length,
+                            uint8_t *plane, uint8_t *out) {
+    ee_qs8_padded_plane_u8(x, g, zero_point, 4, plane);
+    const size_t pw = g->plane_width;
     const size_t kh = g->kernel_height, kw = g->kernel_width, taps = kh * kw;
     uint8_t *row = out;
     for (size_t oy = 0; oy < g->out_height; oy++) {

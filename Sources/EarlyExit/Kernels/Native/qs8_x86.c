@@ -387,16 +387,8 @@ AVX512_VNNI void ee_qs8_convert_planes_u8_avx512(const int8_t *x, size_t height,
 
 AVX512_VNNI void ee_qs8_tap_planes_u8_avx512(const int8_t *x, const ee_qs8_plane_geometry *g, int8_t zero_point, size_t plane_pixels,
                                              uint8_t *plane, uint8_t *planes) {
-    const uint8_t padding = (uint8_t)zero_point ^ 0x80u;
-    const size_t pw = g->plane_width, ph = g->plane_height;
-    for (size_t i = 0; i < ph * pw; i++) plane[i] = padding;
-    for (size_t iy = 0; iy < g->height && iy + g->pad_top < ph; iy++) {
-        if (g->pad_left >= pw) break;
-        const size_t columns = g->width < pw - g->pad_left ? g->width : pw - g->pad_left;
-        uint8_t *to = plane + (iy + g->pad_top) * pw + g->pad_left;
-        const int8_t *from = x + iy * g->width;
-        for (size_t ix = 0; ix < columns; ix++) to[ix] = (uint8_t)from[ix] ^ 0x80u;
-    }
+    ee_qs8_padded_plane_u8(x, g, zero_point, 0, plane);
+    const size_t pw = g->plane_width;
     const size_t taps = g->kernel_height * g->kernel_width, groups = (taps + 3) / 4;
     const size_t pixels = g->out_height * g->out_width;
     for (size_t group = 0; group < groups; group++) {

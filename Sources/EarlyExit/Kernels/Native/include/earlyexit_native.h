@@ -121,6 +121,11 @@ typedef struct ee_qs8_plane_geometry {
     size_t kernel_height, kernel_width, out_height, out_width, plane_height, plane_width;
 } ee_qs8_plane_geometry;
 
+/// The zero-point-padded u8 plane (x + 128) of a one-channel input: `plane_height · plane_width`
+/// bytes, then `slack` more bytes of padding; shared by the one-channel image-to-column and the
+/// pixel-lanes tap planes.
+void ee_qs8_padded_plane_u8(const int8_t *x, const ee_qs8_plane_geometry *geometry, int8_t zero_point, size_t slack, uint8_t *plane);
+
 /// `ee_qs8_im2col_u8` for one input channel and no dilation, with the same rows: the plane is
 /// first copied (as u8) into `plane` (plane_height · plane_width + 4 bytes), padded with the
 /// zero point, and each output pixel's row is `kernel_height` runs of `kernel_width` bytes of
