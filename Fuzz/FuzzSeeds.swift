@@ -16,7 +16,7 @@ enum FuzzSeeds {
         // mutants spend the time in CRC-32 and the kernels, not in the loader.
         var models: [(String, [UInt8])] = []
         let shapes: [(channels: Int, size: Int, width: Int, heads: Int, classes: Int)] =
-            [(1, 8, 2, 1, 3), (1, 8, 4, 2, 5), (3, 8, 4, 2, 10), (1, 16, 8, 2, 10)]
+            [(1, 8, 2, 1, 3), (1, 8, 4, 2, 5), (3, 8, 4, 2, 10), (1, 16, 8, 2, 10), (1, 12, 16, 2, 10)]
         for (index, shape) in shapes.enumerated() {
             let bytes = try SyntheticModels.attentionNetwork(channels: shape.channels, size: shape.size, width: shape.width,
                                                             heads: shape.heads, classes: shape.classes, seed: UInt64(index + 1)).serialize()
@@ -32,7 +32,9 @@ enum FuzzSeeds {
             let onnx = try bytes(fixtures.appendingPathComponent("conformance/\(fixture)/model.onnx"))
             models.append(("\(fixture).eem", try ONNXConverter.convert(onnx: onnx, options: ConversionOptions()).bytes))
         }
-        for (name, bytes) in [models[1], models[2], models[models.count - 2]] {
+        // The last list entry: 16 channels, so that the int8 16 → 16 convolutions and the
+        // attention logits take the AVX-512 VNNI pixel-lanes kernel.
+        for (name, bytes) in [models[1], models[2], models[models.count - 2], models[shapes.count - 1]] {
             let model = try Model(bytes: bytes)
             var rng = SeededGenerator(seed: 5)
             let calibration = (0..<4).map { _ in rng.uniforms(model.input.elementCount, scale: 2) }
