@@ -1,7 +1,7 @@
 // The x86 C element-wise int8 kernels called directly, against FixedPoint's TFLite formulas:
 // every pair of int8 inputs, parameters on both of the add's arithmetic forms (32-bit split
 // products when the total left shift is 9…22, 64-bit products otherwise; in the split form, one
-// input's rescale a plain product or not); the batch norm's affine form.
+// input's rescale a plain product or not); the add's and the batch norm's affine forms.
 
 import XCTest
 @testable import EarlyExit
@@ -49,6 +49,79 @@ final class NativeKernelTests: XCTestCase {
                 } } }
                 let mismatch = (0..<65531).first { y[$0] != expected[$0] }
                 XCTAssertNil(mismatch, "shape \(shape) \(path): first mismatch at \(mismatch.map { "(\(a[$0]), \(b[$0])): \(y[$0]) vs \(expected[$0])" } ?? "")")
+            }
+        }
+        #else
+        throw XCTSkip("x86-64 kernels")
+        #endif
+    }
+
+    /// The int8 add's affine form (`ElementwiseBinary.AffineAdd`): fitted to the reference kernel's
+    /// outputs for all 65,536 input pairs, then the x86 kernels on every pair (odd count: the
+    /// scalar tail too) against FixedPoint's TFLite formulas. TFLite-like parameters from random
+    /// scales (left shift 20), with and without ReLU, and the bundled model's six adds must fit;
+    /// coarse input rescales (left shift 0 or 2: rounding an output step wide) must not.
+    func testInt8AddAffineFormMatchesTheReferenceKernel() throws {
+        #if arch(x86_64)
+        let paths = KernelSet.supported.map(\.int8).filter { $0 == .avx512VNNI || $0 == .avx2 }
+        if paths.isEmpty { throw XCTSkip("no AVX2 on this CPU") }
+        var rng = SeededGenerator(seed: 0xAFF1)
+        func quantized(_ x: Double) -> (Int32, Int32) {
+            // x = m·2^(shift − 31), m in [2^30, 2^31).
+            var m = Int64((x.significand * Double(1 << 30)).rounded()), shift = Int32(x.exponent) + 1
+            if m == 1 << 31 { m = 1 << 30; shift += 1 }
+            return (Int32(m), shift)
+        }
+        // (left shift, za, ma, sa, zb, mb, sb, mo, so, zo, relu, must fit)
+        var sets: [(Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Int32, Bool, Bool)] = [
+            (20, 47, 1073741824, 0, 0, 1494693172, -2, 2097334358, -19, 47, false, true),
+            (20, 8, 1073741824, 0, 47, 1752204062, -1, 1817408335, -19, 21, false, true),
+            (20, 8, 1073741824, 0, 0, 1243246398, -2, 1928181037, -19, 6, false, true),
+            (20, 11, 1073741824, 0, 6, 1234889745, -1, 1822681205, -19, 21, false, true),
+            (20, -17, 1073741824, 0, -5, 1297689569, -3, 2051175586, -19, -11, false, true),
+            (20, -4, 1073741824, 0, -11, 1713845582, -2, 2128774709, -19, -2, false, true),
+            // Coarse rescales: (x − zp)·0.3 rounded to an integer, then ×≈1.7 — a staircase.
+            (0, 5, 1288490189, -1, -9, 1932735283, -2, 1825361101, 1, 3, false, false),
+            (2, -20, 1503238554, -1, 30, 1181116006, 0, 1717986918, -2, -7, true, false),
+        ]
+        for index in 0..<12 {
+            let s1 = Double.random(in: 0.004...0.15, using: &rng), s2 = s1 * Double.random(in: 0.25...4, using: &rng)
+            let so = max(s1, s2) * Double.random(in: 1...4, using: &rng), twice = 2 * max(s1, s2)
+            let (ma, sa) = quantized(s1 / twice), (mb, sb) = quantized(s2 / twice), (mo, sh) = quantized(twice / (so * Double(1 << 20)))
+            sets.append((20, Int32.random(in: -128...127, using: &rng), ma, sa, Int32.random(in: -128...127, using: &rng), mb, sb, mo, sh,
+                         Int32.random(in: -128...127, using: &rng), index % 3 == 1, true))
+        }
+        let a = (0..<65536).map { Int8(truncatingIfNeeded: $0 >> 8) }, b = (0..<65536).map { Int8(truncatingIfNeeded: $0) }
+        for (index, s) in sets.enumerated() {
+            let minimum: Int32 = s.10 ? max(-128, s.9) : -128
+            let n = ee_qs8_add_parameters(left_shift: s.0, zero_point_a: s.1, multiplier_a: s.2, shift_a: s.3, zero_point_b: s.4,
+                                          multiplier_b: s.5, shift_b: s.6, multiplier_out: s.7, shift_out: s.8, zero_point_out: s.9,
+                                          minimum: minimum, maximum: 127)
+            var expected = [Int8](repeating: 0, count: 65536), tables = [Int32](repeating: 0, count: 512)
+            for v in -128...127 {
+                tables[v + 128] = FixedPoint.multiplyByQuantizedMultiplier((Int32(v) - s.1) << s.0, s.2, s.3)
+                tables[v + 384] = FixedPoint.multiplyByQuantizedMultiplier((Int32(v) - s.4) << s.0, s.5, s.6)
+            }
+            for i in 0..<65536 {
+                let raw = Int64(FixedPoint.multiplyByQuantizedMultiplier(tables[Int(a[i]) + 128] &+ tables[Int(b[i]) + 384], s.7, s.8)) + Int64(s.9)
+                expected[i] = Int8(min(max(raw, Int64(minimum)), 127))
+            }
+            let fitted = tables.withUnsafeBufferPointer { pt in
+                ElementwiseBinary.fitAffineAdd(AddParameters(tables: pt.baseAddress!, outputZeroPoint: s.9, multiplierOut: s.7, shiftOut: s.8,
+                                                             minimum: minimum, maximum: 127), n)
+            }
+            guard var form = fitted else {
+                XCTAssertFalse(s.11, "set \(index): no affine form")
+                continue
+            }
+            XCTAssertTrue(s.11, "set \(index): an affine form where none should fit")
+            for path in paths {
+                var y = [Int8](repeating: 0, count: 65536 + 5)
+                a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in y.withUnsafeMutableBufferPointer { py in
+                    Int8KernelTable.addAffine(path, pa.baseAddress!, pb.baseAddress!, form: &form, y: py.baseAddress!, count: 65531)
+                } } }
+                let mismatch = (0..<65531).first { y[$0] != expected[$0] }
+                XCTAssertNil(mismatch, "set \(index) \(path): first mismatch at \(mismatch.map { "(\(a[$0]), \(b[$0])): \(y[$0]) vs \(expected[$0])" } ?? "")")
             }
         }
         #else

@@ -114,6 +114,18 @@ enum Int8KernelTable {
         #endif
     }
 
+    /// The fitted int8 add (`ElementwiseBinary.AffineAdd`); x86 paths with native kernels only.
+    static func addAffine(_ path: KernelSet.Int8Path, _ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>,
+                          form: inout ee_qs8_add_affine, y: UnsafeMutablePointer<Int8>, count: Int) {
+        #if arch(x86_64)
+        if path == .avx512VNNI {
+            ee_qs8_add_affine_avx512(a, b, &form, y, count)
+        } else {
+            ee_qs8_add_affine_avx2(a, b, &form, y, count)
+        }
+        #endif
+    }
+
     /// The vector width code `ee_qs8_attention_pooling` takes: 2 AVX-512, 1 AVX2, 0 plain C.
     static func poolingISA(_ path: KernelSet.Int8Path) -> Int32 {
         #if arch(x86_64)

@@ -785,6 +785,56 @@ AVX2_ONLY void ee_qs8_add_avx2(const int8_t *a, const int8_t *b, const ee_qs8_ad
     for (; i < count; i++) y[i] = ee_qs8_add_scalar(a[i], b[i], p);
 }
 
+static inline int8_t add_affine_scalar(int8_t a, int8_t b, const ee_qs8_add_affine *f) {
+    // Wrapping int32 products and sums, as the vector lanes (the fit keeps the value within int32).
+    const int32_t v = (int32_t)((uint32_t)(int32_t)a * (uint32_t)f->p + (uint32_t)(int32_t)b * (uint32_t)f->q + (uint32_t)f->r);
+    const int32_t s = v >> f->shift; // arithmetic: floor division by 2^shift
+    return (int8_t)(s < f->minimum ? f->minimum : s > f->maximum ? f->maximum : s);
+}
+
+/// The fitted add: two products, two sums and a shift per 16 values; the clamp to −128…127 is
+/// vpmovsdb's saturation (`saturate`), otherwise (ReLU) a max and min before vpmovdb.
+INLINE AVX512_VNNI void add_affine_avx512(const int8_t *a, const int8_t *b, const ee_qs8_add_affine *f, int8_t *y, size_t count,
+                                          const int saturate) {
+    const __m512i p = _mm512_set1_epi32(f->p), q = _mm512_set1_epi32(f->q), r = _mm512_set1_epi32(f->r);
+    const __m512i lo = _mm512_set1_epi32(f->minimum), hi = _mm512_set1_epi32(f->maximum);
+    const unsigned shift = (unsigned)f->shift;
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const __m512i xa = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(a + i)));
+        const __m512i xb = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(b + i)));
+        const __m512i s = _mm512_srai_epi32(_mm512_add_epi32(_mm512_mullo_epi32(xa, p), _mm512_add_epi32(_mm512_mullo_epi32(xb, q), r)), shift);
+        if (saturate) {
+            __m128i bytes = _mm512_cvtsepi32_epi8(s);
+            __asm__("" : "+x"(bytes)); // to a register, then a store (see store_narrowed16)
+            _mm_storeu_si128((__m128i *)(void *)(y + i), bytes);
+        } else {
+            store_narrowed16(y + i, _mm512_min_epi32(_mm512_max_epi32(s, lo), hi));
+        }
+    }
+    for (; i < count; i++) y[i] = add_affine_scalar(a[i], b[i], f);
+}
+
+AVX512_VNNI void ee_qs8_add_affine_avx512(const int8_t *a, const int8_t *b, const ee_qs8_add_affine *f, int8_t *y, size_t count) {
+    if (f->minimum == -128 && f->maximum == 127) add_affine_avx512(a, b, f, y, count, 1);
+    else add_affine_avx512(a, b, f, y, count, 0);
+}
+
+AVX2_ONLY void ee_qs8_add_affine_avx2(const int8_t *a, const int8_t *b, const ee_qs8_add_affine *f, int8_t *y, size_t count) {
+    const __m256i p = _mm256_set1_epi32(f->p), q = _mm256_set1_epi32(f->q), r = _mm256_set1_epi32(f->r);
+    const __m256i lo = _mm256_set1_epi32(f->minimum), hi = _mm256_set1_epi32(f->maximum);
+    const int shift = f->shift;
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const __m256i xa = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(a + i)));
+        const __m256i xb = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(b + i)));
+        const __m256i s = _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(xa, p), _mm256_add_epi32(_mm256_mullo_epi32(xb, q), r)), shift);
+        // PACK8 saturates to −128…127; the max and min matter only for a narrower range (ReLU).
+        _mm_storel_epi64((__m128i *)(void *)(y + i), PACK8(_mm256_min_epi32(_mm256_max_epi32(s, lo), hi)));
+    }
+    for (; i < count; i++) y[i] = add_affine_scalar(a[i], b[i], f);
+}
+
 /// Σ_p e[p]·(v[p][j] − zv) for 16 columns j, exact: e < 2^24+1 is split into 12-bit halves so
 /// that both partial sums stay in int32 (the caller checks k·4096·255 < 2^31).
 INLINE AVX512_VNNI void weighted_sums16(const int32_t *e, const int8_t *v, size_t k, size_t n, size_t j, int32_t zero_point,

@@ -176,6 +176,17 @@ int8_t ee_qs8_add_scalar(int8_t a, int8_t b, const ee_qs8_add_parameters *p);
 void ee_qs8_add_avx512(const int8_t *a, const int8_t *b, const ee_qs8_add_parameters *p, int8_t *y, size_t count);
 void ee_qs8_add_avx2(const int8_t *a, const int8_t *b, const ee_qs8_add_parameters *p, int8_t *y, size_t count);
 
+/// An int8 add whose every output is clamp((a·p + b·q + r) >> shift, minimum, maximum) of the two
+/// raw inputs, with every a·p + b·q + r within int32 (fitted and checked for all 65,536 input
+/// pairs at prepare time: ElementwiseBinary.AffineAdd).
+typedef struct {
+    int32_t p, q, r, shift; // shift 0…30
+    int32_t minimum, maximum;
+} ee_qs8_add_affine;
+
+void ee_qs8_add_affine_avx512(const int8_t *a, const int8_t *b, const ee_qs8_add_affine *f, int8_t *y, size_t count);
+void ee_qs8_add_affine_avx2(const int8_t *a, const int8_t *b, const ee_qs8_add_affine *f, int8_t *y, size_t count);
+
 /// The int8 attention pooling of Int8Kernels.attentionPooling for one matrix: `a` (m, k) softmax
 /// logits, `v` (k, n), `c` (m, n); `q` is the matmul's scalar requantization (entry 0).
 /// `isa`: 0 portable C, 1 AVX2, 2 AVX-512 (column sums in vectors; the caller ensures
