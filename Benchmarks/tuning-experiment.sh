@@ -3,7 +3,8 @@
 # and the Fashion-MNIST test set (10,000), draws random tune/evaluate splits, tunes the bundled
 # model on each tune part with the guaranteed mode (Learn-then-Test) and the empirical mode, and
 # reports how often the drop measured on the evaluate part exceeds --max-drop, and the mean MACs
-# saved (README "Tuning"). The pool runs through the network once; its exit outputs are cached.
+# saved (README "Tuning"). The pool runs through the network once; its exit outputs are cached
+# (keyed by a hash of the model and pool files: a retrained model or another pool runs again).
 #
 #   Benchmarks/tuning-experiment.sh [--splits N] [--tune N] [--max-drop PP] [--confidence C] ...
 #
