@@ -103,14 +103,22 @@ func load(_ path: String) throws -> ExitCache? {
         return nil
     }
     let bytes = [UInt8](data)
+    func unreadable() -> ExitCache? {
+        print("\(path) is not a complete exit cache: running the network again")
+        return nil
+    }
+    if bytes.count < 32 { return unreadable() }
     var at = 8
     func word() -> UInt64 { defer { at += 8 }; return bytes[at..<at + 8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
-    func int() -> Int { Int(word()) }
+    func int() -> Int { Int(truncatingIfNeeded: word()) }
     guard word() == inputsFingerprint else {
         print("\(path) was computed from another model or pool: running the network again")
         return nil
     }
     let exits = int(), count = int()
+    // The exact size the header implies: anything else is a truncated or foreign file.
+    guard (0...64).contains(exits), (0...100_000_000).contains(count),
+          bytes.count == 32 + 8 * exits + 8 + exits * count * 13 + count else { return unreadable() }
     let macs = (0..<exits).map { _ in int() }, full = int()
     func floats() -> [Float] {
         let n = exits * count
@@ -124,23 +132,31 @@ func load(_ path: String) throws -> ExitCache? {
                      exitCorrect: exitCorrect, fullCorrect: fullCorrect, exitMACs: macs, macsFull: full)
 }
 
+/// The body's value, or the error as a message and exit status 1 (never a trap).
+func attempt<T>(_ what: String, _ body: () throws -> T) -> T {
+    do { return try body() } catch {
+        FileHandle.standardError.write("TuningExperiment: \(what): \(error)\n".data(using: .utf8)!)
+        exit(1)
+    }
+}
+
 let cache: ExitCache
-if let cachePath, let loaded = try load(cachePath) {
+if let cachePath, let loaded = attempt("reading the cache \(cachePath)", { try load(cachePath) }) {
     cache = loaded
     print("read the exit cache of \(cache.count) images from \(cachePath)")
 } else {
     let bytes = [UInt8](FileManager.default.contents(atPath: modelFile) ?? Data())
-    let model = try Model(bytes: bytes)
+    let model = attempt("model \(modelFile)") { try Model(bytes: bytes) }
     var pooled: ExitCache?
     for (images, labels) in pools {
-        let dataset = try ModelFiles.loadDataset(images: images, labels: labels, for: model, limit: nil)
+        let dataset = attempt("pool \(images):\(labels)") { try ModelFiles.loadDataset(images: images, labels: labels, for: model, limit: nil) }
         let start = Date()
-        let part = try ExitCache.build(model: model, dataset: dataset, combineSeen: false, threads: threads)
+        let part = attempt("running the network on \(images)") { try ExitCache.build(model: model, dataset: dataset, combineSeen: false, threads: threads) }
         print("ran every exit on \(dataset.count) images of \(images) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         pooled = pooled.map { $0.appending(part) } ?? part
     }
     cache = pooled!
-    if let cachePath { try save(cache, to: cachePath) }
+    if let cachePath { attempt("writing the cache \(cachePath)") { try save(cache, to: cachePath) } }
 }
 if tuneCount >= cache.count { fail("--tune \(tuneCount) leaves no images to evaluate (the pool has \(cache.count))") }
 
@@ -217,4 +233,4 @@ for mode in modes {
                                      ("unchecked_mean_macs_saved", .number(mode.mean(mode.rawSaved))),
                                      ("drops", .array(mode.drops.map { .number($0) })), ("saved", .array(mode.saved.map { .number($0) }))])))
 }
-if let jsonOut { try JSON.object(json).text.write(toFile: jsonOut, atomically: true, encoding: .utf8) }
+if let jsonOut { attempt("writing \(jsonOut)") { try JSON.object(json).text.write(toFile: jsonOut, atomically: true, encoding: .utf8) } }
