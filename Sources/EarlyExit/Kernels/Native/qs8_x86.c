@@ -37,29 +37,59 @@ INLINE const uint8_t *row_pointer(const ee_qs8_tile *t, size_t r, size_t tap) {
 
 // MARK: AVX-512
 
-/// gemmlowp's RoundingDivideByPOT of 16 lanes (exponents 0…31).
-INLINE AVX512_VNNI __m512i divide_by_pot16(__m512i high, __m512i right) {
+/// The parameters of 16 lanes' double-rounding rescale, with what derives from them: a tile
+/// prepares them once per column vector, the element-wise kernels once per call.
+typedef struct { __m512i multiplier, odd_multiplier, left, right, mask, half_mask; } requantization16;
+
+INLINE AVX512_VNNI requantization16 requantization16_make(__m512i multiplier, __m512i left, __m512i right) {
+    requantization16 p;
+    p.multiplier = multiplier;
+    p.odd_multiplier = _mm512_srli_epi64(multiplier, 32);
+    p.left = left;
+    p.right = right;
     const __m512i ones = _mm512_set1_epi32(1);
-    const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(ones, right), ones);
-    const __m512i remainder = _mm512_and_si512(high, mask);
-    const __m512i threshold = _mm512_sub_epi32(_mm512_srli_epi32(mask, 1), _mm512_srai_epi32(high, 31));
-    const __m512i shifted = _mm512_srav_epi32(high, right);
-    return _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(remainder, threshold), shifted, ones);
+    p.mask = _mm512_sub_epi32(_mm512_sllv_epi32(ones, right), ones);
+    p.half_mask = _mm512_srli_epi32(p.mask, 1);
+    return p;
 }
 
-/// 16 accumulators of one column vector (columns c…c+15), requantized: TFLite's double
-/// rounding lane by lane (see requantize.c), 64-bit products with vpmuldq.
-/// TFLite's MultiplyByQuantizedMultiplier (double rounding) of 16 lanes, without the zero point.
-INLINE AVX512_VNNI __m512i rescale16v(__m512i acc, __m512i multiplier, __m512i left, __m512i right) {
-    const __m512i x = _mm512_sllv_epi32(acc, left);
+/// The parameters of columns c…c+15.
+INLINE AVX512_VNNI requantization16 requantization16_load(const ee_requantization *q, size_t c) {
+    return requantization16_make(_mm512_loadu_si512(q->multipliers + c), _mm512_loadu_si512(q->left_shifts + c),
+                                 _mm512_loadu_si512(q->right_shifts + c));
+}
+
+/// gemmlowp's RoundingDivideByPOT of 16 lanes (exponents 0…31), masks prepared.
+INLINE AVX512_VNNI __m512i divide_by_pot16p(__m512i high, const requantization16 *p) {
+    const __m512i remainder = _mm512_and_si512(high, p->mask);
+    const __m512i threshold = _mm512_sub_epi32(p->half_mask, _mm512_srai_epi32(high, 31));
+    const __m512i shifted = _mm512_srav_epi32(high, p->right);
+    return _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(remainder, threshold), shifted, _mm512_set1_epi32(1));
+}
+
+/// gemmlowp's RoundingDivideByPOT of 16 lanes (exponents 0…31).
+INLINE AVX512_VNNI __m512i divide_by_pot16(__m512i high, __m512i right) {
+    const requantization16 p = requantization16_make(_mm512_setzero_si512(), _mm512_setzero_si512(), right);
+    return divide_by_pot16p(high, &p);
+}
+
+/// TFLite's MultiplyByQuantizedMultiplier (double rounding, see requantize.c) of 16 lanes,
+/// without the zero point: 64-bit products with vpmuldq, parameters prepared.
+INLINE AVX512_VNNI __m512i rescale16p(__m512i acc, const requantization16 *p) {
+    const __m512i x = _mm512_sllv_epi32(acc, p->left);
     const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
     // Even lanes: bits 31…62 of a·m + 2^30 in the low dword; odd lanes: in the high dword.
-    const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, multiplier), nudge), 31);
-    const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(
-        _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(multiplier, 32)), nudge), 1);
+    const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, p->multiplier), nudge), 31);
+    const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), p->odd_multiplier), nudge), 1);
     // (The saturating case a == m == INT32_MIN cannot occur: multipliers are ≥ 0.)
     const __m512i high = _mm512_mask_blend_epi32(0xAAAA, even, odd);
-    return divide_by_pot16(high, right);
+    return divide_by_pot16p(high, p);
+}
+
+/// `rescale16p` with the parameters as vectors.
+INLINE AVX512_VNNI __m512i rescale16v(__m512i acc, __m512i multiplier, __m512i left, __m512i right) {
+    const requantization16 p = requantization16_make(multiplier, left, right);
+    return rescale16p(acc, &p);
 }
 
 INLINE AVX512_VNNI __m512i requantize16v(__m512i acc, __m512i multiplier, __m512i left, __m512i right, int32_t zero_point,
@@ -100,32 +130,9 @@ INLINE AVX512_VNNI void store16(__m512i acc, const ee_qs8_tile *t, size_t row, s
     }
 }
 
-/// One column vector's requantization parameters, prepared once for all rows of a tile.
-typedef struct { __m512i multiplier, odd_multiplier, left, right, mask, half_mask; } requantization16;
-
-INLINE AVX512_VNNI requantization16 requantization16_load(const ee_requantization *q, size_t c) {
-    requantization16 p;
-    p.multiplier = _mm512_loadu_si512(q->multipliers + c);
-    p.odd_multiplier = _mm512_srli_epi64(p.multiplier, 32);
-    p.left = _mm512_loadu_si512(q->left_shifts + c);
-    p.right = _mm512_loadu_si512(q->right_shifts + c);
-    const __m512i ones = _mm512_set1_epi32(1);
-    p.mask = _mm512_sub_epi32(_mm512_sllv_epi32(ones, p.right), ones);
-    p.half_mask = _mm512_srli_epi32(p.mask, 1);
-    return p;
-}
-
-/// `requantize16` with prepared parameters (the same operations, bit for bit).
+/// `requantize16` with prepared parameters.
 INLINE AVX512_VNNI __m512i requantize16p(__m512i acc, const requantization16 *p, int32_t zero_point, int32_t minimum, int32_t maximum) {
-    const __m512i x = _mm512_sllv_epi32(acc, p->left);
-    const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
-    const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, p->multiplier), nudge), 31);
-    const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), p->odd_multiplier), nudge), 1);
-    const __m512i high = _mm512_mask_blend_epi32(0xAAAA, even, odd);
-    const __m512i remainder = _mm512_and_si512(high, p->mask);
-    const __m512i threshold = _mm512_sub_epi32(p->half_mask, _mm512_srai_epi32(high, 31));
-    const __m512i shifted = _mm512_srav_epi32(high, p->right);
-    const __m512i scaled = _mm512_mask_add_epi32(shifted, _mm512_cmpgt_epi32_mask(remainder, threshold), shifted, _mm512_set1_epi32(1));
+    const __m512i scaled = rescale16p(acc, p);
     // clamp(scaled + zp, minimum, maximum) = clamp(scaled, minimum − zp, maximum − zp) + zp, without overflow.
     const __m512i clamped = _mm512_min_epi32(_mm512_max_epi32(scaled, _mm512_set1_epi32(minimum - zero_point)),
                                              _mm512_set1_epi32(maximum - zero_point));
