@@ -1,5 +1,6 @@
 // The statistics of tune's guaranteed mode against SciPy's binomial and beta functions
-// (Fixtures/risk/make_risk_reference.py printed these values), and fixed-sequence testing by hand.
+// (Fixtures/risk/make_risk_reference.py and make_studentized_reference.py printed these values),
+// their validity under the null by simulation, and fixed-sequence testing by hand.
 import XCTest
 @testable import EarlyExitTools
 
@@ -48,6 +49,64 @@ final class RiskControlTests: XCTestCase {
         for (worse, n, alpha, expected) in worseOnly {
             XCTAssertEqual(RiskControl.worseOnlyPValue(worse: worse, n: n, alpha: alpha), expected, accuracy: expected * 1e-9)
         }
+    }
+
+    /// The studentized unconditional test against a brute-force SciPy computation of the same
+    /// definition (Fixtures/risk/make_studentized_reference.py): the closure by 2-D running maxima,
+    /// every cell as a full sum of trinomial probabilities.
+    func testStudentizedPValueMatchesBruteForce() {
+        let cases: [(Int, Int, Int, Double, Double, Double)] = [
+            (5, 2, 2500, 0.003, 0.001, 0.08692591847179307), (3, 0, 2500, 0.003, 0.001, 0.059886747930669004),
+            (0, 0, 2500, 0.003, 0.001, 0.00154688470717547), (10, 5, 5000, 0.003, 0.001, 0.022292767867940627),
+            (15, 8, 5000, 0.003, 0.001, 0.08024584278317894), (20, 15, 5000, 0.003, 0.001, 0.08387164558442667),
+            (60, 75, 3500, 0.003, 0.001, 0.056204273428641274), (6, 1, 2500, 0.003, 0.01, 0.2610282191082001),
+            (2, 9, 1000, 0.005, 0.001, 0.007653973600501614), (12, 3, 2500, 0.003, 0.001, 1.0),
+        ]
+        for (worse, better, n, alpha, gamma, expected) in cases {
+            XCTAssertEqual(RiskControl.studentizedPValue(worse: worse, better: better, n: n, alpha: alpha, gamma: gamma), expected,
+                           accuracy: 1e-9, "W \(worse) B \(better) n \(n)")
+        }
+        // Where the conditional test spends its level on bounding the discordant rate, the
+        // studentized one does not: 10 worse and 5 better of 5,000 images (a drop of 0.1 pp).
+        XCTAssertGreaterThan(RiskControl.pValue(worse: 10, better: 5, n: 5000, alpha: 0.003, gamma: 0.01), 0.2)
+        XCTAssertLessThan(RiskControl.studentizedPValue(worse: 10, better: 5, n: 5000, alpha: 0.003, gamma: 0.001), 0.03)
+        // No null to reject when the drop would have to exceed 100%; bad counts give 1.
+        XCTAssertEqual(RiskControl.studentizedPValue(worse: 3, better: 1, n: 100, alpha: 1, gamma: 0.001), 0)
+        XCTAssertEqual(RiskControl.studentizedPValue(worse: 60, better: 50, n: 100, alpha: 0.003, gamma: 0.001), 1)
+        XCTAssertEqual(RiskControl.studentizedPValue(worse: 0, better: 0, n: 0, alpha: 0.003, gamma: 0.001), 1)
+    }
+
+    /// Under the null at its boundary (drop exactly α), the studentized p-value is super-uniform:
+    /// rejected at δ = 0.1 in at most about 10% of 400 simulated draws, at a small and a larger
+    /// discordant rate.
+    func testStudentizedPValueIsValidUnderTheNullBySimulation() {
+        var rng = SeededGenerator(seed: 11)
+        let n = 2000, alpha = 0.003
+        for pBetter in [0.001, 0.01] {
+            let pWorse = pBetter + alpha
+            var rejections = 0
+            for _ in 0..<400 {
+                var worse = 0, better = 0
+                for _ in 0..<n {
+                    let u = Double.random(in: 0..<1, using: &rng)
+                    if u < pWorse { worse += 1 } else if u < pWorse + pBetter { better += 1 }
+                }
+                if RiskControl.studentizedPValue(worse: worse, better: better, n: n, alpha: alpha, gamma: 0.001) <= 0.1 { rejections += 1 }
+            }
+            // Binomial(400, 0.1) exceeds 55 with probability below 0.5%.
+            XCTAssertLessThanOrEqual(rejections, 55, "p_better \(pBetter): \(rejections) of 400 rejected")
+            // And the test is not vacuous: it rejects some draws (about 8% at the boundary).
+            XCTAssertGreaterThan(rejections, 10, "p_better \(pBetter): \(rejections) of 400 rejected")
+        }
+    }
+
+    /// The drop bound of the studentized test is the smallest α it rejects.
+    func testStudentizedDropBoundInvertsThePValue() {
+        let bound = RiskControl.dropBound(worse: 6, better: 4, n: 2500, delta: 0.1, gamma: 0.001, test: .studentized)
+        XCTAssertLessThanOrEqual(RiskControl.studentizedPValue(worse: 6, better: 4, n: 2500, alpha: bound, gamma: 0.001), 0.1)
+        XCTAssertGreaterThan(RiskControl.studentizedPValue(worse: 6, better: 4, n: 2500, alpha: bound - 1e-6, gamma: 0.001), 0.1)
+        XCTAssertGreaterThan(bound, 0.0008) // above the observed drop of 2 in 2,500
+        XCTAssertLessThan(bound, 0.003)
     }
 
     /// The drop bound is the smallest α the test rejects: just below it the p-value exceeds δ.

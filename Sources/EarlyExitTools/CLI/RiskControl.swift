@@ -70,13 +70,93 @@ public enum RiskControl {
         return binomialCDF(worse, n: n, p: min(alpha, 1))
     }
 
-    /// The test of a setting: the paired conditional test, or for settings with few discordant
-    /// images the worse-only test. Which one is decided before the test images are seen.
+    /// The studentized paired statistic z(w, b) = (αn − (w − b)) / √(w + b + 1): how many standard
+    /// errors the observed drop lies below α.
+    static func studentized(worse w: Int, better b: Int, n: Int, alpha: Double) -> Double {
+        (alpha * Double(n) - Double(w - b)) / (Double(w + b) + 1).squareRoot()
+    }
+
+    /// The p-value of "the drop exceeds `alpha`" from an exact unconditional test of the studentized
+    /// statistic, with the nuisance p_better bounded by Berger and Boos' method.
+    ///
+    /// Per image the outcome is worse (probability p_W), better (p_B) or neither, so (W, B) is
+    /// trinomial. The statistic is z above, made monotone: T(w, b) = max of z(w', b') over w' ≥ w,
+    /// b' ≤ b, so that its rejection region {T ≥ t} is a set closed under fewer worse and more
+    /// better images. Under the null p_W ≥ p_B + α. Coupling every image to one uniform draw
+    /// (worse below p_W, better above 1 − p_B) shows P(T ≥ t) only grows when p_W falls or p_B
+    /// rises, so over the nulls with p_B in a cell [a, c] it is at most its value at p_W = a + α,
+    /// p_B = c. The cells cover [0, U], U the exact (Clopper–Pearson) upper bound of p_B from B at
+    /// level γ; nulls with p_B above U are paid for by adding γ (Berger and Boos, 1994). So
+    /// p = γ + max over cells + the truncated tails, and P(p ≤ u) ≤ u under the null. Unlike the
+    /// conditional test above it spends almost nothing on the nuisance: the studentized statistic
+    /// is nearly pivotal, so γ can be small (the p-value changes by about γ when γ does).
+    public static func studentizedPValue(worse: Int, better: Int, n: Int, alpha: Double, gamma: Double, cells: Int = 100) -> Double {
+        guard n > 0, worse >= 0, better >= 0, worse + better <= n, alpha > 0, gamma > 0, cells > 0 else { return 1 }
+        if alpha >= 1 { return 0 } // the drop cannot exceed 100%: no null to reject
+        // The observed statistic: z decreases in w where it is positive, so T(W, B) is the largest
+        // z(W, b') over b' ≤ B.
+        var observed = -Double.infinity
+        for b in 0...better { observed = max(observed, studentized(worse: worse, better: b, n: n, alpha: alpha)) }
+        guard observed > 0 else { return 1 }
+        let upper = min(upperBound(successes: better, trials: n, gamma: gamma), (1 - alpha) / 2)
+        // Where the probability mass can lie; what lies beyond is added as binomial tails.
+        func reach(_ p: Double) -> Int {
+            let mean = Double(n) * p
+            return min(n, Int(mean + 12 * (mean * (1 - p)).squareRoot() + 30))
+        }
+        let pWorseMax = min(alpha + upper, 1), wMax = reach(pWorseMax), bMax = reach(upper)
+        let tails = (1 - binomialCDF(wMax, n: n, p: pWorseMax)) + (1 - binomialCDF(bMax, n: n, p: upper))
+        // The region {T ≥ observed}: for each w, every b from first[w] up (first[w] > bMax: none).
+        // For t > 0 the b with z(w, b) ≥ t for w + 1 are among those for w, so first[] never falls
+        // and one scan finds it for every w.
+        var first = [Int](repeating: bMax + 1, count: wMax + 1)
+        var b = 0
+        for w in 0...wMax {
+            while b <= min(bMax, n - w), studentized(worse: w, better: b, n: n, alpha: alpha) < observed { b += 1 }
+            if b > min(bMax, n - w) { break }
+            first[w] = b
+        }
+        var logFactorial = [Double](repeating: 0, count: n + 1)
+        for i in stride(from: 2, through: n, by: 1) { logFactorial[i] = logFactorial[i - 1] + log(Double(i)) }
+        func logChoose(_ n: Int, _ k: Int) -> Double { logFactorial[n] - logFactorial[k] - logFactorial[n - k] }
+        var largest = 0.0
+        for cell in 0..<cells {
+            let pWorse = alpha + upper * Double(cell) / Double(cells), pBetter = upper * Double(cell + 1) / Double(cells)
+            let logWorse = log(pWorse), logNotWorse = log1p(-pWorse)
+            let conditional = pBetter / (1 - pWorse) // P(better | not worse)
+            let logBetter = log(conditional), logNeither = log1p(-conditional), ratio = conditional / (1 - conditional)
+            var total = 0.0
+            for w in 0...wMax where first[w] <= bMax {
+                let m = n - w
+                let weight = exp(logChoose(n, w) + Double(w) * logWorse + Double(m) * logNotWorse)
+                if weight < 1e-300 { continue }
+                // P(B ≥ first[w] | W = w), B | w ~ Binomial(m, conditional), by the pmf recurrence.
+                let start = first[w]
+                var term = exp(logChoose(m, start) + Double(start) * logBetter + Double(m - start) * logNeither)
+                var sum = term
+                var k = start
+                while k < min(bMax, m) {
+                    term *= Double(m - k) / Double(k + 1) * ratio
+                    k += 1
+                    sum += term
+                    if term < sum * 1e-17, Double(k) > Double(m) * conditional { break }
+                }
+                total += weight * sum
+            }
+            largest = max(largest, total)
+        }
+        return min(1, gamma + largest + tails)
+    }
+
+    /// The test of a setting: the studentized unconditional test, the paired conditional test, or
+    /// for settings with few discordant images the worse-only test. Which one is decided before the
+    /// test images are seen.
     public enum Test: Sendable {
-        case paired, worseOnly
+        case studentized, paired, worseOnly
 
         public func pValue(worse: Int, better: Int, n: Int, alpha: Double, gamma: Double) -> Double {
             switch self {
+            case .studentized: return RiskControl.studentizedPValue(worse: worse, better: better, n: n, alpha: alpha, gamma: gamma)
             case .paired: return RiskControl.pValue(worse: worse, better: better, n: n, alpha: alpha, gamma: gamma)
             case .worseOnly: return RiskControl.worseOnlyPValue(worse: worse, n: n, alpha: alpha)
             }
