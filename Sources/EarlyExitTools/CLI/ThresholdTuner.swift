@@ -209,6 +209,8 @@ public struct RuleSpace {
     var referencePassing: [[[UInt64]]] = []
     /// [exit] images where the exit is wrong and the full network right, and the reverse.
     var worseAt: [[UInt64]] = [], betterAt: [[UInt64]] = []
+    /// [exit] the signal whose thresholds the exit's candidates use (the first of a pair).
+    public private(set) var exitSignals: [ExitSignal] = []
     let words: Int
 
     /// Bitset with the given images set.
@@ -263,6 +265,7 @@ public struct RuleSpace {
             // right predictions above its wrong ones on the search images (highest AUROC).
             let signal = signals.count == 1 ? signals[0]
                 : signals.max { (cache.auroc($0, exit: exit, images: searchImages) ?? 0) < (cache.auroc($1, exit: exit, images: searchImages) ?? 0) }!
+            exitSignals.append(combinations && signals.count == 1 ? .gate : signal)
             if !combinations || signals.count > 1 {
                 pool += quantiles(signal, perSignal).map { ExitRule(signal: signal, threshold: $0) }
             }
@@ -351,6 +354,88 @@ public struct RuleSpace {
         }
         for e in 0..<exits { counts.macs += taken[e] * cache.exitMACs[e] }
         return counts
+    }
+
+    /// Label-smoothed loss sums of settings on the search images, for ordering the candidates.
+    ///
+    /// A setting's counts on the search images reward the settings whose exiting images happen to
+    /// have lucky labels: among tens of thousands of settings the best-looking ones are mostly luck
+    /// and fail on new images (the winner's curse; ordered by raw counts, a quarter of the
+    /// resampled tunings certified nothing). Here an image that leaves at exit e counts, instead
+    /// of its own outcome, the rate of "the exit is wrong where the full network is right" (and
+    /// of the reverse) among the search images whose exit-e signal lies in the same bin of about
+    /// `perBin` images; the worse rate is made non-increasing in confidence (pooled adjacent
+    /// violators), and each rate has half an event of prior. Labels enter only through rates
+    /// pooled over a bin, so ordering by these sums does not chase luck. (Rates conditioned on
+    /// the images that reach the exit under the earlier rules were tried: their bins are smaller
+    /// and noisier, and they ordered worse.)
+    public struct SmoothedLoss {
+        let space: RuleSpace
+        let search: [UInt64]
+        /// [exit][image]: the smoothed rates of the image's bin (0 outside the search images).
+        let worse: [[Double]], better: [[Double]]
+
+        public init(space: RuleSpace, searchImages: [Int], perBin: Int = 250) {
+            self.space = space
+            search = space.mask(searchImages)
+            let cache = space.cache, exits = cache.earlyExitCount
+            var worse = [[Double]](repeating: [Double](repeating: 0, count: cache.count), count: exits)
+            var better = worse
+            for exit in 0..<exits where !searchImages.isEmpty {
+                let signal = space.exitSignals[exit]
+                let ordered = searchImages.sorted { // most confident first
+                    let a = cache.value(signal, image: $0, exit: exit), b = cache.value(signal, image: $1, exit: exit)
+                    return signal.higherIsConfident ? a > b : a < b
+                }
+                let bins = max(1, ordered.count / max(perBin, 1))
+                var blocks: [(worse: Double, images: Double, bins: [Range<Int>])] = []
+                for bin in 0..<bins {
+                    let range = (bin * ordered.count / bins)..<((bin + 1) * ordered.count / bins)
+                    var w = 0.0, b = 0.0
+                    for image in ordered[range] {
+                        let exitRight = cache.exitCorrect[image * exits + exit], fullRight = cache.fullCorrect[image]
+                        if !exitRight && fullRight { w += 1 }
+                        if exitRight && !fullRight { b += 1 }
+                    }
+                    let rateBetter = (b + 0.5) / (Double(range.count) + 1)
+                    for image in ordered[range] { better[exit][image] = rateBetter }
+                    // Pool adjacent violators: the worse rate may only grow as confidence falls.
+                    blocks.append(((w + 0.5) / (Double(range.count) + 1), Double(range.count), [range]))
+                    while blocks.count > 1, blocks[blocks.count - 2].worse > blocks[blocks.count - 1].worse {
+                        let last = blocks.removeLast(), previous = blocks.removeLast()
+                        let images = last.images + previous.images
+                        blocks.append(((last.worse * last.images + previous.worse * previous.images) / images, images, previous.bins + last.bins))
+                    }
+                }
+                for block in blocks {
+                    for range in block.bins { for image in ordered[range] { worse[exit][image] = block.worse } }
+                }
+            }
+            self.worse = worse
+            self.better = better
+        }
+
+        /// The smoothed worse and better sums of the setting `choice` over the search images.
+        public func sums(_ choice: [Int]) -> (worse: Double, better: Double) {
+            let exits = space.cache.earlyExitCount
+            var worse = 0.0, better = 0.0
+            for w in 0..<space.words {
+                let m = search[w]
+                if m == 0 { continue }
+                var takenHere: UInt64 = 0
+                for e in 0..<exits {
+                    var p = space.passing[e][choice[e]][w] & ~takenHere & m
+                    takenHere |= p
+                    while p != 0 {
+                        let image = w << 6 | p.trailingZeroBitCount
+                        worse += self.worse[e][image]
+                        better += self.better[e][image]
+                        p &= p - 1
+                    }
+                }
+            }
+            return (worse, better)
+        }
     }
 
     public func point(_ choice: [Int], mask: [UInt64]) -> TuningPoint {
@@ -470,8 +555,19 @@ public struct TuningOptions: Sendable {
     public var combinations: Bool
     public var seed: UInt64
     public var minAgreement: Double
-    /// The share of the test p-value spent on bounding the discordant rate (γ = gammaShare × δ).
+    /// The paired test of a setting (for settings with few discordant images the search images
+    /// may pick the worse-only test instead).
+    public var test: RiskControl.Test = .studentized
+    /// The share of the test p-value spent on bounding the discordant rate (γ = gammaShare × δ),
+    /// for the conditional paired test.
     public var gammaShare = 0.1
+    /// The same for the studentized test, which bounds p_better and needs far less.
+    public var studentizedGammaShare = 0.01
+    /// Guaranteed mode: order the candidates by label-smoothed losses on the search images (true)
+    /// or by their counts there.
+    public var smoothedOrder = true
+    public var conditioned = true
+    public var perBin = 125
     public var budget = 60_000
 
     public init(mode: Mode, maxDrop: Double?, macBudget: Double? = nil, signals: [ExitSignal], combinations: Bool,
@@ -552,32 +648,45 @@ extension ThresholdTuner {
         switch options.mode {
         case let .guaranteed(confidence, _):
             let alpha = options.maxDrop ?? 0
-            let delta = 1 - confidence, gamma = options.gammaShare * (1 - confidence)
+            let delta = 1 - confidence
+            let gamma = (options.test == .studentized ? options.studentizedGammaShare : options.gammaShare) * (1 - confidence)
             // Everything about the testing is fixed from the search images only (Pareto Testing,
             // Laufer-Goldshtein et al. 2023): the settings that no other beats in both MACs and a
             // rough upper bound of the drop on the search images, (W − B + 1.28·√(W + B + 1)) / n,
-            // which separates settings the plain drop ties; tested from the most MACs down; each with
-            // the test whose p-value is smaller on the search images.
-            func roughBound(_ c: SettingCounts) -> Double {
-                (Double(c.worse - c.better) + 1.28 * (Double(c.worse + c.better) + 1).squareRoot()) / Double(max(c.images, 1))
+            // tested from the most MACs down, each with the test whose p-value is smaller on the
+            // search images. W and B in the bound are the label-smoothed sums (SmoothedLoss), so
+            // that the order does not chase lucky labels; `smoothedOrder = false` uses the counts.
+            let bounds: [Double]
+            if options.smoothedOrder {
+                let loss = RuleSpace.SmoothedLoss(space: space, searchImages: searchImages)
+                bounds = points.map { entry in
+                    let s = loss.sums(entry.choice)
+                    return (s.worse - s.better + 1.28 * (s.worse + s.better + 1).squareRoot()) / Double(max(entry.point.counts.images, 1))
+                }
+            } else {
+                bounds = points.map { entry in
+                    let c = entry.point.counts
+                    return (Double(c.worse - c.better) + 1.28 * (Double(c.worse + c.better) + 1).squareRoot()) / Double(max(c.images, 1))
+                }
             }
-            let path = points.sorted {
-                $0.point.counts.macs != $1.point.counts.macs ? $0.point.counts.macs > $1.point.counts.macs : roughBound($0.point.counts) < roughBound($1.point.counts)
+            let path = points.indices.sorted {
+                points[$0].point.counts.macs != points[$1].point.counts.macs ? points[$0].point.counts.macs > points[$1].point.counts.macs : bounds[$0] < bounds[$1]
             }
             var pathFront: [(choice: [Int], point: TuningPoint)] = []
             var lowest = Double.infinity
-            for entry in path.reversed() where roughBound(entry.point.counts) < lowest { // from the fewest MACs up
-                pathFront.append(entry)
-                lowest = roughBound(entry.point.counts)
+            for index in path.reversed() where bounds[index] < lowest { // from the fewest MACs up
+                pathFront.append(points[index])
+                lowest = bounds[index]
             }
             front = pathFront.sorted { $0.point.counts.macs < $1.point.counts.macs }
             let plans = front.indices.map { index -> (index: Int, test: RiskControl.Test, searchP: Double) in
                 let c = front[index].point.counts
-                let paired = RiskControl.pValue(worse: c.worse, better: c.better, n: c.images, alpha: alpha, gamma: gamma)
+                let paired = options.test.pValue(worse: c.worse, better: c.better, n: c.images, alpha: alpha, gamma: gamma)
                 let worseOnly = RiskControl.worseOnlyPValue(worse: c.worse, n: c.images, alpha: alpha)
-                return worseOnly < paired ? (index, .worseOnly, worseOnly) : (index, .paired, paired)
+                return worseOnly < paired ? (index, .worseOnly, worseOnly) : (index, options.test, paired)
             }
             let sequence = Array(plans.reversed())
+
             var firstP: Double?
             let outcome = RiskControl.fixedSequence(sequence.lazy.map { plan -> Double in
                 let c = space.evaluate(front[plan.index].choice, mask: checkMask)
@@ -599,7 +708,7 @@ extension ThresholdTuner {
             chosen.tested = outcome.tested
             chosen.certified = outcome.rejected
             if let check = chosen.onCheck {
-                let test = sequence.first { $0.index == chosen.chosenFrontierIndex }?.test ?? .paired
+                let test = sequence.first { $0.index == chosen.chosenFrontierIndex }?.test ?? options.test
                 chosen.dropBound = RiskControl.dropBound(worse: check.counts.worse, better: check.counts.better, n: check.counts.images,
                                                          delta: delta, gamma: gamma, test: test)
             }

@@ -6,12 +6,16 @@ import Foundation
 enum TuneCommand {
     static let guarantee = """
         guaranteed mode (the default): the images are split once (by --seed) into a search part (--search, default 0.5), which \
-        finds the per-exit candidate rules and the accuracy-vs-MACs frontier and fixes the order in which settings are tested \
-        (fewest MACs saved first), and a test part, on which each setting in that order is tested at level 1 - confidence and \
-        testing stops at the first that fails (fixed-sequence Learn-then-Test). Each test is exact: on the test images, \
-        W = images the early exit gets wrong and the full network right, B = the reverse; the p-value of "drop > PP" is \
-        g + P(Binomial(W+B, 1/2 + PP/(2U)) <= W), where U is the exact upper (1 - g) bound of the rate of such discordant \
-        images and g = 0.1 x (1 - confidence). Guarantee: if the tuning images and the images the model will see are \
+        finds the per-exit candidate rules and fixes the order in which settings are tested, and a test part, on which each \
+        setting in that order is tested at level 1 - confidence and testing stops at the first that fails (fixed-sequence \
+        Learn-then-Test). The order: the settings no other beats in both MACs and a rough bound of the drop on the search \
+        images, from the fewest MACs saved up, where the bound counts for each exiting image the rate of wrong exits among \
+        search images of similar confidence (label-smoothed, so that the order does not chase lucky labels). Each test is \
+        exact: on the test images, W = images the early exit gets wrong and the full network right, B = the reverse; the \
+        p-value of "drop > PP" is that of the studentized statistic (PP x n - (W - B)) / sqrt(W + B + 1), maximized over \
+        every rate of B up to its exact upper (1 - g) bound, plus g = 0.01 x (1 - confidence) (Berger-Boos), from exact \
+        trinomial sums; a setting with few discordant images may be tested on W alone (P(Binomial(n, PP) <= W)) when that \
+        is stronger on the search images. Guarantee: if the tuning images and the images the model will see are \
         exchangeable (independent draws from one distribution), then with probability at least --confidence over the \
         tuning images, every certified setting, and so the chosen one, has an expected accuracy drop against the full \
         network of at most PP on new images. It says nothing about images from another distribution, and the drop on a \
