@@ -4,7 +4,8 @@
 //
 //   swift run -c release TuningExperiment --model M.eem --pool IMAGES:LABELS [--pool ...]
 //       [--cache FILE] [--splits 200] [--tune N] [--max-drop PP] [--confidence C] [--search F]
-//       [--signal auto|gate|maxprob|entropy|gate+maxprob] [--threads N] [--seed S] [--json-out FILE]
+//       [--signal auto|gate|maxprob|entropy|gate+maxprob] [--test studentized|conditional]
+//       [--order smoothed|raw] [--threads N] [--seed S] [--json-out FILE]
 //
 // Every image of the pool runs through the full network once (the exit cache, saved to --cache
 // and read back when it exists), so each split only re-tunes and re-counts. Nothing here asserts.
@@ -23,6 +24,8 @@ var cachePath: String?
 var splits = 200, tuneCount = 5000, threads = Parallel.defaultThreads, seed: UInt64 = 1
 var maxDrop = 0.3, confidence = 0.9, search = 0.5, holdout = 0.3
 var signalName = "auto"
+var testName = "studentized"
+var orderName = "smoothed"
 var jsonOut: String?
 var arguments = Array(CommandLine.arguments.dropFirst())
 while !arguments.isEmpty {
@@ -50,6 +53,8 @@ while !arguments.isEmpty {
     case "--search": search = number(Double.self)
     case "--holdout": holdout = number(Double.self)
     case "--signal": signalName = value()
+    case "--test": testName = value()
+    case "--order": orderName = value()
     case "--threads": threads = number(Int.self)
     case "--seed": seed = number(UInt64.self)
     case "--json-out": jsonOut = value()
@@ -65,6 +70,14 @@ default:
     guard let signal = ExitSignal(name: signalName), signal != .none else { fail("unknown --signal \(signalName)") }
     signals = [signal]
 }
+
+let pairedTest: RiskControl.Test
+switch testName {
+case "studentized": pairedTest = .studentized
+case "conditional": pairedTest = .paired
+default: fail("unknown --test \(testName) (studentized or conditional)")
+}
+if orderName != "smoothed" && orderName != "raw" { fail("unknown --order \(orderName) (smoothed or raw)") }
 
 // MARK: The exit cache of the pool
 
@@ -190,8 +203,10 @@ for split in 0..<splits {
     let order = all.shuffled(using: &rng)
     let tuneImages = Array(order.prefix(tuneCount)).sorted(), evaluateImages = Array(order.dropFirst(tuneCount)).sorted()
     for (index, mode) in [TuningOptions.Mode.guaranteed(confidence: confidence, searchFraction: search), .empirical(holdout: holdout)].enumerated() {
-        let options = TuningOptions(mode: mode, maxDrop: maxDrop / 100, signals: signals, combinations: signalName == "gate+maxprob",
+        var options = TuningOptions(mode: mode, maxDrop: maxDrop / 100, signals: signals, combinations: signalName == "gate+maxprob",
                                     seed: UInt64(split) + 1)
+        options.test = pairedTest
+        options.smoothedOrder = orderName == "smoothed"
         let result = ThresholdTuner.tune(cache: cache, reference: nil, images: tuneImages, options: options)
         // What a user would deploy: the choice when it passed its check, else the full network.
         let deployed = result.passed ? result.rules : [ExitRule](repeating: .never, count: cache.earlyExitCount)
@@ -209,7 +224,7 @@ let evaluateCount = cache.count - tuneCount
 print("""
 
     \(splits) random splits of \(cache.count) pooled images: tune on \(tuneCount), evaluate on \(evaluateCount)
-    --max-drop \(maxDrop) pp; guaranteed: confidence \(confidence), search \(search); empirical: holdout \(holdout); signal \(signalName)
+    --max-drop \(maxDrop) pp; guaranteed: confidence \(confidence), search \(search), test \(testName), order \(orderName); empirical: holdout \(holdout); signal \(signalName)
     A split whose choice failed its own check deploys the full network (0 saved, 0 drop), as tune --write refuses it.
 
     mode          violations (drop > max)   passed check   mean MACs saved   mean drop   90th pct drop
