@@ -81,23 +81,32 @@ final class RiskControlTests: XCTestCase {
     /// discordant rate.
     func testStudentizedPValueIsValidUnderTheNullBySimulation() {
         var rng = SeededGenerator(seed: 11)
-        let n = 2000, alpha = 0.003
         for pBetter in [0.001, 0.01] {
-            let pWorse = pBetter + alpha
-            var rejections = 0
-            for _ in 0..<400 {
-                var worse = 0, better = 0
-                for _ in 0..<n {
-                    let u = Double.random(in: 0..<1, using: &rng)
-                    if u < pWorse { worse += 1 } else if u < pWorse + pBetter { better += 1 }
-                }
-                if RiskControl.studentizedPValue(worse: worse, better: better, n: n, alpha: alpha, gamma: 0.001) <= 0.1 { rejections += 1 }
+            let rejections = rejectionsAtTheNullBoundary(pBetter: pBetter, rng: &rng) {
+                RiskControl.studentizedPValue(worse: $0, better: $1, n: $2, alpha: $3, gamma: 0.001)
             }
             // Binomial(400, 0.1) exceeds 55 with probability below 0.5%.
             XCTAssertLessThanOrEqual(rejections, 55, "p_better \(pBetter): \(rejections) of 400 rejected")
-            // And the test is not vacuous: it rejects some draws (about 8% at the boundary).
+            // And the test is not vacuous: at the boundary it rejects some draws.
             XCTAssertGreaterThan(rejections, 10, "p_better \(pBetter): \(rejections) of 400 rejected")
         }
+    }
+
+    /// How many of `draws` simulated tunings of `n` paired images with a drop of exactly `alpha`
+    /// (p_worse = p_better + alpha) the test rejects at δ = 0.1.
+    private func rejectionsAtTheNullBoundary(pBetter: Double, alpha: Double = 0.003, n: Int = 2000, draws: Int = 400,
+                                             rng: inout SeededGenerator, pValue: (Int, Int, Int, Double) -> Double) -> Int {
+        let pWorse = pBetter + alpha
+        var rejections = 0
+        for _ in 0..<draws {
+            var worse = 0, better = 0
+            for _ in 0..<n {
+                let u = Double.random(in: 0..<1, using: &rng)
+                if u < pWorse { worse += 1 } else if u < pWorse + pBetter { better += 1 }
+            }
+            if pValue(worse, better, n, alpha) <= 0.1 { rejections += 1 }
+        }
+        return rejections
     }
 
     /// The drop bound of the studentized test is the smallest α it rejects.
@@ -131,15 +140,8 @@ final class RiskControlTests: XCTestCase {
     /// a drop of exactly α is rejected at δ = 0.1 in at most about 10% of 400 draws.
     func testPValueIsValidUnderTheNullBySimulation() {
         var rng = SeededGenerator(seed: 7)
-        let n = 2000, alpha = 0.003, pBetter = 0.015, pWorse = pBetter + alpha
-        var rejections = 0
-        for _ in 0..<400 {
-            var worse = 0, better = 0
-            for _ in 0..<n {
-                let u = Double.random(in: 0..<1, using: &rng)
-                if u < pWorse { worse += 1 } else if u < pWorse + pBetter { better += 1 }
-            }
-            if RiskControl.pValue(worse: worse, better: better, n: n, alpha: alpha, gamma: 0.01) <= 0.1 { rejections += 1 }
+        let rejections = rejectionsAtTheNullBoundary(pBetter: 0.015, rng: &rng) {
+            RiskControl.pValue(worse: $0, better: $1, n: $2, alpha: $3, gamma: 0.01)
         }
         // Binomial(400, 0.1) exceeds 55 with probability below 0.5%.
         XCTAssertLessThanOrEqual(rejections, 55, "\(rejections) of 400 rejected")
