@@ -697,7 +697,7 @@ extension ThresholdTuner {
             var chosen: TuningResult
             if outcome.rejected == 0 {
                 chosen = result(never, passed: false, index: nil,
-                                why: "no setting could be certified: the first setting tested has p = \(format(firstP ?? 1, decimals: 3)) > \(format(delta, decimals: 3)) on the \(checkImages.count) test images")
+                                why: "no setting could be certified: the first setting tested has p = \(format(firstP ?? 1, decimals: delta < 0.01 ? 4 : 3)) > \(format(delta, decimals: delta < 0.01 ? 4 : 3)) on the \(checkImages.count) test images")
             } else {
                 // Any certified setting may be chosen: the cheapest on all tuning images.
                 let certified = sequence.prefix(outcome.rejected).map(\.index)
