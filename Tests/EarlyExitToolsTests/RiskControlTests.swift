@@ -109,20 +109,34 @@ final class RiskControlTests: XCTestCase {
         return rejections
     }
 
-    /// The drop bound of the studentized test is the smallest α it rejects.
-    func testStudentizedDropBoundInvertsThePValue() {
-        let bound = RiskControl.dropBound(worse: 6, better: 4, n: 2500, delta: 0.1, gamma: 0.001, test: .studentized)
-        XCTAssertLessThanOrEqual(RiskControl.studentizedPValue(worse: 6, better: 4, n: 2500, alpha: bound, gamma: 0.001), 0.1)
-        XCTAssertGreaterThan(RiskControl.studentizedPValue(worse: 6, better: 4, n: 2500, alpha: bound - 1e-6, gamma: 0.001), 0.1)
-        XCTAssertGreaterThan(bound, 0.0008) // above the observed drop of 2 in 2,500
-        XCTAssertLessThan(bound, 0.003)
+    /// The drop bound of the studentized test: the grid point above the largest α it does not
+    /// reject. Its p-value is not monotone in α, so the bound must not stop at the first rejected
+    /// α from below (3 worse and 8 better of 2,500: rejected at 0.10 pp, not at 0.085 pp).
+    func testStudentizedDropBoundIsAboveEveryAlphaNotRejected() {
+        let step = 0.000_05
+        for (worse, better) in [(6, 4), (5, 2), (3, 8), (12, 9)] {
+            let bound = RiskControl.dropBound(worse: worse, better: better, n: 2500, delta: 0.1, gamma: 0.001, test: .studentized, step: step)
+            func p(_ alpha: Double) -> Double { RiskControl.studentizedPValue(worse: worse, better: better, n: 2500, alpha: alpha, gamma: 0.001) }
+            XCTAssertGreaterThan(p(bound - step), 0.1, "W \(worse) B \(better): the grid point below the bound is not rejected")
+            // Every α from the bound up to 1 pp, on a grid three times finer, is rejected.
+            var alpha = bound
+            while alpha < 0.01 {
+                XCTAssertLessThanOrEqual(p(alpha), 0.1, "W \(worse) B \(better): α \(alpha) above the bound \(bound)")
+                alpha += step / 3
+            }
+        }
+        // The case where stopping at the first rejected α would have reported about 0.
+        XCTAssertGreaterThan(RiskControl.studentizedPValue(worse: 3, better: 8, n: 2500, alpha: 0.00085, gamma: 0.001), 0.1)
+        XCTAssertGreaterThan(RiskControl.dropBound(worse: 3, better: 8, n: 2500, delta: 0.1, gamma: 0.001, test: .studentized), 0.00085)
     }
 
-    /// The drop bound is the smallest α the test rejects: just below it the p-value exceeds δ.
+    /// The drop bound of the monotone conditional test: its p-value at the bound rejects, one grid
+    /// step below does not.
     func testDropBoundInvertsThePValue() {
-        let bound = RiskControl.dropBound(worse: 60, better: 75, n: 3500, delta: 0.1, gamma: 0.01)
+        let step = 0.000_05
+        let bound = RiskControl.dropBound(worse: 60, better: 75, n: 3500, delta: 0.1, gamma: 0.01, step: step)
         XCTAssertLessThanOrEqual(RiskControl.pValue(worse: 60, better: 75, n: 3500, alpha: bound, gamma: 0.01), 0.1)
-        XCTAssertGreaterThan(RiskControl.pValue(worse: 60, better: 75, n: 3500, alpha: bound - 1e-6, gamma: 0.01), 0.1)
+        XCTAssertGreaterThan(RiskControl.pValue(worse: 60, better: 75, n: 3500, alpha: bound - step, gamma: 0.01), 0.1)
         // 135 discordant of 3500 with W < B: the 90% bound lies between 0 and 0.3 pp (α = 0.003 gives p = 0.035).
         XCTAssertGreaterThan(bound, 0)
         XCTAssertLessThan(bound, 0.003)

@@ -105,7 +105,7 @@ public enum RiskControl {
             return min(n, Int(mean + 12 * (mean * (1 - p)).squareRoot() + 30))
         }
         let pWorseMax = min(alpha + upper, 1), wMax = reach(pWorseMax), bMax = reach(upper)
-        let tails = (1 - binomialCDF(wMax, n: n, p: pWorseMax)) + (1 - binomialCDF(bMax, n: n, p: upper))
+        let tails = max(0, 1 - binomialCDF(wMax, n: n, p: pWorseMax)) + max(0, 1 - binomialCDF(bMax, n: n, p: upper))
         // The region {T ≥ observed}: for each w, every b from first[w] up (first[w] > bMax: none).
         // For t > 0 the b with z(w, b) ≥ t for w + 1 are among those for w, so first[] never falls
         // and one scan finds it for every w.
@@ -163,18 +163,34 @@ public enum RiskControl {
         }
     }
 
-    /// The smallest drop α' (a fraction) whose null `pValue` rejects at `delta`: an upper
-    /// confidence bound on the drop at level 1 − delta (1 when none below 1 is rejected).
-    public static func dropBound(worse: Int, better: Int, n: Int, delta: Double, gamma: Double, test: Test = .paired) -> Double {
+    /// An upper confidence bound on the drop at level 1 − delta: every α' the test does not reject
+    /// at `delta` lies below it (1 when one near 1 is not rejected). The true drop is not rejected
+    /// with probability at least 1 − delta, so the largest α' not rejected bounds it.
+    ///
+    /// The studentized p-value is not monotone in α (the statistic and the nulls both move), so a
+    /// bisection could stop below an α' that is not rejected. Instead the α' are scanned down from
+    /// one that is rejected, in steps of `step`, to the first that is not; the bound is the grid
+    /// point above it (rounded up to the grid, so it errs high). For the monotone tests the
+    /// result is the same as a bisection's, rounded up to the grid.
+    public static func dropBound(worse: Int, better: Int, n: Int, delta: Double, gamma: Double, test: Test = .paired,
+                                 step: Double = 0.000_05) -> Double {
         func rejects(_ alpha: Double) -> Bool { test.pValue(worse: worse, better: better, n: n, alpha: alpha, gamma: gamma) <= delta }
-        if rejects(0) { return 0 }
-        if !rejects(1) { return 1 }
-        var low = 0.0, high = 1.0 // invariant: low not rejected, high rejected (p-values fall as α grows)
-        for _ in 0..<50 {
-            let middle = (low + high) / 2
-            if rejects(middle) { high = middle } else { low = middle }
+        guard n > 0 else { return 1 }
+        // Start well above the observed drop and its noise, then go higher until rejected.
+        let observed = Double(worse - better) / Double(n)
+        var top = max(observed, 0) + 12 * (Double(worse + better) + 1).squareRoot() / Double(n) + 0.001
+        while !rejects(top) {
+            if top >= 1 { return 1 }
+            top = min(1, top * 2)
         }
-        return high
+        var alpha = (top / step).rounded(.up) * step
+        while alpha > 0 {
+            let next = alpha - step
+            if next <= 0 { return rejects(0) ? 0 : alpha }
+            if !rejects(next) { return alpha }
+            alpha = next
+        }
+        return 0
     }
 
     /// Fixed-sequence testing: tests the hypotheses in the given order, each at level `delta`,

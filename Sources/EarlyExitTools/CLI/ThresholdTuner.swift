@@ -566,8 +566,6 @@ public struct TuningOptions: Sendable {
     /// Guaranteed mode: order the candidates by label-smoothed losses on the search images (true)
     /// or by their counts there.
     public var smoothedOrder = true
-    public var conditioned = true
-    public var perBin = 125
     public var budget = 60_000
 
     public init(mode: Mode, maxDrop: Double?, macBudget: Double? = nil, signals: [ExitSignal], combinations: Bool,
