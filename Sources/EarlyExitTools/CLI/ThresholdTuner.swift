@@ -220,6 +220,9 @@ public struct RuleSpace {
         return bits
     }
 
+    /// Whether `image` is set in `bits`.
+    static func contains(_ bits: [UInt64], _ image: Int) -> Bool { bits[image >> 6] >> UInt64(image & 63) & 1 != 0 }
+
     func bitset(_ predicate: (Int) -> Bool) -> [UInt64] {
         var bits = [UInt64](repeating: 0, count: words)
         for image in 0..<cache.count where predicate(image) { bits[image >> 6] |= 1 << UInt64(image & 63) }
@@ -391,12 +394,8 @@ public struct RuleSpace {
                 var blocks: [(worse: Double, images: Double, bins: [Range<Int>])] = []
                 for bin in 0..<bins {
                     let range = (bin * ordered.count / bins)..<((bin + 1) * ordered.count / bins)
-                    var w = 0.0, b = 0.0
-                    for image in ordered[range] {
-                        let exitRight = cache.exitCorrect[image * exits + exit], fullRight = cache.fullCorrect[image]
-                        if !exitRight && fullRight { w += 1 }
-                        if exitRight && !fullRight { b += 1 }
-                    }
+                    let w = Double(ordered[range].filter { RuleSpace.contains(space.worseAt[exit], $0) }.count)
+                    let b = Double(ordered[range].filter { RuleSpace.contains(space.betterAt[exit], $0) }.count)
                     let rateBetter = (b + 0.5) / (Double(range.count) + 1)
                     for image in ordered[range] { better[exit][image] = rateBetter }
                     // Pool adjacent violators: the worse rate may only grow as confidence falls.
@@ -654,18 +653,11 @@ extension ThresholdTuner {
             // tested from the most MACs down, each with the test whose p-value is smaller on the
             // search images. W and B in the bound are the label-smoothed sums (SmoothedLoss), so
             // that the order does not chase lucky labels; `smoothedOrder = false` uses the counts.
-            let bounds: [Double]
-            if options.smoothedOrder {
-                let loss = RuleSpace.SmoothedLoss(space: space, searchImages: searchImages)
-                bounds = points.map { entry in
-                    let s = loss.sums(entry.choice)
-                    return (s.worse - s.better + 1.28 * (s.worse + s.better + 1).squareRoot()) / Double(max(entry.point.counts.images, 1))
-                }
-            } else {
-                bounds = points.map { entry in
-                    let c = entry.point.counts
-                    return (Double(c.worse - c.better) + 1.28 * (Double(c.worse + c.better) + 1).squareRoot()) / Double(max(c.images, 1))
-                }
+            let loss = options.smoothedOrder ? RuleSpace.SmoothedLoss(space: space, searchImages: searchImages) : nil
+            let bounds = points.map { entry -> Double in
+                let c = entry.point.counts
+                let (worse, better) = loss?.sums(entry.choice) ?? (Double(c.worse), Double(c.better))
+                return (worse - better + 1.28 * (worse + better + 1).squareRoot()) / Double(max(c.images, 1))
             }
             let path = points.indices.sorted {
                 points[$0].point.counts.macs != points[$1].point.counts.macs ? points[$0].point.counts.macs > points[$1].point.counts.macs : bounds[$0] < bounds[$1]
@@ -684,7 +676,6 @@ extension ThresholdTuner {
                 return worseOnly < paired ? (index, .worseOnly, worseOnly) : (index, options.test, paired)
             }
             let sequence = Array(plans.reversed())
-
             var firstP: Double?
             let outcome = RiskControl.fixedSequence(sequence.lazy.map { plan -> Double in
                 let c = space.evaluate(front[plan.index].choice, mask: checkMask)
