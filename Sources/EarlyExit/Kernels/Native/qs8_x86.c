@@ -617,6 +617,14 @@ static inline int8_t batch_norm_affine_scalar(int8_t x, int32_t slope, int32_t o
     return (int8_t)(s < minimum ? minimum : s > maximum ? maximum : s);
 }
 
+/* 16 channels of one pixel: clamp((x * slope + offset) >> shift), stored as int8. */
+INLINE AVX512_VNNI void batch_norm_affine16(const int8_t *in, __m512i slope, __m512i offset, __m512i shift,
+                                            __m512i lo, __m512i hi, int8_t *out) {
+    const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)in));
+    const __m512i s = _mm512_srav_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, slope), offset), shift);
+    store_narrowed16(out, _mm512_min_epi32(_mm512_max_epi32(s, lo), hi));
+}
+
 AVX512_VNNI void ee_qs8_batch_norm_affine_avx512(const int8_t *x, const int32_t *slope, const int32_t *offset, const int32_t *shift,
                                                   int32_t minimum, int32_t maximum, int8_t *y, size_t channels, size_t pixels) {
     const __m512i lo = _mm512_set1_epi32(minimum), hi = _mm512_set1_epi32(maximum);
@@ -626,11 +634,7 @@ AVX512_VNNI void ee_qs8_batch_norm_affine_avx512(const int8_t *x, const int32_t 
             const __m512i p = _mm512_loadu_si512(slope + c), o = _mm512_loadu_si512(offset + c), t = _mm512_loadu_si512(shift + c);
             const int8_t *in = x + c;
             int8_t *out = y + c;
-            for (size_t i = 0; i < pixels; i++, in += channels, out += channels) {
-                const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)in));
-                const __m512i s = _mm512_srav_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, p), o), t);
-                store_narrowed16(out, _mm512_min_epi32(_mm512_max_epi32(s, lo), hi));
-            }
+            for (size_t i = 0; i < pixels; i++, in += channels, out += channels) batch_norm_affine16(in, p, o, t, lo, hi, out);
         }
         return;
     }
@@ -639,10 +643,8 @@ AVX512_VNNI void ee_qs8_batch_norm_affine_avx512(const int8_t *x, const int32_t 
         int8_t *out = y + i * channels;
         size_t c = 0;
         for (; c + 16 <= channels; c += 16) {
-            const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(in + c)));
-            const __m512i s = _mm512_srav_epi32(_mm512_add_epi32(_mm512_mullo_epi32(v, _mm512_loadu_si512(slope + c)),
-                                                                 _mm512_loadu_si512(offset + c)), _mm512_loadu_si512(shift + c));
-            store_narrowed16(out + c, _mm512_min_epi32(_mm512_max_epi32(s, lo), hi));
+            batch_norm_affine16(in + c, _mm512_loadu_si512(slope + c), _mm512_loadu_si512(offset + c), _mm512_loadu_si512(shift + c),
+                                lo, hi, out + c);
         }
         for (; c < channels; c++) out[c] = batch_norm_affine_scalar(in[c], slope[c], offset[c], shift[c], minimum, maximum);
     }
